@@ -1,0 +1,3 @@
+from zdrgate.cli import main
+
+main()

@@ -1,0 +1,49 @@
+"""API keys: ``zdr-<key id>-<secret>``. Only a hash of the secret is stored; the
+check looks the key up by its id and compares hashes in constant time."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+PREFIX = "zdr"
+
+
+@dataclass(frozen=True, slots=True)
+class NewKey:
+    key_id: str
+    secret_hash: str
+    plaintext: str  # shown to the operator once, never stored
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a key id and whether it is an admin. No secret."""
+
+    key_id: str
+    is_admin: bool
+
+
+def hash_secret(secret: str) -> str:
+    # Keys are 190+ bits of randomness, so a fast hash is enough: nothing to brute-force.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def generate() -> NewKey:
+    key_id = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    return NewKey(key_id, hash_secret(secret), f"{PREFIX}-{key_id}-{secret}")
+
+
+def split(presented: str) -> tuple[str, str] | None:
+    """(key id, secret) of a well-formed key, else None."""
+    parts = presented.split("-", 2)
+    if len(parts) != 3 or parts[0] != PREFIX or not parts[1] or not parts[2]:
+        return None
+    return parts[1], parts[2]
+
+
+def matches(secret: str, stored_hash: str) -> bool:
+    return hmac.compare_digest(hash_secret(secret), stored_hash)

@@ -1,0 +1,68 @@
+"""Usage metering off the request path: rows are buffered and written in batches.
+
+A row is built from allowlisted metadata only (see :class:`UsageEvent`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from dataclasses import asdict, dataclass
+
+from zdrgate.accounts.store import Store
+
+log = logging.getLogger("zdrgate.usage")
+
+
+@dataclass(frozen=True, slots=True)
+class UsageEvent:
+    key_id: str
+    started_at: dt.datetime
+    route: str
+    model: str
+    endpoint: str | None
+    status: int
+    error_kind: str | None
+    stream: bool
+    attempts: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    latency_ms: float
+
+
+class UsageRecorder:
+    def __init__(self, store: Store, flush_seconds: float = 1.0) -> None:
+        self._store = store
+        self._flush_seconds = flush_seconds
+        self._buffer: list[UsageEvent] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def record(self, event: UsageEvent) -> None:
+        self._buffer.append(event)
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.flush()
+
+    async def flush(self) -> None:
+        batch, self._buffer = self._buffer, []
+        if not batch:
+            return
+        try:
+            await asyncio.to_thread(self._store.insert_usage, [asdict(e) for e in batch])
+        except Exception as exc:  # a lost batch must not stop serving
+            log.error("usage batch of %d rows not written: %s", len(batch), type(exc).__name__)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._flush_seconds)
+            await self.flush()

@@ -1,0 +1,149 @@
+"""Merging the operator's config and environment into the shipped catalog.
+
+The result is the catalog the gateway serves: catalog providers with the operator's
+base URL, credentials and ZDR attestation; providers the catalog does not know, with
+their declared policy and models. Credentials are read here, once, at start-up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+from zdrgate.catalog.model import (
+    Attestation,
+    Catalog,
+    Confidence,
+    Endpoint,
+    Model,
+    PolicyRecord,
+    Protocol,
+    Provider,
+    ZdrAvailability,
+)
+from zdrgate.config import ModelSettings, PolicyOverride, ProviderSettings, Settings
+from zdrgate.errors import ConfigError
+
+
+def build_catalog(base: Catalog, settings: Settings, environ: Mapping[str, str]) -> Catalog:
+    """The catalog as configured: ``base`` plus ``settings.providers`` plus credentials."""
+    providers = {
+        pid: _with_credentials(p, settings.providers.get(pid), environ)
+        for pid, p in base.providers.items()
+    }
+    for pid, conf in settings.providers.items():
+        if pid not in providers:
+            providers[pid] = _custom_provider(pid, conf, environ)
+    models = {mid: _rebind(m, providers) for mid, m in base.models.items()}
+    for pid, conf in settings.providers.items():
+        for model_conf in conf.models:
+            _add_endpoint(models, providers[pid], model_conf)
+    return Catalog(providers=providers, models=models)
+
+
+def _with_credentials(
+    provider: Provider, conf: ProviderSettings | None, environ: Mapping[str, str]
+) -> Provider:
+    conf = conf or ProviderSettings()
+    if conf.protocol and conf.protocol != provider.protocol.value:
+        raise ConfigError(f"providers.{provider.id}.protocol cannot change a catalog provider")
+    policy = provider.policy
+    if conf.policy is not None:
+        raise ConfigError(
+            f"providers.{provider.id}.policy: the catalog's record of a known provider cannot "
+            "be overridden; attest an agreement with zdr_attestation instead"
+        )
+    key_env = conf.api_key_env or provider.api_key_env
+    return dataclasses.replace(
+        provider,
+        base_url=(conf.base_url or provider.base_url).rstrip("/"),
+        api_key_env=key_env,
+        api_key=conf.api_key or (environ.get(key_env) if key_env else None) or None,
+        policy=_attested(policy, conf),
+    )
+
+
+def _attested(policy: PolicyRecord, conf: ProviderSettings) -> PolicyRecord:
+    if conf.zdr_attestation is None:
+        return policy
+    attestation = Attestation(
+        reference=conf.zdr_attestation.reference, attested_on=conf.zdr_attestation.attested_on
+    )
+    return dataclasses.replace(policy, attestation=attestation)
+
+
+def _custom_provider(pid: str, conf: ProviderSettings, environ: Mapping[str, str]) -> Provider:
+    if conf.protocol is None or conf.base_url is None:
+        raise ConfigError(
+            f"providers.{pid}: not in the catalog, so 'protocol' and 'base_url' are required"
+        )
+    key_env = conf.api_key_env or ""
+    policy = _declared_policy(conf.policy)
+    return Provider(
+        id=pid,
+        name=conf.name or pid,
+        protocol=Protocol(conf.protocol),
+        base_url=conf.base_url.rstrip("/"),
+        api_key_env=key_env,
+        policy=_attested(policy, conf),
+        api_key=conf.api_key or (environ.get(key_env) if key_env else None) or None,
+    )
+
+
+def _declared_policy(conf: PolicyOverride | None) -> PolicyRecord:
+    """An operator-declared record; a provider without one is unknown, hence not routable."""
+    if conf is None:
+        return PolicyRecord(None, None, ZdrAvailability.UNKNOWN, (), None, Confidence.UNKNOWN)
+    evidence = [conf.evidence] if isinstance(conf.evidence, str) else conf.evidence
+    return PolicyRecord(
+        retention_days=conf.retention_days,
+        trains_on_data=conf.trains_on_data,
+        zdr=ZdrAvailability(conf.zdr),
+        evidence=tuple(e for e in evidence if e),
+        verified_on=conf.verified_on,
+        confidence=Confidence(conf.confidence),
+        notes="declared by the operator",
+    )
+
+
+def _rebind(model: Model, providers: dict[str, Provider]) -> Model:
+    """Point a model's endpoints at the configured providers, keeping their own records."""
+    endpoints = tuple(_rebind_endpoint(e, providers[e.provider.id]) for e in model.endpoints)
+    return dataclasses.replace(model, endpoints=endpoints)
+
+
+def _rebind_endpoint(endpoint: Endpoint, provider: Provider) -> Endpoint:
+    # An endpoint with a record of its own (DALL-E, a free tier) keeps it, but an
+    # operator's attestation covers every endpoint of the provider.
+    if endpoint.policy is endpoint.provider.policy:
+        policy = provider.policy
+    else:
+        policy = dataclasses.replace(endpoint.policy, attestation=provider.policy.attestation)
+    return dataclasses.replace(endpoint, provider=provider, policy=policy)
+
+
+def _add_endpoint(models: dict[str, Model], provider: Provider, conf: ModelSettings) -> None:
+    endpoint = Endpoint(
+        model_id=conf.id,
+        provider=provider,
+        upstream_id=conf.upstream_id or conf.id,
+        policy=provider.policy,
+        context_length=conf.context_length,
+        input_modalities=tuple(conf.input_modalities),
+        output_modalities=tuple(conf.output_modalities),
+        capabilities=frozenset(conf.capabilities),
+        prompt_price=conf.prompt_price,
+        completion_price=conf.completion_price,
+    )
+    existing = models.get(conf.id)
+    if existing is None:
+        models[conf.id] = Model(
+            id=conf.id,
+            name=conf.name or conf.id,
+            endpoints=(endpoint,),
+            context_length=conf.context_length,
+            input_modalities=tuple(conf.input_modalities),
+            output_modalities=tuple(conf.output_modalities),
+        )
+    else:
+        models[conf.id] = dataclasses.replace(existing, endpoints=(*existing.endpoints, endpoint))

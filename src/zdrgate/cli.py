@@ -1,0 +1,192 @@
+"""The ``zdrgate`` command line: serve, models, explain, keys."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from typing import Any
+
+import click
+import orjson
+
+from zdrgate.catalog.load import load_packaged_catalog
+from zdrgate.catalog.merge import build_catalog
+from zdrgate.catalog.model import Catalog
+from zdrgate.config import Settings, load_settings
+from zdrgate.errors import ConfigError
+from zdrgate.policy import PolicyEngine
+from zdrgate.reports import explain_rows, model_rows, render_table
+
+
+def _settings(config: str | None) -> Settings:
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _catalog(settings: Settings) -> Catalog:
+    try:
+        return build_catalog(load_packaged_catalog(), settings, os.environ)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+config_option = click.option(
+    "--config",
+    "config",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="TOML config file (default: $ZDRGATE_CONFIG, else built-in defaults).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="zdrgate")
+def main() -> None:
+    """zdrgate: an OpenAI-compatible gateway that only routes to zero-data-retention endpoints."""
+
+
+@main.command()
+@config_option
+@click.option("--host", default=None, help="Address to bind (default from config: 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port to bind (default from config: 8080).")
+@click.option(
+    "--workers",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Worker processes (each is a full gateway; state is per process).",
+)
+def serve(config: str | None, host: str | None, port: int | None, workers: int) -> None:
+    """Run the gateway (HTTP API on /v1)."""
+    from zdrgate.server.run import run  # noqa: PLC0415 - keep `zdrgate models` fast
+
+    settings = _settings(config)
+    try:
+        run(settings, host=host, port=port, workers=workers, config_path=config)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@config_option
+@click.option("--all", "show_all", is_flag=True, help="Also list models with no ZDR endpoint.")
+@click.option("--zdr-only", is_flag=True, help="Only models routable right now (credentials set).")
+@click.option("--provider", default=None, help="Only models with an endpoint at this provider.")
+@click.option(
+    "--modality",
+    default=None,
+    help="Only models with this output modality (text, image, embeddings).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def models(
+    config: str | None,
+    show_all: bool,
+    zdr_only: bool,
+    provider: str | None,
+    modality: str | None,
+    as_json: bool,
+) -> None:
+    """List models: ZDR endpoints, cheapest ZDR price, retention of standard endpoints."""
+    settings = _settings(config)
+    catalog = _catalog(settings)
+    engine = PolicyEngine(settings.policy.max_verification_age_days)
+    rows = model_rows(
+        catalog,
+        engine,
+        dt.date.today(),
+        show_all=show_all,
+        zdr_only=zdr_only,
+        provider=provider,
+        modality=modality,
+    )
+    if as_json:
+        click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+        return
+    columns = [
+        "id",
+        "zdr_endpoints",
+        "routable_endpoints",
+        "cheapest_zdr_prompt",
+        "cheapest_zdr_completion",
+        "standard_retention_days",
+    ]
+    click.echo(render_table(rows, columns))
+    click.echo(f"{len(rows)} models", err=True)
+
+
+@main.command()
+@config_option
+@click.argument("model")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def explain(config: str | None, model: str, as_json: bool) -> None:
+    """Why each endpoint of MODEL is or is not routable."""
+    settings = _settings(config)
+    catalog = _catalog(settings)
+    found = catalog.model(model)
+    if found is None:
+        raise click.ClickException(
+            f"model {model!r} is not in the catalog (see `zdrgate models --all`)"
+        )
+    engine = PolicyEngine(settings.policy.max_verification_age_days)
+    rows = explain_rows(found, engine, dt.date.today())
+    if as_json:
+        payload: dict[str, Any] = {"model": found.id, "endpoints": rows}
+        click.echo(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode())
+        return
+    click.echo(
+        render_table(
+            rows,
+            [
+                "endpoint",
+                "routable",
+                "retention_days",
+                "trains_on_data",
+                "zdr",
+                "verified_on",
+                "reasons",
+            ],
+        )
+    )
+
+
+@main.group()
+def keys() -> None:
+    """Manage API keys (stored hashed; a new key is shown once)."""
+
+
+@keys.command("create")
+@config_option
+@click.option("--name", default="", help="A label for the key.")
+@click.option("--admin", is_flag=True, help="Give the key admin rights.")
+def keys_create(config: str | None, name: str, admin: bool) -> None:
+    """Create an API key and print it once."""
+    from zdrgate.accounts.keys import generate  # noqa: PLC0415
+    from zdrgate.accounts.store import Store  # noqa: PLC0415
+
+    settings = _settings(config)
+    store = Store(settings.storage.database_url)
+    store.migrate()
+    key = generate()
+    store.add_key(key, name=name, is_admin=admin)
+    click.echo(key.plaintext)
+
+
+@keys.command("revoke")
+@config_option
+@click.argument("key_id")
+def keys_revoke(config: str | None, key_id: str) -> None:
+    """Revoke a key by its id (the part after 'zdr-')."""
+    from zdrgate.accounts.store import Store  # noqa: PLC0415
+
+    store = Store(_settings(config).storage.database_url)
+    store.migrate()
+    if not store.revoke_key(key_id):
+        raise click.ClickException(f"no active key with id {key_id!r}")
+    click.echo(f"revoked {key_id}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""Operator settings: the TOML contract of the brief, validated with pydantic.
+
+Every key is optional (see ``docs/configuration.md``). Load with :func:`load_settings`;
+``ZDRGATE_CONFIG`` names the file when ``--config`` is not given.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from zdrgate.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    """Larger request bodies are answered with 413."""
+    stream_keepalive_seconds: float = Field(default=5.0, gt=0)
+    """While waiting for the first upstream byte, send an SSE comment this often."""
+    forward_client_metadata: bool = False
+    """Forward ``user`` and ``metadata`` upstream. Off: they identify people."""
+
+
+class StorageSettings(_Strict):
+    database_url: str = "sqlite:///zdrgate.db"
+    redis_url: str = ""
+
+
+class PolicySettings(_Strict):
+    max_verification_age_days: int = Field(default=180, gt=0)
+
+
+class UpstreamSettings(_Strict):
+    connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    read_timeout_seconds: float = Field(default=300.0, gt=0)
+    """Longest silence between two upstream bytes before the attempt fails."""
+    failure_cooldown_seconds: float = Field(default=30.0, ge=0)
+    """How long an endpoint that failed is tried last."""
+
+
+class AttestationSettings(_Strict):
+    reference: str = Field(min_length=1)
+    attested_on: dt.date
+
+
+class PolicyOverride(_Strict):
+    retention_days: float | None = None
+    trains_on_data: bool | None = None
+    evidence: str | list[str] = Field(default_factory=list)
+    verified_on: dt.date | None = None
+    zdr: Literal["default", "self_serve", "by_agreement", "enterprise", "none", "unknown"] = (
+        "default"
+    )
+    confidence: Literal["high", "medium", "low", "unknown"] = "high"
+
+
+class ModelSettings(_Strict):
+    id: str
+    upstream_id: str | None = None
+    name: str | None = None
+    input_modalities: list[str] = Field(default_factory=lambda: ["text"])
+    output_modalities: list[str] = Field(default_factory=lambda: ["text"])
+    prompt_price: float | None = None
+    completion_price: float | None = None
+    context_length: int | None = None
+    capabilities: list[str] = Field(default_factory=lambda: ["tools", "structured_output"])
+
+    @field_validator("id")
+    @classmethod
+    def _public_id(cls, value: str) -> str:
+        if "/" not in value:
+            raise ValueError("model id must look like 'author/slug'")
+        return value
+
+
+class ProviderSettings(_Strict):
+    protocol: Literal["openai", "anthropic", "gemini"] | None = None
+    name: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    api_key: str | None = Field(default=None, repr=False)
+    zdr_attestation: AttestationSettings | None = None
+    policy: PolicyOverride | None = None
+    models: list[ModelSettings] = Field(default_factory=list)
+
+
+class Settings(_Strict):
+    server: ServerSettings = ServerSettings()
+    storage: StorageSettings = StorageSettings()
+    policy: PolicySettings = PolicySettings()
+    upstream: UpstreamSettings = UpstreamSettings()
+    providers: dict[str, ProviderSettings] = Field(default_factory=dict)
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Read settings from ``path``, else ``$ZDRGATE_CONFIG``, else defaults."""
+    chosen = path or os.environ.get("ZDRGATE_CONFIG") or None
+    if chosen is None:
+        return Settings()
+    try:
+        raw = tomllib.loads(Path(chosen).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {chosen}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {chosen} is not valid TOML: {exc}") from exc
+    return parse_settings(raw, source=str(chosen))
+
+
+def parse_settings(raw: dict[str, object], *, source: str = "config") -> Settings:
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{source}: {problems}") from None

@@ -1,0 +1,141 @@
+"""The rules, applied to every endpoint of a model.
+
+Usage::
+
+    engine = PolicyEngine(catalog, max_verification_age_days=180)
+    decision = engine.decide(model, constraints, today)
+    decision.approvals    # routable endpoints, unordered (the router orders them)
+    decision.rejections   # every other endpoint, with reason codes
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from zdrgate.catalog.model import Confidence, Endpoint, Model, PolicyRecord, ZdrAvailability
+from zdrgate.policy.approval import Approval, mint
+from zdrgate.policy.constraints import NO_CONSTRAINTS, Constraints
+from zdrgate.policy.reasons import Reason
+
+_ATTESTABLE = frozenset(
+    {ZdrAvailability.SELF_SERVE, ZdrAvailability.BY_AGREEMENT, ZdrAvailability.ENTERPRISE}
+)
+_NEEDS_AGREEMENT = frozenset({ZdrAvailability.BY_AGREEMENT, ZdrAvailability.ENTERPRISE})
+_TRUSTED = frozenset({Confidence.HIGH, Confidence.MEDIUM})
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    endpoint: Endpoint
+    reasons: tuple[Reason, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    model: Model
+    approvals: tuple[Approval, ...]
+    rejections: tuple[Rejection, ...]
+
+
+def record_reasons(record: PolicyRecord, today: dt.date, max_age_days: int) -> list[Reason]:
+    """Why ``record`` does not allow zero-retention routing (empty list: it does)."""
+    reasons: list[Reason] = []
+    attested = record.attestation is not None and record.zdr in _ATTESTABLE
+    if record.zdr in (ZdrAvailability.NONE, ZdrAvailability.UNKNOWN):
+        reasons.append(Reason.ZDR_NOT_OFFERED)
+    if record.zdr in _NEEDS_AGREEMENT and not attested:
+        reasons.append(Reason.AGREEMENT_NOT_ATTESTED)
+    if not attested and record.retention_days != 0:
+        reasons.append(Reason.RETAINS_DATA)
+    if record.trains_on_data is not False:
+        reasons.append(Reason.TRAINS_ON_DATA)
+    if not record.evidence and not attested:
+        reasons.append(Reason.NO_EVIDENCE)
+    if record.verified_on is None or (today - record.verified_on).days > max_age_days:
+        reasons.append(Reason.STALE_VERIFICATION)
+    if record.confidence not in _TRUSTED:
+        reasons.append(Reason.LOW_CONFIDENCE)
+    return reasons
+
+
+def endpoint_reasons(
+    endpoint: Endpoint, constraints: Constraints, today: dt.date, max_age_days: int
+) -> list[Reason]:
+    reasons = record_reasons(endpoint.policy, today, max_age_days)
+    if not endpoint.provider.api_key:
+        reasons.append(Reason.NO_CREDENTIALS)
+    reasons.extend(_request_reasons(endpoint, constraints))
+    return reasons
+
+
+def _request_reasons(endpoint: Endpoint, c: Constraints) -> list[Reason]:
+    reasons: list[Reason] = []
+    if not c.provider_allowed(endpoint.provider.id, endpoint.provider.name):
+        reasons.append(Reason.FILTERED_BY_REQUEST)
+    if not _capable(endpoint, c):
+        reasons.append(Reason.MISSING_CAPABILITY)
+    if _over_price(endpoint, c):
+        reasons.append(Reason.OVER_MAX_PRICE)
+    return reasons
+
+
+def _capable(endpoint: Endpoint, c: Constraints) -> bool:
+    if c.output_modality not in endpoint.output_modalities:
+        return False
+    if "vision" in c.needs and "image" not in endpoint.input_modalities:
+        return False
+    wanted = c.needs - {"vision"}
+    return wanted <= endpoint.capabilities
+
+
+def _over_price(endpoint: Endpoint, c: Constraints) -> bool:
+    pairs = (
+        (c.max_prompt_price, endpoint.prompt_price),
+        (c.max_completion_price, endpoint.completion_price),
+        (c.max_image_price, endpoint.image_price),
+    )
+    # An unknown price cannot be shown to be under the cap, so it is over it.
+    return any(cap is not None and (price is None or price > cap) for cap, price in pairs)
+
+
+class PolicyEngine:
+    """Decides per request; pure apart from the date it is given.
+
+    Decisions are cached per (model, day, constraints): the rules depend on nothing
+    else, and a new catalog brings new model objects, hence new cache entries.
+    """
+
+    _CACHE_MAX = 8192
+
+    def __init__(self, max_verification_age_days: int) -> None:
+        self.max_age_days = max_verification_age_days
+        self._cache: dict[tuple[int, dt.date, Constraints], tuple[Model, Decision]] = {}
+
+    def decide(
+        self, model: Model, today: dt.date, constraints: Constraints = NO_CONSTRAINTS
+    ) -> Decision:
+        key = (id(model), today, constraints)
+        cached = self._cache.get(key)
+        if cached is not None and cached[0] is model:
+            return cached[1]
+        decision = self._decide(model, today, constraints)
+        if len(self._cache) >= self._CACHE_MAX:
+            self._cache.clear()
+        self._cache[key] = (model, decision)
+        return decision
+
+    def _decide(self, model: Model, today: dt.date, constraints: Constraints) -> Decision:
+        approvals: list[Approval] = []
+        rejections: list[Rejection] = []
+        for endpoint in model.endpoints:
+            reasons = endpoint_reasons(endpoint, constraints, today, self.max_age_days)
+            if reasons:
+                rejections.append(Rejection(endpoint, tuple(reasons)))
+            else:
+                approvals.append(mint(endpoint, self._expiry(endpoint.policy)))
+        return Decision(model, tuple(approvals), tuple(rejections))
+
+    def _expiry(self, record: PolicyRecord) -> dt.date:
+        assert record.verified_on is not None  # a fresh record has a date
+        return record.verified_on + dt.timedelta(days=self.max_age_days)

@@ -1,0 +1,143 @@
+"""The app factory: settings, catalog, store and transport come in explicitly.
+
+Usage::
+
+    app = create_app(settings)                    # as `zdrgate serve` does
+    app = create_app(settings, catalog=my_catalog, environ={"OPENAI_API_KEY": "..."})
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from zdrgate.accounts.auth import Authenticator
+from zdrgate.accounts.store import Store
+from zdrgate.accounts.usage import UsageRecorder
+from zdrgate.catalog.load import load_packaged_catalog
+from zdrgate.catalog.merge import build_catalog
+from zdrgate.catalog.model import Catalog
+from zdrgate.config import Settings
+from zdrgate.errors import GatewayError, MethodNotAllowed, NotFound
+from zdrgate.policy import PolicyEngine
+from zdrgate.routing import HealthBoard
+from zdrgate.server import routes
+from zdrgate.server.guard import CatchAll
+from zdrgate.server.limits import BodyLimit
+from zdrgate.server.responses import error_response
+from zdrgate.server.state import AppState
+from zdrgate.service import Gateway
+from zdrgate.upstream import Dispatcher
+
+STORAGE_FEATURES = (
+    "files",
+    "batches",
+    "assistants",
+    "threads",
+    "vector_stores",
+    "fine_tuning",
+    "uploads",
+    "conversations",
+    "evals",
+    "containers",
+)
+
+
+def build_state(
+    settings: Settings,
+    *,
+    catalog: Catalog | None = None,
+    environ: Mapping[str, str] | None = None,
+    store: Store | None = None,
+    today: Callable[[], dt.date] = dt.date.today,
+    rng: random.Random | None = None,
+) -> AppState:
+    env = os.environ if environ is None else environ
+    served = build_catalog(catalog or load_packaged_catalog(), settings, env)
+    store = store or Store(settings.storage.database_url)
+    up = settings.upstream
+    gateway = Gateway(
+        catalog=served,
+        engine=PolicyEngine(settings.policy.max_verification_age_days),
+        dispatcher=Dispatcher(up.connect_timeout_seconds, up.read_timeout_seconds, today),
+        usage=UsageRecorder(store),
+        health=HealthBoard(up.failure_cooldown_seconds),
+        rng=rng,
+        today=today,
+    )
+    auth = Authenticator(store, env.get("ZDRGATE_MASTER_KEY") or None)
+    return AppState(settings=settings, gateway=gateway, auth=auth, store=store)
+
+
+def create_app(settings: Settings | None = None, **kwargs: object) -> Starlette:
+    state = build_state(settings or Settings(), **kwargs)  # type: ignore[arg-type]
+    return app_for(state)
+
+
+def app_for(state: AppState) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        state.store.migrate()
+        await state.gateway.dispatcher.start()
+        await state.gateway.usage.start()
+        try:
+            yield
+        finally:
+            await state.gateway.usage.close()
+            await state.gateway.dispatcher.close()
+
+    app = Starlette(
+        routes=_routes(),
+        middleware=[
+            Middleware(CatchAll),
+            Middleware(BodyLimit, max_bytes=state.settings.server.max_body_bytes),
+        ],
+        exception_handlers={GatewayError: _gateway_error, HTTPException: _http_error},
+        lifespan=lifespan,
+    )
+    app.state.zdrgate = state
+    return app
+
+
+def _routes() -> list[Route]:
+    table = [
+        Route("/healthz", routes.healthz, methods=["GET"]),
+        Route("/v1/chat/completions", routes.chat_completions, methods=["POST"]),
+        Route("/v1/models", routes.list_models, methods=["GET"]),
+        Route("/v1/models/{author}/{slug}", routes.retrieve_model, methods=["GET"]),
+        Route("/v1/models/{author}/{slug}/endpoints", routes.model_endpoints, methods=["GET"]),
+    ]
+    for feature in STORAGE_FEATURES:
+        table.append(Route(f"/v1/{feature}", routes.storage_feature, methods=["GET", "POST"]))
+        table.append(
+            Route(
+                f"/v1/{feature}/{{rest:path}}",
+                routes.storage_feature,
+                methods=["GET", "POST", "DELETE"],
+            )
+        )
+    return table
+
+
+async def _gateway_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GatewayError)
+    return error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        return error_response(
+            MethodNotAllowed(f"Method {request.method} is not allowed on {request.url.path}")
+        )
+    return error_response(NotFound(f"Unknown route: {request.method} {request.url.path}"))

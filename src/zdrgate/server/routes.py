@@ -1,0 +1,99 @@
+"""The /v1 routes: parse, authenticate, call the service, render. Nothing else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from zdrgate.accounts.keys import Principal
+from zdrgate.errors import ModelNotFound, NotFound, StorageFeatureRefused
+from zdrgate.server.catalog_views import endpoints_view, model_view
+from zdrgate.server.parsing import parse_body
+from zdrgate.server.responses import JSONBytes
+from zdrgate.server.state import AppState
+from zdrgate.server.streaming import stream_response
+from zdrgate.service.streaming import stream_events
+from zdrgate.wire.chat import ChatRequest
+
+
+def state_of(request: Request) -> AppState:
+    state: AppState = request.app.state.zdrgate
+    return state
+
+
+async def authenticate(request: Request) -> Principal:
+    return await state_of(request).auth.authenticate(request.headers.get("authorization"))
+
+
+async def healthz(request: Request) -> Response:
+    return JSONBytes({"status": "ok"})
+
+
+async def chat_completions(request: Request) -> Any:
+    state = state_of(request)
+    principal = await authenticate(request)
+    chat = parse_body(ChatRequest, await request.body())
+    if chat.stream:
+        events = stream_events(state.gateway, chat, principal)
+        return await stream_response(events, state.settings.server.stream_keepalive_seconds)
+    result, served = await state.gateway.chat(chat, principal)
+    return JSONBytes(result, headers=served.headers())
+
+
+async def list_models(request: Request) -> Response:
+    state = state_of(request)
+    await authenticate(request)
+    today = state.gateway.today()
+    engine = state.gateway.engine
+    only_routable = request.query_params.get("routable") in ("1", "true")
+    data = []
+    for model in state.gateway.catalog.models.values():
+        decision = engine.decide(model, today)
+        if only_routable and not decision.approvals:
+            continue
+        data.append(model_view(model, decision, engine, today))
+    return JSONBytes({"object": "list", "data": data})
+
+
+def _model_or_404(request: Request) -> Any:
+    state = state_of(request)
+    model_id = f"{request.path_params['author']}/{request.path_params['slug']}"
+    model = state.gateway.catalog.model(model_id)
+    if model is None:
+        raise ModelNotFound(
+            f"The model '{model_id}' does not exist in this gateway's catalog.", param="model"
+        )
+    return model
+
+
+async def retrieve_model(request: Request) -> Response:
+    state = state_of(request)
+    await authenticate(request)
+    model = _model_or_404(request)
+    today = state.gateway.today()
+    decision = state.gateway.engine.decide(model, today)
+    return JSONBytes(model_view(model, decision, state.gateway.engine, today))
+
+
+async def model_endpoints(request: Request) -> Response:
+    state = state_of(request)
+    await authenticate(request)
+    model = _model_or_404(request)
+    decision = state.gateway.engine.decide(model, state.gateway.today())
+    return JSONBytes(endpoints_view(decision))
+
+
+async def storage_feature(request: Request) -> Response:
+    await authenticate(request)
+    feature = request.url.path.removeprefix("/v1/").split("/", 1)[0]
+    raise StorageFeatureRefused(
+        f"/v1/{feature} stores content at the provider (files, batches, assistants, threads, "
+        "vector stores, fine-tuning, stored responses); zdrgate refuses it by design.",
+        code="storage_feature_refused",
+    )
+
+
+async def not_found(request: Request) -> Response:
+    raise NotFound(f"Unknown route: {request.method} {request.url.path}")

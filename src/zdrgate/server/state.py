@@ -1,0 +1,18 @@
+"""Everything a running app holds, built once by the app factory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from zdrgate.accounts.auth import Authenticator
+from zdrgate.accounts.store import Store
+from zdrgate.config import Settings
+from zdrgate.service import Gateway
+
+
+@dataclass(frozen=True, slots=True)
+class AppState:
+    settings: Settings
+    gateway: Gateway
+    auth: Authenticator
+    store: Store

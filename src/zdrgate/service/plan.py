@@ -1,0 +1,115 @@
+"""Planning a request: which approved endpoints, in which order.
+
+Everything is decided here before a byte leaves: unknown models, and models whose
+endpoints were all refused, end as 404 errors naming each endpoint and why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from dataclasses import dataclass
+
+from zdrgate.catalog.model import Catalog
+from zdrgate.errors import ModelNotFound, NoRoutableEndpoint
+from zdrgate.policy import Approval, Constraints, Decision, PolicyEngine, Reason, describe
+from zdrgate.routing import HealthBoard, Preferences, order_approvals
+from zdrgate.wire.chat import ChatRequest, ProviderPreferences
+
+_CREDENTIAL_HINT = "set {env} to make it routable"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    approvals: tuple[Approval, ...]
+    decisions: tuple[Decision, ...]
+
+
+def constraints_for(request: ChatRequest, output_modality: str = "text") -> Constraints:
+    prefs = request.provider or ProviderPreferences()
+    needs: set[str] = set()
+    if request.tools:
+        needs.add("tools")
+    if request.has_image_input():
+        needs.add("vision")
+    if request.response_format is not None and request.response_format.type == "json_schema":
+        needs.add("structured_output")
+    price = prefs.max_price
+    return Constraints(
+        only=frozenset(p.lower() for p in prefs.only) if prefs.only is not None else None,
+        ignore=frozenset(p.lower() for p in prefs.ignore or ()),
+        max_prompt_price=price.prompt if price else None,
+        max_completion_price=price.completion if price else None,
+        max_image_price=price.image if price else None,
+        needs=frozenset(needs),
+        output_modality="image" if request.wants_images() else output_modality,
+    )
+
+
+def preferences_for(request: ChatRequest) -> Preferences:
+    prefs = request.provider or ProviderPreferences()
+    return Preferences(
+        order=tuple(p.lower() for p in prefs.order or ()),
+        allow_fallbacks=prefs.allow_fallbacks,
+        sort=prefs.sort,
+    )
+
+
+def model_ids(request: ChatRequest) -> list[str]:
+    """The requested model, then the ``models`` fallback list, without repeats."""
+    ids = [request.model, *(request.models or ())]
+    return list(dict.fromkeys(ids))
+
+
+def make_plan(
+    request: ChatRequest,
+    catalog: Catalog,
+    engine: PolicyEngine,
+    health: HealthBoard,
+    rng: random.Random,
+    today: dt.date,
+) -> Plan:
+    constraints, prefs = constraints_for(request), preferences_for(request)
+    decisions: list[Decision] = []
+    approvals: list[Approval] = []
+    for model_id in model_ids(request):
+        model = catalog.model(model_id)
+        if model is None:
+            continue
+        decision = engine.decide(model, today, constraints)
+        decisions.append(decision)
+        approvals.extend(order_approvals(decision.approvals, prefs, health, rng))
+    if not decisions:
+        raise ModelNotFound(
+            f"The model '{request.model}' does not exist in this gateway's catalog. "
+            "GET /v1/models lists the models.",
+            param="model",
+        )
+    if not approvals:
+        raise NoRoutableEndpoint(refusal_message(decisions), param="model")
+    return Plan(tuple(approvals), tuple(decisions))
+
+
+def refusal_message(decisions: list[Decision]) -> str:
+    parts = []
+    for decision in decisions:
+        lines = [
+            _rejection_line(r.endpoint.id, r.reasons, r.endpoint.provider.api_key_env)
+            for r in decision.rejections
+        ]
+        if decision.approvals:  # approved but cut by allow_fallbacks/order
+            lines.append("approved endpoints were excluded by the request's routing preferences")
+        detail = "; ".join(lines) if lines else "it has no endpoints"
+        parts.append(f"No zero-data-retention endpoint may serve '{decision.model.id}': {detail}.")
+    return " ".join(parts)
+
+
+def _rejection_line(endpoint_id: str, reasons: tuple[Reason, ...], env: str) -> str:
+    texts = []
+    for reason in reasons:
+        text = describe(reason)
+        if reason is Reason.NO_CREDENTIALS and env:
+            text = f"{text} ({_CREDENTIAL_HINT.format(env=env)})"
+        texts.append(text)
+    codes = ",".join(r.value for r in reasons)
+    return f"{endpoint_id} [{codes}]: {', '.join(texts)}"

@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+import datetime as dt
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import uvicorn
+
+from fake_openai import FakeOpenAI, start_fake_openai
+from zdrgate.catalog.model import Catalog
+from zdrgate.config import parse_settings
+from zdrgate.server.app import app_for, build_state
+from zdrgate.server.state import AppState
+
+TODAY = dt.date(2026, 11, 27)
+MASTER = "test-master-key"
+ZDR_POLICY = {
+    "retention_days": 0,
+    "trains_on_data": False,
+    "evidence": "https://example.invalid/dpa",
+    "verified_on": "2026-11-01",
+}
+RETAINING_POLICY = {**ZDR_POLICY, "retention_days": 30}
+
+
+def provider(
+    base_url: str,
+    models: list[dict[str, Any]],
+    policy: dict[str, Any] | None = None,
+    key: str = "upstream-key",
+) -> dict[str, Any]:
+    return {
+        "protocol": "openai",
+        "base_url": base_url,
+        "api_key": key,
+        "policy": policy or ZDR_POLICY,
+        "models": models,
+    }
+
+
+def chat_model(
+    upstream_id: str = "ok", model_id: str = "test/chat", price: float = 1.0
+) -> dict[str, Any]:
+    return {
+        "id": model_id,
+        "upstream_id": upstream_id,
+        "prompt_price": price,
+        "completion_price": price,
+        "input_modalities": ["text", "image"],
+    }
+
+
+class UvicornThread:
+    def __init__(self, app: Any) -> None:
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            lifespan="on",
+            loop="asyncio",
+            http="h11",
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> int:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("gateway did not start")
+            time.sleep(0.01)
+        return int(self.server.servers[0].sockets[0].getsockname()[1])
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@dataclass
+class RunningGateway:
+    url: str
+    state: AppState
+    key: str = MASTER
+
+    @property
+    def v1(self) -> str:
+        return self.url + "/v1"
+
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+@pytest.fixture
+def upstream() -> Iterator[FakeOpenAI]:
+    fake, server = start_fake_openai()
+    yield fake
+    server.stop()
+
+
+GatewayFactory = Callable[..., RunningGateway]
+
+
+@pytest.fixture
+def make_gateway(tmp_path: Any) -> Iterator[GatewayFactory]:
+    threads: list[UvicornThread] = []
+
+    def make(
+        providers: dict[str, Any],
+        *,
+        catalog: Catalog | None = None,
+        extra: dict[str, Any] | None = None,
+        environ: dict[str, str] | None = None,
+    ) -> RunningGateway:
+        raw = {
+            "storage": {"database_url": f"sqlite:///{tmp_path}/zdrgate.db"},
+            "providers": providers,
+            **(extra or {}),
+        }
+        state = build_state(
+            parse_settings(raw),
+            catalog=catalog or Catalog({}, {}),
+            environ={"ZDRGATE_MASTER_KEY": MASTER, **(environ or {})},
+            today=lambda: TODAY,
+            rng=random.Random(7),
+        )
+        thread = UvicornThread(app_for(state))
+        threads.append(thread)
+        port = thread.start()
+        return RunningGateway(f"http://127.0.0.1:{port}", state)
+
+    yield make
+    for thread in threads:
+        thread.stop()
