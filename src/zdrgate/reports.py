@@ -8,12 +8,12 @@ from typing import Any
 
 from zdrgate.catalog.model import Catalog, Endpoint, Model
 from zdrgate.policy import PolicyEngine
-from zdrgate.policy.engine import record_reasons
+from zdrgate.policy.engine import zdr_capable
 
 
 def _zdr_capable(endpoint: Endpoint, engine: PolicyEngine, today: dt.date) -> bool:
-    """Passes every rule of its record (credentials aside)."""
-    return not record_reasons(endpoint.policy, today, engine.max_age_days)
+    """Routable once credentials (and an attestation, where needed) are configured."""
+    return zdr_capable(endpoint.policy, today, engine.max_age_days)
 
 
 def model_row(model: Model, engine: PolicyEngine, today: dt.date) -> dict[str, Any]:

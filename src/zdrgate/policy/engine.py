@@ -10,10 +10,18 @@ Usage::
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
-from zdrgate.catalog.model import Confidence, Endpoint, Model, PolicyRecord, ZdrAvailability
+from zdrgate.catalog.model import (
+    Attestation,
+    Confidence,
+    Endpoint,
+    Model,
+    PolicyRecord,
+    ZdrAvailability,
+)
 from zdrgate.policy.approval import Approval, mint
 from zdrgate.policy.constraints import NO_CONSTRAINTS, Constraints
 from zdrgate.policy.reasons import Reason
@@ -57,6 +65,14 @@ def record_reasons(record: PolicyRecord, today: dt.date, max_age_days: int) -> l
     if record.confidence not in _TRUSTED:
         reasons.append(Reason.LOW_CONFIDENCE)
     return reasons
+
+
+def zdr_capable(record: PolicyRecord, today: dt.date, max_age_days: int) -> bool:
+    """Whether the record allows ZDR routing once the operator has credentials and,
+    where the provider needs one, has attested an agreement."""
+    if record.zdr in _ATTESTABLE and record.attestation is None:
+        record = dataclasses.replace(record, attestation=Attestation("(hypothetical)", today))
+    return not record_reasons(record, today, max_age_days)
 
 
 def endpoint_reasons(

@@ -10,7 +10,7 @@ from typing import Any
 
 from zdrgate.catalog.model import Endpoint, Model, policy_to_dict
 from zdrgate.policy import Decision, PolicyEngine, Reason, describe
-from zdrgate.policy.engine import record_reasons
+from zdrgate.policy.engine import zdr_capable
 
 
 def _per_token(price: float | None) -> str | None:
@@ -30,9 +30,7 @@ def pricing(endpoint: Endpoint) -> dict[str, Any]:
 def model_view(
     model: Model, decision: Decision, engine: PolicyEngine, today: dt.date
 ) -> dict[str, Any]:
-    zdr_capable = [
-        e for e in model.endpoints if not record_reasons(e.policy, today, engine.max_age_days)
-    ]
+    capable = [e for e in model.endpoints if zdr_capable(e.policy, today, engine.max_age_days)]
     cheapest = min(decision.approvals, key=lambda a: a.endpoint.prompt_price or 0.0, default=None)
     return {
         "id": model.id,
@@ -50,7 +48,7 @@ def model_view(
         "zdr": {
             "routable": bool(decision.approvals),
             "routable_endpoints": len(decision.approvals),
-            "zdr_endpoints": len(zdr_capable),
+            "zdr_endpoints": len(capable),
             "endpoints": len(model.endpoints),
         },
     }

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 import os
 import sys
+from typing import Any
 
 import uvicorn
 

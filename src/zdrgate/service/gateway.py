@@ -7,21 +7,23 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from zdrgate.accounts.keys import Principal
 from zdrgate.accounts.usage import UsageEvent, UsageRecorder
-from zdrgate.adapters import ErrorKind, adapter_for
+from zdrgate.adapters import UpstreamCall, adapter_for
 from zdrgate.adapters.base import JSON, StreamProtocolError
 from zdrgate.catalog.model import Catalog, Endpoint
-from zdrgate.errors import StorageFeatureRefused
+from zdrgate.errors import GatewayError, StorageFeatureRefused
 from zdrgate.policy import Approval, PolicyEngine
 from zdrgate.routing import HealthBoard
-from zdrgate.service.attempt import Attempts, rejected
+from zdrgate.service.attempt import Attempts, RejectedByUpstream, rejected
 from zdrgate.service.plan import Plan, make_plan
-from zdrgate.upstream import Dispatcher, UpstreamFailure
+from zdrgate.upstream import Dispatcher, UpstreamFailure, UpstreamResponse
 from zdrgate.upstream.dispatch import ERROR_BODY_LIMIT
 from zdrgate.wire.chat import ChatRequest
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,100 +75,129 @@ class Gateway:
     async def chat(self, request: ChatRequest, principal: Principal) -> tuple[JSON, Served]:
         """Non-streaming chat: the first approved endpoint that answers serves."""
         plan = self.plan(request)
-        started, attempts = time.perf_counter(), Attempts()
-        for approval in plan.approvals:
-            result = await self._try_chat(approval, request, attempts)
-            if result is not None:
-                self._meter(principal, request, approval.endpoint, result, attempts, started)
-                return result, Served.of(approval)
-        self._meter_failure(principal, request, attempts, started)
-        raise attempts.final_error()
+        meter = Metering(self, principal, "chat.completions", request.model, request.stream)
 
-    async def _try_chat(
-        self, approval: Approval, request: ChatRequest, attempts: Attempts
-    ) -> JSON | None:
+        def build(endpoint: Endpoint) -> UpstreamCall:
+            return adapter_for(endpoint.provider.protocol).build_chat(endpoint, request)
+
+        def parse(endpoint: Endpoint, body: bytes) -> JSON:
+            return adapter_for(endpoint.provider.protocol).parse_chat(endpoint, body)
+
+        result, approval = await self.first_success(plan, build, parse, meter)
+        usage = result.get("usage")
+        prompt, completion = token_counts(usage if isinstance(usage, dict) else None)
+        meter.succeeded(approval.endpoint, prompt, completion)
+        return result, Served.of(approval)
+
+    async def first_success(
+        self,
+        plan: Plan,
+        build: Callable[[Endpoint], UpstreamCall],
+        parse: Callable[[Endpoint, bytes], T],
+        meter: Metering,
+    ) -> tuple[T, Approval]:
+        """Try the plan's approvals in order; the first parsed 200 response wins.
+
+        Retryable failures move on to the next approved endpoint; a request the
+        upstream found invalid ends the request at once.
+        """
+        for approval in plan.approvals:
+            try:
+                result = await self.call_json(approval, build(approval.endpoint), parse)
+            except (UpstreamFailure, StreamProtocolError) as exc:
+                meter.attempts.failed(exc.kind)
+                self.health.record_failure(approval.endpoint.id)
+                continue
+            except RejectedByUpstream as exc:
+                meter.failed(exc)
+                raise
+            return result, approval
+        error = meter.attempts.final_error()
+        meter.failed(error)
+        raise error
+
+    async def call_json(
+        self, approval: Approval, call: UpstreamCall, parse: Callable[[Endpoint, bytes], T]
+    ) -> T:
+        """One attempt with a whole-body response. Raises UpstreamFailure (retryable),
+        StreamProtocolError (malformed answer) or RejectedByUpstream (final)."""
         endpoint = approval.endpoint
-        adapter = adapter_for(endpoint.provider.protocol)
-        call = adapter.build_chat(endpoint, request)
         began = time.perf_counter()
-        try:
-            async with self.dispatcher.send(approval, call) as response:
-                if response.status != 200:
-                    body = await response.read(ERROR_BODY_LIMIT)
-                    info = adapter.classify_error(response.status, dict(response.headers), body)
-                    del body  # classified; never kept, logged or relayed
-                    if not info.kind.retryable:
-                        raise rejected(endpoint.id, info)
-                    self._failed(endpoint, info.kind, attempts)
-                    return None
-                result = adapter.parse_chat(endpoint, await response.read())
-        except (UpstreamFailure, StreamProtocolError) as exc:
-            self._failed(endpoint, exc.kind, attempts)
-            return None
+        async with self.dispatcher.send(approval, call) as response:
+            if response.status != 200:
+                await self.raise_for_status(endpoint, response)
+            result = parse(endpoint, await response.read())
         self.health.record_success(endpoint.id, time.perf_counter() - began)
         return result
 
-    def _failed(self, endpoint: Endpoint, kind: ErrorKind, attempts: Attempts) -> None:
-        attempts.failed(kind)
-        self.health.record_failure(endpoint.id)
+    async def raise_for_status(self, endpoint: Endpoint, response: UpstreamResponse) -> None:
+        body = await response.read(ERROR_BODY_LIMIT)
+        adapter = adapter_for(endpoint.provider.protocol)
+        info = adapter.classify_error(response.status, dict(response.headers), body)
+        del body  # classified; never kept, logged or relayed
+        if not info.kind.retryable:
+            raise rejected(endpoint.id, info)
+        raise UpstreamFailure(info.kind, endpoint.id, response.status)
 
-    def meter(
+
+class Metering:
+    """Builds the one usage row of a request from metadata (never content)."""
+
+    def __init__(
+        self, gateway: Gateway, principal: Principal, route: str, model: str, stream: bool
+    ) -> None:
+        self.gateway = gateway
+        self.principal = principal
+        self.route = route
+        self.model = model
+        self.stream = stream
+        self.attempts = Attempts()
+        self.started = time.perf_counter()
+
+    def succeeded(
+        self, endpoint: Endpoint, prompt: int, completion: int, *, images: int = 0
+    ) -> None:
+        cost = cost_of(endpoint, prompt, completion) + images * (endpoint.image_price or 0.0)
+        self._record(endpoint, 200, None, self.attempts.count + 1, prompt, completion, cost)
+
+    def failed(self, error: GatewayError, endpoint: Endpoint | None = None) -> None:
+        self._record(endpoint, error.status, error.code, self.attempts.count, 0, 0, 0.0)
+
+    def ended(
+        self, endpoint: Endpoint | None, usage: JSON | None, outcome: str | None, status: int
+    ) -> None:
+        """A stream's row: tokens as far as the upstream reported them."""
+        prompt, completion = token_counts(usage)
+        cost = cost_of(endpoint, prompt, completion) if endpoint else 0.0
+        tries = self.attempts.count + (1 if endpoint and outcome is None else 0)
+        self._record(endpoint, status, outcome, tries, prompt, completion, cost)
+
+    def _record(
         self,
-        principal: Principal,
-        request: ChatRequest,
         endpoint: Endpoint | None,
-        usage: dict[str, Any] | None,
         status: int,
         error_kind: str | None,
         attempts: int,
-        started: float,
+        prompt: int,
+        completion: int,
+        cost: float,
     ) -> None:
-        prompt, completion = token_counts(usage)
-        self.usage.record(
+        self.gateway.usage.record(
             UsageEvent(
-                key_id=principal.key_id,
+                key_id=self.principal.key_id,
                 started_at=dt.datetime.now(dt.UTC),
-                route="chat.completions",
-                model=endpoint.model_id if endpoint else request.model,
+                route=self.route,
+                model=endpoint.model_id if endpoint else self.model,
                 endpoint=endpoint.id if endpoint else None,
                 status=status,
                 error_kind=error_kind,
-                stream=request.stream,
+                stream=self.stream,
                 attempts=attempts,
                 prompt_tokens=prompt,
                 completion_tokens=completion,
-                cost_usd=cost_of(endpoint, prompt, completion) if endpoint else 0.0,
-                latency_ms=(time.perf_counter() - started) * 1000,
+                cost_usd=cost,
+                latency_ms=(time.perf_counter() - self.started) * 1000,
             )
-        )
-
-    def _meter(
-        self,
-        principal: Principal,
-        request: ChatRequest,
-        endpoint: Endpoint,
-        result: JSON,
-        attempts: Attempts,
-        started: float,
-    ) -> None:
-        usage = result.get("usage")
-        self.meter(
-            principal,
-            request,
-            endpoint,
-            usage if isinstance(usage, dict) else None,
-            200,
-            None,
-            attempts.count + 1,
-            started,
-        )
-
-    def _meter_failure(
-        self, principal: Principal, request: ChatRequest, attempts: Attempts, started: float
-    ) -> None:
-        error = attempts.final_error()
-        self.meter(
-            principal, request, None, None, error.status, error.code, attempts.count, started
         )
 
 

@@ -23,10 +23,9 @@ from zdrgate.adapters import ErrorKind, adapter_for
 from zdrgate.adapters.base import JSON, StreamProtocolError
 from zdrgate.errors import GatewayError
 from zdrgate.policy import Approval
-from zdrgate.service.attempt import Attempts, rejected
-from zdrgate.service.gateway import Gateway, Served
+from zdrgate.service.attempt import Attempts, RejectedByUpstream
+from zdrgate.service.gateway import Gateway, Metering, Served
 from zdrgate.upstream import UpstreamFailure
-from zdrgate.upstream.dispatch import ERROR_BODY_LIMIT
 from zdrgate.wire.chat import ChatRequest
 
 DONE = b"data: [DONE]\n\n"
@@ -44,8 +43,8 @@ def sse(chunk: JSON) -> bytes:
     return b"data: " + orjson.dumps(chunk) + b"\n\n"
 
 
-class _Meter:
-    """What the usage row of one stream needs: token counts and outcome, never content."""
+class _Tally:
+    """What a stream's usage row needs: token counts and outcome, never content."""
 
     def __init__(self) -> None:
         self.usage: JSON | None = None
@@ -62,26 +61,23 @@ async def stream_events(
     gateway: Gateway, request: ChatRequest, principal: Principal
 ) -> AsyncGenerator[StreamEvent, None]:
     plan = gateway.plan(request)  # policy errors surface before anything is sent
-    attempts, meter, started = Attempts(), _Meter(), time.perf_counter()
-    include_usage = bool(request.stream_options and request.stream_options.include_usage)
+    meter = Metering(gateway, principal, "chat.completions", request.model, stream=True)
+    tally = _Tally()
     served = None
     try:
         for approval in plan.approvals:
-            async for event in _attempt(gateway, approval, request, attempts, meter, include_usage):
+            async for event in _attempt(gateway, approval, request, meter.attempts, tally):
                 if isinstance(event, Committed):
                     served = approval.endpoint
                 yield event
-            if meter.outcome is not None:
+            if tally.outcome is not None:
                 return
-        error = attempts.final_error()
-        meter.outcome, meter.status = error.code, error.status
+        error = meter.attempts.final_error()
+        tally.outcome, tally.status = error.code, error.status
         yield error
     finally:
-        outcome = None if meter.outcome == "done" else meter.outcome or "cancelled"
-        tries = attempts.count + (1 if served and meter.outcome == "done" else 0)
-        gateway.meter(
-            principal, request, served, meter.usage, meter.status, outcome, tries, started
-        )
+        outcome = None if tally.outcome == "done" else tally.outcome or "cancelled"
+        meter.ended(served, tally.usage, outcome, tally.status)
 
 
 async def _attempt(
@@ -89,28 +85,19 @@ async def _attempt(
     approval: Approval,
     request: ChatRequest,
     attempts: Attempts,
-    meter: _Meter,
-    include_usage: bool,
+    tally: _Tally,
 ) -> AsyncIterator[StreamEvent]:
     endpoint = approval.endpoint
     adapter = adapter_for(endpoint.provider.protocol)
     decoder = adapter.stream_decoder(endpoint, request)
+    include_usage = bool(request.stream_options and request.stream_options.include_usage)
     committed, began = False, time.perf_counter()
     last: JSON | None = None
     try:
-        async with gateway.dispatcher.send(
-            approval, adapter.build_chat(endpoint, request)
-        ) as response:
+        call = adapter.build_chat(endpoint, request)
+        async with gateway.dispatcher.send(approval, call) as response:
             if response.status != 200:
-                body = await response.read(ERROR_BODY_LIMIT)
-                info = adapter.classify_error(response.status, dict(response.headers), body)
-                del body  # classified; never kept, logged or relayed
-                if not info.kind.retryable:
-                    error = rejected(endpoint.id, info)
-                    meter.outcome, meter.status = info.kind.value, error.status
-                    yield error
-                    return
-                raise UpstreamFailure(info.kind, endpoint.id, response.status)
+                await gateway.raise_for_status(endpoint, response)
             async for data in response.iter_chunks():
                 for chunk in decoder.feed(data):
                     if not committed:
@@ -118,20 +105,23 @@ async def _attempt(
                         gateway.health.record_success(endpoint.id, time.perf_counter() - began)
                         yield Committed(Served.of(approval))
                     last = chunk
-                    meter.see(chunk)
+                    tally.see(chunk)
                     if include_usage or not _usage_only(chunk):
                         yield sse(chunk)
             for chunk in decoder.finish():
-                meter.see(chunk)
+                tally.see(chunk)
                 if include_usage or not _usage_only(chunk):
                     yield sse(chunk)
-        meter.outcome = "done"
+        tally.outcome = "done"
         yield DONE
+    except RejectedByUpstream as error:
+        tally.outcome, tally.status = error.code, error.status
+        yield error
     except (UpstreamFailure, StreamProtocolError) as exc:
         attempts.failed(exc.kind)
         gateway.health.record_failure(endpoint.id)
         if committed:
-            meter.outcome = exc.kind.value
+            tally.outcome = exc.kind.value
             yield sse(error_chunk(last, endpoint.model_id, exc.kind))
             yield DONE
 
