@@ -15,10 +15,10 @@ from zdrgate.adapters import UpstreamCall, adapter_for
 from zdrgate.adapters.base import JSON, StreamProtocolError
 from zdrgate.catalog.model import Catalog, Endpoint
 from zdrgate.errors import GatewayError, StorageFeatureRefused
-from zdrgate.policy import Approval, PolicyEngine
-from zdrgate.routing import HealthBoard
+from zdrgate.policy import Approval, Constraints, PolicyEngine
+from zdrgate.routing import HealthBoard, Preferences
 from zdrgate.service.attempt import Attempts, RejectedByUpstream, rejected
-from zdrgate.service.plan import Plan, make_plan
+from zdrgate.service.plan import Plan, constraints_for, make_plan, model_ids, preferences_for
 from zdrgate.upstream import Dispatcher, UpstreamFailure, UpstreamResponse
 from zdrgate.upstream.dispatch import ERROR_BODY_LIMIT
 from zdrgate.wire.chat import ChatRequest
@@ -70,7 +70,22 @@ class Gateway:
 
     def plan(self, request: ChatRequest) -> Plan:
         refuse_storage_features(request)
-        return make_plan(request, self.catalog, self.engine, self.health, self.rng, self.today())
+        models = model_ids(request.model, request.models)
+        prefs = preferences_for(request.provider)
+        return self.plan_for(models, constraints_for(request), prefs)
+
+    def plan_for(self, models: list[str], constraints: Constraints, prefs: Preferences) -> Plan:
+        """The plan of any model-serving request (chat, images, embeddings)."""
+        return make_plan(
+            models,
+            constraints,
+            prefs,
+            self.catalog,
+            self.engine,
+            self.health,
+            self.rng,
+            self.today(),
+        )
 
     async def chat(self, request: ChatRequest, principal: Principal) -> tuple[JSON, Served]:
         """Non-streaming chat: the first approved endpoint that answers serves."""

@@ -25,7 +25,7 @@ class Plan:
     decisions: tuple[Decision, ...]
 
 
-def constraints_for(request: ChatRequest, output_modality: str = "text") -> Constraints:
+def constraints_for(request: ChatRequest) -> Constraints:
     prefs = request.provider or ProviderPreferences()
     needs: set[str] = set()
     if request.tools:
@@ -42,12 +42,12 @@ def constraints_for(request: ChatRequest, output_modality: str = "text") -> Cons
         max_completion_price=price.completion if price else None,
         max_image_price=price.image if price else None,
         needs=frozenset(needs),
-        output_modality="image" if request.wants_images() else output_modality,
+        output_modality="image" if request.wants_images() else "text",
     )
 
 
-def preferences_for(request: ChatRequest) -> Preferences:
-    prefs = request.provider or ProviderPreferences()
+def preferences_for(provider: ProviderPreferences | None) -> Preferences:
+    prefs = provider or ProviderPreferences()
     return Preferences(
         order=tuple(p.lower() for p in prefs.order or ()),
         allow_fallbacks=prefs.allow_fallbacks,
@@ -55,24 +55,25 @@ def preferences_for(request: ChatRequest) -> Preferences:
     )
 
 
-def model_ids(request: ChatRequest) -> list[str]:
+def model_ids(model: str, fallbacks: list[str] | None) -> list[str]:
     """The requested model, then the ``models`` fallback list, without repeats."""
-    ids = [request.model, *(request.models or ())]
-    return list(dict.fromkeys(ids))
+    return list(dict.fromkeys([model, *(fallbacks or ())]))
 
 
 def make_plan(
-    request: ChatRequest,
+    models: list[str],
+    constraints: Constraints,
+    prefs: Preferences,
     catalog: Catalog,
     engine: PolicyEngine,
     health: HealthBoard,
     rng: random.Random,
     today: dt.date,
 ) -> Plan:
-    constraints, prefs = constraints_for(request), preferences_for(request)
+    """Approvals for ``models`` (the first, then fallbacks), each model's in routing order."""
     decisions: list[Decision] = []
     approvals: list[Approval] = []
-    for model_id in model_ids(request):
+    for model_id in models:
         model = catalog.model(model_id)
         if model is None:
             continue
@@ -81,7 +82,7 @@ def make_plan(
         approvals.extend(order_approvals(decision.approvals, prefs, health, rng))
     if not decisions:
         raise ModelNotFound(
-            f"The model '{request.model}' does not exist in this gateway's catalog. "
+            f"The model '{models[0]}' does not exist in this gateway's catalog. "
             "GET /v1/models lists the models.",
             param="model",
         )
