@@ -208,7 +208,9 @@ class ServerThread:
 
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
-        runner = web.AppRunner(self.app, handle_signals=False)
+        runner = web.AppRunner(
+            self.app, handle_signals=False, shutdown_timeout=0.2, handler_cancellation=True
+        )
         self.loop.run_until_complete(runner.setup())
         site = web.TCPSite(runner, "127.0.0.1", 0)
         self.loop.run_until_complete(site.start())

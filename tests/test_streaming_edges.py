@@ -1,0 +1,59 @@
+"""Streaming that never lies: keep-alives while waiting, disconnect cancels upstream."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from conftest import GatewayFactory, chat_model, provider
+from fake_openai import FakeOpenAI
+
+BODY = {"model": "test/chat", "stream": True, "messages": [{"role": "user", "content": "x"}]}
+
+
+def test_keepalive_comments_while_waiting_then_clean_error(
+    upstream: FakeOpenAI, make_gateway: GatewayFactory
+) -> None:
+    gw = make_gateway(
+        {"p": provider(upstream.base_url, [chat_model("hang")])},
+        extra={
+            "server": {"stream_keepalive_seconds": 0.2},
+            "upstream": {"read_timeout_seconds": 1.0},
+        },
+    )
+    with httpx.stream(
+        "POST", gw.v1 + "/chat/completions", json=BODY, headers=gw.auth(), timeout=10
+    ) as response:
+        assert response.status_code == 200  # committed early because the wait was long
+        lines = list(response.iter_lines())
+    assert lines.count(": keep-alive") >= 3
+    data = [line for line in lines if line.startswith("data: ")]
+    assert data[-1] == "data: [DONE]"
+    assert '"upstream_error"' in data[-2]
+
+
+def test_client_disconnect_cancels_the_upstream_request(
+    upstream: FakeOpenAI, make_gateway: GatewayFactory
+) -> None:
+    gw = make_gateway({"p": provider(upstream.base_url, [chat_model("slow")])})
+    with httpx.stream(
+        "POST", gw.v1 + "/chat/completions", json=BODY, headers=gw.auth(), timeout=10
+    ) as response:
+        assert next(response.iter_lines()).startswith("data: ")
+    deadline = time.monotonic() + 5
+    while upstream.disconnects == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert upstream.disconnects == 1
+
+
+def test_stream_headers_carry_the_receipt(
+    upstream: FakeOpenAI, make_gateway: GatewayFactory
+) -> None:
+    gw = make_gateway({"p": provider(upstream.base_url, [chat_model("ok")])})
+    with httpx.stream(
+        "POST", gw.v1 + "/chat/completions", json=BODY, headers=gw.auth()
+    ) as response:
+        assert response.headers["x-zdr-endpoint"] == "p/ok"
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert list(response.iter_lines())[-2] == "data: [DONE]"
