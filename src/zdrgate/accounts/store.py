@@ -30,6 +30,8 @@ class KeyRow:
 class Store:
     def __init__(self, database_url: str) -> None:
         self.engine = sa.create_engine(_driver_url(database_url), future=True)
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
 
     def migrate(self) -> None:
         """Create missing tables (idempotent)."""
@@ -86,6 +88,14 @@ class Store:
             query = query.where(schema.usage.c.key_id == key_id)
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL: readers (key lookups) never wait for the usage writer, and one fsync per batch.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
 
 
 def _driver_url(url: str) -> str:

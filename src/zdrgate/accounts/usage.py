@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 
 from zdrgate.accounts.store import Store
 
@@ -31,6 +31,14 @@ class UsageEvent:
     completion_tokens: int
     cost_usd: float
     latency_ms: float
+
+
+_FIELDS = tuple(f.name for f in fields(UsageEvent))
+
+
+def _row(event: UsageEvent) -> dict[str, object]:
+    # Not dataclasses.asdict: it deep-copies every value (about 60 us a row).
+    return {name: getattr(event, name) for name in _FIELDS}
 
 
 class UsageRecorder:
@@ -58,7 +66,7 @@ class UsageRecorder:
         if not batch:
             return
         try:
-            await asyncio.to_thread(self._store.insert_usage, [asdict(e) for e in batch])
+            await asyncio.to_thread(self._store.insert_usage, [_row(e) for e in batch])
         except Exception as exc:  # a lost batch must not stop serving
             log.error("usage batch of %d rows not written: %s", len(batch), type(exc).__name__)
 

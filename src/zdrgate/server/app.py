@@ -9,6 +9,7 @@ Usage::
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import os
 import random
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -90,6 +91,10 @@ def app_for(state: AppState) -> Starlette:
         state.store.migrate()
         await state.gateway.dispatcher.start()
         await state.gateway.usage.start()
+        # Everything built so far (catalog, modules) lives as long as the process:
+        # keep it out of the cyclic GC's full passes, which otherwise stall requests.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
