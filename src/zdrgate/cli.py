@@ -153,6 +153,38 @@ def explain(config: str | None, model: str, as_json: bool) -> None:
 
 
 @main.group()
+def catalog() -> None:
+    """Review the catalog's policy records."""
+
+
+@catalog.command("check")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def catalog_check(config: str | None, as_json: bool) -> None:
+    """Records that are stale, unknown, low-confidence or whose sources conflict."""
+    from zdrgate.catalog.check import check_catalog  # noqa: PLC0415
+
+    settings = _settings(config)
+    findings = check_catalog(
+        _catalog(settings), dt.date.today(), settings.policy.max_verification_age_days
+    )
+    rows = [
+        {
+            "kind": f.kind.value,
+            "record": f.policy,
+            "providers": list(f.providers),
+            "message": f.message,
+        }
+        for f in findings
+    ]
+    if as_json:
+        click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+        return
+    click.echo(render_table(rows, ["kind", "record", "providers", "message"]))
+    click.echo(f"{len(rows)} findings", err=True)
+
+
+@main.group()
 def keys() -> None:
     """Manage API keys (stored hashed; a new key is shown once)."""
 

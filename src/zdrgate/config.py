@@ -28,8 +28,6 @@ class ServerSettings(_Strict):
     """Larger request bodies are answered with 413."""
     stream_keepalive_seconds: float = Field(default=5.0, gt=0)
     """While waiting for the first upstream byte, send an SSE comment this often."""
-    forward_client_metadata: bool = False
-    """Forward ``user`` and ``metadata`` upstream. Off: they identify people."""
 
 
 class StorageSettings(_Strict):
