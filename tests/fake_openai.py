@@ -7,7 +7,8 @@ Its behaviour is chosen by the upstream model id the gateway sends:
 - ``fail500`` / ``fail503`` / ``fail429`` / ``fail401``: that error, body quoting the prompt;
 - ``bad400``: a 400 whose body quotes the prompt (as real providers do);
 - ``break``: streams two chunks, then drops the connection;
-- ``slow``: streams one chunk, then waits (for disconnect tests); ``hang``: never answers.
+- ``slow``: streams one chunk, then waits (for disconnect tests); ``hang``: never answers;
+- ``late``: like ``ok`` after half a second.
 
 Every request is recorded (path, headers, JSON body) for assertions.
 """
@@ -61,6 +62,8 @@ class FakeOpenAI:
             return web.json_response({"error": error}, status=status, headers=headers)
         if mode == "hang":
             await asyncio.sleep(3600)
+        if mode == "late":
+            await asyncio.sleep(0.5)
         if body.get("stream"):
             return await self._stream(request, body, mode, prompt)
         return web.json_response(_completion(body, mode, prompt))

@@ -57,3 +57,22 @@ def test_stream_headers_carry_the_receipt(
         assert response.headers["x-zdr-endpoint"] == "p/ok"
         assert response.headers["content-type"].startswith("text/event-stream")
         assert list(response.iter_lines())[-2] == "data: [DONE]"
+
+
+def test_late_start_sends_keepalives_then_the_receipt_as_a_comment(
+    upstream: FakeOpenAI, make_gateway: GatewayFactory
+) -> None:
+    gw = make_gateway(
+        {"p": provider(upstream.base_url, [chat_model("late")])},
+        extra={"server": {"stream_keepalive_seconds": 0.1}},
+    )
+    with httpx.stream(
+        "POST", gw.v1 + "/chat/completions", json=BODY, headers=gw.auth(), timeout=10
+    ) as response:
+        assert "x-zdr-endpoint" not in response.headers
+        lines = [line for line in response.iter_lines() if line]
+    assert lines[0] == ": keep-alive"
+    receipt = next(line for line in lines if line.startswith(": x-zdr-endpoint="))
+    assert receipt.startswith(": x-zdr-endpoint=p/late x-zdr-policy=sha256:")
+    assert lines.index(receipt) < next(i for i, x in enumerate(lines) if x.startswith("data: "))
+    assert lines[-1] == "data: [DONE]"

@@ -63,4 +63,6 @@ def _render(event: StreamEvent) -> list[bytes]:
         return [event]
     if isinstance(event, GatewayError):  # the stream had started: say so in-band
         return [b"data: " + orjson.dumps(event.envelope()) + b"\n\n", DONE]
-    return []
+    # Committed after the headers went out: the receipt travels as an SSE comment.
+    receipt = " ".join(f"{k}={v}" for k, v in event.served.headers().items())
+    return [f": {receipt}\n\n".encode()]
