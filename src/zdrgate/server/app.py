@@ -28,6 +28,7 @@ from zdrgate.accounts.usage import UsageRecorder
 from zdrgate.catalog.load import load_packaged_catalog
 from zdrgate.catalog.merge import build_catalog
 from zdrgate.catalog.model import Catalog
+from zdrgate.clock import DayClock
 from zdrgate.config import Settings
 from zdrgate.errors import GatewayError, MethodNotAllowed, NotFound
 from zdrgate.policy import PolicyEngine
@@ -60,10 +61,11 @@ def build_state(
     catalog: Catalog | None = None,
     environ: Mapping[str, str] | None = None,
     store: Store | None = None,
-    today: Callable[[], dt.date] = dt.date.today,
+    today: Callable[[], dt.date] | None = None,
     rng: random.Random | None = None,
 ) -> AppState:
     env = os.environ if environ is None else environ
+    today = today or DayClock()
     served = build_catalog(catalog or load_packaged_catalog(), settings, env)
     store = store or Store(settings.storage.database_url)
     up = settings.upstream
