@@ -200,7 +200,7 @@ class Metering:
         self.gateway.usage.record(
             UsageEvent(
                 key_id=self.principal.key_id,
-                started_at=dt.datetime.now(dt.UTC),
+                started_at=time.time(),
                 route=self.route,
                 model=endpoint.model_id if endpoint else self.model,
                 endpoint=endpoint.id if endpoint else None,

@@ -25,8 +25,12 @@ class Plan:
     decisions: tuple[Decision, ...]
 
 
+_NO_PREFERENCES = ProviderPreferences()
+_DEFAULT_PREFERENCES = Preferences()
+
+
 def constraints_for(request: ChatRequest) -> Constraints:
-    prefs = request.provider or ProviderPreferences()
+    prefs = request.provider or _NO_PREFERENCES
     needs: set[str] = set()
     if request.tools:
         needs.add("tools")
@@ -47,7 +51,9 @@ def constraints_for(request: ChatRequest) -> Constraints:
 
 
 def preferences_for(provider: ProviderPreferences | None) -> Preferences:
-    prefs = provider or ProviderPreferences()
+    if provider is None:
+        return _DEFAULT_PREFERENCES
+    prefs = provider
     return Preferences(
         order=tuple(p.lower() for p in prefs.order or ()),
         allow_fallbacks=prefs.allow_fallbacks,
