@@ -16,6 +16,7 @@ from zdrgate.catalog.model import Catalog
 from zdrgate.config import parse_settings
 from zdrgate.server.app import app_for, build_state
 from zdrgate.server.state import AppState
+from zdrgate.upstream.assets import AssetFetcher
 
 TODAY = dt.date(2026, 11, 27)
 MASTER = "test-master-key"
@@ -117,6 +118,7 @@ def make_gateway(tmp_path: Any) -> Iterator[GatewayFactory]:
         catalog: Catalog | None = None,
         extra: dict[str, Any] | None = None,
         environ: dict[str, str] | None = None,
+        assets: AssetFetcher | None = None,
     ) -> RunningGateway:
         raw = {
             "storage": {"database_url": f"sqlite:///{tmp_path}/zdrgate.db"},
@@ -129,6 +131,7 @@ def make_gateway(tmp_path: Any) -> Iterator[GatewayFactory]:
             environ={"ZDRGATE_MASTER_KEY": MASTER, **(environ or {})},
             today=lambda: TODAY,
             rng=random.Random(7),
+            assets=assets,
         )
         thread = UvicornThread(app_for(state))
         threads.append(thread)

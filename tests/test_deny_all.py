@@ -29,10 +29,16 @@ def chat(model: str) -> dict[str, Any]:
 # method, path template -> body builder (None for GET). {model} is filled per model.
 ROUTE_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/chat/completions"): chat,
+    ("POST", "/v1/images/generations"): lambda m: {"model": m, "prompt": "deny-all probe"},
+    ("POST", "/v1/embeddings"): lambda m: {"model": m, "input": "deny-all probe"},
     ("GET", "/v1/models"): None,
     ("GET", "/v1/models/{author}/{slug}"): None,
     ("GET", "/v1/models/{author}/{slug}/endpoints"): None,
 }
+
+
+# Routes whose bodies take ``stream``; the others are probed without it.
+STREAMING = {("POST", "/v1/chat/completions")}
 
 
 class Counter:
@@ -103,8 +109,9 @@ def test_deny_all_sends_nothing_upstream(
                     response = client.request(method, url)
                     assert response.status_code in (200, 404)
                     continue
-                for stream in (False, True):
-                    payload = {**body(model), "stream": stream}
+                for stream in (False, True) if (method, path) in STREAMING else (None,):
+                    extra = {} if stream is None else {"stream": stream}
+                    payload = {**body(model), **extra}
                     response = client.request(method, url, json=payload)
                     assert response.status_code == 404, (path, model, response.text[:200])
                     assert response.json()["error"]["code"] == "no_zdr_endpoint"

@@ -47,6 +47,18 @@ class UpstreamSettings(_Strict):
     """How long an endpoint that failed is tried last."""
 
 
+class ImageSettings(_Strict):
+    pass_through_provider_urls: bool = False
+    """Return an upstream's image URL as it is when the client asked for
+    ``response_format: "url"``. Off: every image is returned as base64, and an image
+    URL an upstream answers with is fetched (from the provider's ``asset_origins``
+    only) and inlined. zdrgate itself never hosts an image URL."""
+    max_fetch_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    """Largest image the gateway fetches (a provider's image URL, or a vision input
+    a protocol needs inline)."""
+    fetch_timeout_seconds: float = Field(default=30.0, gt=0)
+
+
 class AttestationSettings(_Strict):
     reference: str = Field(min_length=1)
     attested_on: dt.date
@@ -71,6 +83,7 @@ class ModelSettings(_Strict):
     output_modalities: list[str] = Field(default_factory=lambda: ["text"])
     prompt_price: float | None = None
     completion_price: float | None = None
+    image_price: float | None = None
     context_length: int | None = None
     capabilities: list[str] = Field(default_factory=lambda: ["tools", "structured_output"])
 
@@ -90,6 +103,8 @@ class ProviderSettings(_Strict):
     api_key: str | None = Field(default=None, repr=False)
     zdr_attestation: AttestationSettings | None = None
     policy: PolicyOverride | None = None
+    asset_origins: list[str] | None = None
+    """Origins (``https://host``) whose image URLs the gateway may fetch and inline."""
     models: list[ModelSettings] = Field(default_factory=list)
 
 
@@ -98,6 +113,7 @@ class Settings(_Strict):
     storage: StorageSettings = StorageSettings()
     policy: PolicySettings = PolicySettings()
     upstream: UpstreamSettings = UpstreamSettings()
+    images: ImageSettings = ImageSettings()
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
 
 

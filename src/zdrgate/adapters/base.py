@@ -6,8 +6,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
+from zdrgate.adapters.media import EmbeddingBatch, ImageBatch
 from zdrgate.catalog.model import Endpoint
 from zdrgate.wire.chat import ChatRequest
+from zdrgate.wire.embeddings import EmbeddingRequest
+from zdrgate.wire.images import ImageRequest
 
 JSON = dict[str, Any]
 
@@ -67,6 +70,30 @@ class ChatAdapter(Protocol):
     def parse_chat(self, endpoint: Endpoint, body: bytes) -> JSON: ...
 
     def stream_decoder(self, endpoint: Endpoint, request: ChatRequest) -> StreamDecoder: ...
+
+    def classify_error(
+        self, status: int, headers: dict[str, str], body: bytes
+    ) -> UpstreamErrorInfo: ...
+
+
+class ImageAdapter(Protocol):
+    """Image generation over one protocol (``/v1/images/generations``)."""
+
+    def build_images(self, endpoint: Endpoint, request: ImageRequest) -> UpstreamCall: ...
+
+    def parse_images(self, endpoint: Endpoint, body: bytes) -> ImageBatch: ...
+
+    def classify_error(
+        self, status: int, headers: dict[str, str], body: bytes
+    ) -> UpstreamErrorInfo: ...
+
+
+class EmbeddingAdapter(Protocol):
+    """Embeddings over one protocol (``/v1/embeddings``)."""
+
+    def build_embeddings(self, endpoint: Endpoint, request: EmbeddingRequest) -> UpstreamCall: ...
+
+    def parse_embeddings(self, endpoint: Endpoint, body: bytes) -> EmbeddingBatch: ...
 
     def classify_error(
         self, status: int, headers: dict[str, str], body: bytes

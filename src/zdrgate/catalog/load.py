@@ -6,7 +6,8 @@ File shape (``schema_version`` 1), written by ``scripts/build_catalog.py``::
       "schema_version": 1,
       "policies": {"groq": {<policy record>}, "google-ai-studio-free": {...}},
       "providers": {"groq": {"name", "protocol", "base_url", "api_key_env",
-                             "regional_base_urls": {"eu": url}, "policy": "groq"}},
+                             "regional_base_urls": {"eu": url}, "policy": "groq",
+                             "asset_origins"?: ["https://cdn.example"]}},
       "models": [{"id", "name", "context_length", "input_modalities",
                   "output_modalities", "description", "created",
                   "endpoints": [{"provider", "upstream_id", "policy"?, "region"?,
@@ -100,6 +101,7 @@ def parse_provider(pid: str, raw: dict[str, Any], policies: dict[str, PolicyReco
         api_key_env=raw.get("api_key_env", ""),
         policy=policies[raw.get("policy", pid)],
         regional_base_urls=tuple(sorted(raw.get("regional_base_urls", {}).items())),
+        asset_origins=tuple(raw.get("asset_origins", ())),
     )
 
 

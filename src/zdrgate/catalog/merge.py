@@ -60,7 +60,14 @@ def _with_credentials(
         api_key_env=key_env,
         api_key=conf.api_key or (environ.get(key_env) if key_env else None) or None,
         policy=_attested(policy, conf),
+        asset_origins=_origins(conf, provider.asset_origins),
     )
+
+
+def _origins(conf: ProviderSettings, default: tuple[str, ...]) -> tuple[str, ...]:
+    if conf.asset_origins is None:
+        return default
+    return tuple(o.rstrip("/") for o in conf.asset_origins)
 
 
 def _attested(policy: PolicyRecord, conf: ProviderSettings) -> PolicyRecord:
@@ -87,6 +94,7 @@ def _custom_provider(pid: str, conf: ProviderSettings, environ: Mapping[str, str
         api_key_env=key_env,
         policy=_attested(policy, conf),
         api_key=conf.api_key or (environ.get(key_env) if key_env else None) or None,
+        asset_origins=_origins(conf, ()),
     )
 
 
@@ -134,6 +142,7 @@ def _add_endpoint(models: dict[str, Model], provider: Provider, conf: ModelSetti
         capabilities=frozenset(conf.capabilities),
         prompt_price=conf.prompt_price,
         completion_price=conf.completion_price,
+        image_price=conf.image_price,
     )
     existing = models.get(conf.id)
     if existing is None:

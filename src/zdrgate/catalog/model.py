@@ -83,6 +83,7 @@ class Provider:
     api_key_env: str
     policy: PolicyRecord
     regional_base_urls: tuple[tuple[str, str], ...] = ()
+    asset_origins: tuple[str, ...] = ()  # origins whose image URLs the gateway may fetch
     api_key: str | None = field(default=None, repr=False)  # from config; never logged
 
 

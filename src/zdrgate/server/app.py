@@ -33,13 +33,14 @@ from zdrgate.config import Settings
 from zdrgate.errors import GatewayError, MethodNotAllowed, NotFound
 from zdrgate.policy import PolicyEngine
 from zdrgate.routing import HealthBoard
-from zdrgate.server import routes
+from zdrgate.server import media_routes, routes
 from zdrgate.server.guard import CatchAll
 from zdrgate.server.limits import BodyLimit
 from zdrgate.server.responses import error_response
 from zdrgate.server.state import AppState
 from zdrgate.service import Gateway
 from zdrgate.upstream import Dispatcher
+from zdrgate.upstream.assets import AssetFetcher, FetchRules
 
 STORAGE_FEATURES = (
     "files",
@@ -63,6 +64,7 @@ def build_state(
     store: Store | None = None,
     today: Callable[[], dt.date] | None = None,
     rng: random.Random | None = None,
+    assets: AssetFetcher | None = None,
 ) -> AppState:
     env = os.environ if environ is None else environ
     today = today or DayClock()
@@ -77,9 +79,15 @@ def build_state(
         health=HealthBoard(up.failure_cooldown_seconds),
         rng=rng,
         today=today,
+        assets=assets or AssetFetcher(fetch_rules(settings)),
     )
     auth = Authenticator(store, env.get("ZDRGATE_MASTER_KEY") or None)
     return AppState(settings=settings, gateway=gateway, auth=auth, store=store)
+
+
+def fetch_rules(settings: Settings) -> FetchRules:
+    conf = settings.images
+    return FetchRules(max_bytes=conf.max_fetch_bytes, timeout_seconds=conf.fetch_timeout_seconds)
 
 
 def create_app(settings: Settings | None = None, **kwargs: object) -> Starlette:
@@ -102,6 +110,7 @@ def app_for(state: AppState) -> Starlette:
         finally:
             await state.gateway.usage.close()
             await state.gateway.dispatcher.close()
+            await state.gateway.assets.close()
 
     app = Starlette(
         routes=_routes(),
@@ -120,6 +129,8 @@ def _routes() -> list[Route]:
     table = [
         Route("/healthz", routes.healthz, methods=["GET"]),
         Route("/v1/chat/completions", routes.chat_completions, methods=["POST"]),
+        Route("/v1/images/generations", media_routes.images_generations, methods=["POST"]),
+        Route("/v1/embeddings", media_routes.embeddings, methods=["POST"]),
         Route("/v1/models", routes.list_models, methods=["GET"]),
         Route("/v1/models/{author}/{slug}", routes.retrieve_model, methods=["GET"]),
         Route("/v1/models/{author}/{slug}/endpoints", routes.model_endpoints, methods=["GET"]),

@@ -13,6 +13,7 @@ from zdrgate.accounts.keys import Principal
 from zdrgate.accounts.usage import UsageEvent, UsageRecorder
 from zdrgate.adapters import UpstreamCall, adapter_for
 from zdrgate.adapters.base import JSON, StreamProtocolError
+from zdrgate.adapters.registry import classify_error
 from zdrgate.catalog.model import Catalog, Endpoint
 from zdrgate.errors import GatewayError, StorageFeatureRefused
 from zdrgate.policy import Approval, Constraints, PolicyEngine
@@ -20,6 +21,7 @@ from zdrgate.routing import HealthBoard, Preferences
 from zdrgate.service.attempt import Attempts, RejectedByUpstream, rejected
 from zdrgate.service.plan import Plan, constraints_for, make_plan, model_ids, preferences_for
 from zdrgate.upstream import Dispatcher, UpstreamFailure, UpstreamResponse
+from zdrgate.upstream.assets import AssetFetcher
 from zdrgate.upstream.dispatch import ERROR_BODY_LIMIT
 from zdrgate.wire.chat import ChatRequest
 
@@ -59,6 +61,7 @@ class Gateway:
         health: HealthBoard,
         rng: random.Random | None = None,
         today: Callable[[], dt.date] = dt.date.today,
+        assets: AssetFetcher | None = None,
     ) -> None:
         self.catalog = catalog
         self.engine = engine
@@ -67,6 +70,7 @@ class Gateway:
         self.health = health
         self.rng = rng or random.Random()  # noqa: S311 - load spreading, not secrets
         self.today = today
+        self.assets = assets or AssetFetcher()  # images to inline (see upstream.assets)
 
     def plan(self, request: ChatRequest) -> Plan:
         refuse_storage_features(request)
@@ -147,8 +151,8 @@ class Gateway:
 
     async def raise_for_status(self, endpoint: Endpoint, response: UpstreamResponse) -> None:
         body = await response.read(ERROR_BODY_LIMIT)
-        adapter = adapter_for(endpoint.provider.protocol)
-        info = adapter.classify_error(response.status, dict(response.headers), body)
+        protocol, headers = endpoint.provider.protocol, dict(response.headers)
+        info = classify_error(protocol, response.status, headers, body)
         del body  # classified; never kept, logged or relayed
         if not info.kind.retryable:
             raise rejected(endpoint.id, info)

@@ -1,0 +1,37 @@
+"""Planning image and embedding requests: the chat pipeline's plan, another modality.
+
+The request's OpenRouter-style ``provider`` preferences narrow the policy exactly as
+for chat; ``output_modality`` makes only endpoints that produce images (or
+embeddings) eligible, so a text model never receives an image request.
+"""
+
+from __future__ import annotations
+
+from zdrgate.policy import Constraints
+from zdrgate.service.gateway import Gateway
+from zdrgate.service.plan import Plan, model_ids, preferences_for
+from zdrgate.wire.chat import ProviderPreferences
+
+
+def media_constraints(provider: ProviderPreferences | None, modality: str) -> Constraints:
+    prefs = provider or ProviderPreferences()
+    price = prefs.max_price
+    return Constraints(
+        only=frozenset(p.lower() for p in prefs.only) if prefs.only is not None else None,
+        ignore=frozenset(p.lower() for p in prefs.ignore or ()),
+        max_prompt_price=price.prompt if price else None,
+        max_image_price=price.image if price else None,
+        output_modality=modality,
+    )
+
+
+def media_plan(
+    gateway: Gateway,
+    model: str,
+    fallbacks: list[str] | None,
+    provider: ProviderPreferences | None,
+    modality: str,
+) -> Plan:
+    """Approved endpoints, in routing order, for an image or embedding request."""
+    constraints = media_constraints(provider, modality)
+    return gateway.plan_for(model_ids(model, fallbacks), constraints, preferences_for(provider))
