@@ -33,7 +33,7 @@ async def create_embeddings(
     plan = media_plan(gateway, request.model, request.models, request.provider, "embeddings")
     meter = Metering(gateway, principal, ROUTE, request.model, stream=False)
 
-    def build(endpoint: Endpoint) -> UpstreamCall:
+    async def build(endpoint: Endpoint) -> UpstreamCall:
         adapter = embedding_adapter_for(endpoint.provider.protocol)
         return adapter.build_embeddings(endpoint, request)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -20,6 +20,7 @@ from zdrgate.policy import Approval, Constraints, PolicyEngine
 from zdrgate.routing import HealthBoard, Preferences
 from zdrgate.service.attempt import Attempts, RejectedByUpstream, rejected
 from zdrgate.service.plan import Plan, constraints_for, make_plan, model_ids, preferences_for
+from zdrgate.service.prepare import ProtocolRequests
 from zdrgate.upstream import Dispatcher, UpstreamFailure, UpstreamResponse
 from zdrgate.upstream.assets import AssetFetcher
 from zdrgate.upstream.dispatch import ERROR_BODY_LIMIT
@@ -96,8 +97,11 @@ class Gateway:
         plan = self.plan(request)
         meter = Metering(self, principal, "chat.completions", request.model, request.stream)
 
-        def build(endpoint: Endpoint) -> UpstreamCall:
-            return adapter_for(endpoint.provider.protocol).build_chat(endpoint, request)
+        prepared = ProtocolRequests(self.assets, request)
+
+        async def build(endpoint: Endpoint) -> UpstreamCall:
+            adapter = adapter_for(endpoint.provider.protocol)
+            return adapter.build_chat(endpoint, await prepared.for_endpoint(endpoint))
 
         def parse(endpoint: Endpoint, body: bytes) -> JSON:
             return adapter_for(endpoint.provider.protocol).parse_chat(endpoint, body)
@@ -111,7 +115,7 @@ class Gateway:
     async def first_success(
         self,
         plan: Plan,
-        build: Callable[[Endpoint], UpstreamCall],
+        build: Callable[[Endpoint], Awaitable[UpstreamCall]],
         parse: Callable[[Endpoint, bytes], T],
         meter: Metering,
     ) -> tuple[T, Approval]:
@@ -122,7 +126,8 @@ class Gateway:
         """
         for approval in plan.approvals:
             try:
-                result = await self.call_json(approval, build(approval.endpoint), parse)
+                call = await build(approval.endpoint)
+                result = await self.call_json(approval, call, parse)
             except (UpstreamFailure, StreamProtocolError) as exc:
                 meter.attempts.failed(exc.kind)
                 self.health.record_failure(approval.endpoint.id)

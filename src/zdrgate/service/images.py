@@ -42,7 +42,7 @@ async def generate_images(
     plan = media_plan(gateway, request.model, request.models, request.provider, "image")
     meter = Metering(gateway, principal, ROUTE, request.model, stream=False)
 
-    def build(endpoint: Endpoint) -> UpstreamCall:
+    async def build(endpoint: Endpoint) -> UpstreamCall:
         return image_adapter_for(endpoint.provider.protocol).build_images(endpoint, request)
 
     def parse(endpoint: Endpoint, body: bytes) -> ImageBatch:

@@ -25,6 +25,7 @@ from zdrgate.errors import GatewayError
 from zdrgate.policy import Approval
 from zdrgate.service.attempt import Attempts, RejectedByUpstream
 from zdrgate.service.gateway import Gateway, Metering, Served
+from zdrgate.service.prepare import ProtocolRequests
 from zdrgate.upstream import UpstreamFailure
 from zdrgate.wire.chat import ChatRequest
 
@@ -63,10 +64,11 @@ async def stream_events(
     plan = gateway.plan(request)  # policy errors surface before anything is sent
     meter = Metering(gateway, principal, "chat.completions", request.model, stream=True)
     tally = _Tally()
+    prepared = ProtocolRequests(gateway.assets, request)
     served = None
     try:
         for approval in plan.approvals:
-            async for event in _attempt(gateway, approval, request, meter.attempts, tally):
+            async for event in _attempt(gateway, approval, prepared, meter.attempts, tally):
                 if isinstance(event, Committed):
                     served = approval.endpoint
                 yield event
@@ -83,12 +85,13 @@ async def stream_events(
 async def _attempt(
     gateway: Gateway,
     approval: Approval,
-    request: ChatRequest,
+    prepared: ProtocolRequests,
     attempts: Attempts,
     tally: _Tally,
 ) -> AsyncIterator[StreamEvent]:
     endpoint = approval.endpoint
     adapter = adapter_for(endpoint.provider.protocol)
+    request = await prepared.for_endpoint(endpoint)
     decoder = adapter.stream_decoder(endpoint, request)
     include_usage = bool(request.stream_options and request.stream_options.include_usage)
     committed, began = False, time.perf_counter()
