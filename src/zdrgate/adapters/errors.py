@@ -24,7 +24,7 @@ def kind_for_status(status: int) -> ErrorKind:
         return ErrorKind.OVERLOADED
     if status in (408, 504):
         return ErrorKind.TIMEOUT
-    if status in (401, 403):
+    if status in (401, 402, 403):  # our credentials or our account, not the request
         return ErrorKind.AUTH_FAILED
     if status == 404:
         return ErrorKind.NOT_FOUND

@@ -45,8 +45,7 @@ def rejected(endpoint_id: str, info: UpstreamErrorInfo) -> RejectedByUpstream:
         "not relay upstream error messages, because they can quote the prompt.",
         param=info.param,
     )
-    if info.status in (400, 404, 413, 422):
-        error.status = 400 if info.status == 404 else info.status
+    error.status = info.status if info.status in (413, 422) else 400
     if info.code:
         error.code = info.code
     return error

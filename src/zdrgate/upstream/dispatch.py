@@ -16,7 +16,7 @@ from zdrgate.adapters.base import ErrorKind, UpstreamCall
 from zdrgate.catalog.model import Endpoint, Protocol
 from zdrgate.policy import Approval, verify
 
-_ERROR_BODY_LIMIT = 64 * 1024  # enough to classify an error; the rest is never read
+ERROR_BODY_LIMIT = 64 * 1024  # enough to classify an error; the rest is never read
 _KEPT_HEADERS = ("retry-after", "retry-after-ms", "content-type")
 
 
@@ -132,5 +132,3 @@ def _translated(exc: BaseException, endpoint_id: str) -> UpstreamFailure:
         return UpstreamFailure(ErrorKind.CONNECT_ERROR, endpoint_id)
     return UpstreamFailure(ErrorKind.SERVER_ERROR, endpoint_id)
 
-
-ERROR_BODY_LIMIT = _ERROR_BODY_LIMIT
