@@ -34,9 +34,10 @@ def provider(
     models: list[dict[str, Any]],
     policy: dict[str, Any] | None = None,
     key: str = "upstream-key",
+    protocol: str = "openai",
 ) -> dict[str, Any]:
     return {
-        "protocol": "openai",
+        "protocol": protocol,
         "base_url": base_url,
         "api_key": key,
         "policy": policy or ZDR_POLICY,

@@ -31,6 +31,7 @@ ROUTE_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/chat/completions"): chat,
     ("POST", "/v1/images/generations"): lambda m: {"model": m, "prompt": "deny-all probe"},
     ("POST", "/v1/embeddings"): lambda m: {"model": m, "input": "deny-all probe"},
+    ("POST", "/v1/messages"): lambda m: {"max_tokens": 16, **chat(m)},
     ("GET", "/v1/models"): None,
     ("GET", "/v1/models/{author}/{slug}"): None,
     ("GET", "/v1/models/{author}/{slug}/endpoints"): None,
@@ -38,7 +39,7 @@ ROUTE_BODIES: dict[tuple[str, str], Any] = {
 
 
 # Routes whose bodies take ``stream``; the others are probed without it.
-STREAMING = {("POST", "/v1/chat/completions")}
+STREAMING = {("POST", "/v1/chat/completions"), ("POST", "/v1/messages")}
 
 
 class Counter:

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from zdrgate.adapters.anthropic import AnthropicAdapter
 from zdrgate.adapters.base import ChatAdapter, EmbeddingAdapter, ImageAdapter, UpstreamErrorInfo
+from zdrgate.adapters.gemini import GeminiAdapter
 from zdrgate.adapters.gemini_media import GeminiEmbeddingAdapter, GeminiImageAdapter
 from zdrgate.adapters.openai import OpenAIAdapter
 from zdrgate.adapters.openai_media import OpenAIEmbeddingAdapter, OpenAIImageAdapter
 from zdrgate.catalog.model import Protocol
 from zdrgate.errors import InvalidRequest
 
-_ADAPTERS: dict[Protocol, ChatAdapter] = {Protocol.OPENAI: OpenAIAdapter()}
+_ADAPTERS: dict[Protocol, ChatAdapter] = {
+    Protocol.OPENAI: OpenAIAdapter(),
+    Protocol.ANTHROPIC: AnthropicAdapter(),
+    Protocol.GEMINI: GeminiAdapter(),
+}
 
 
 def adapter_for(protocol: Protocol) -> ChatAdapter:

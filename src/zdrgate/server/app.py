@@ -33,7 +33,7 @@ from zdrgate.config import Settings
 from zdrgate.errors import GatewayError, MethodNotAllowed, NotFound
 from zdrgate.policy import PolicyEngine
 from zdrgate.routing import HealthBoard
-from zdrgate.server import media_routes, routes
+from zdrgate.server import media_routes, messages, routes
 from zdrgate.server.guard import CatchAll
 from zdrgate.server.limits import BodyLimit
 from zdrgate.server.responses import error_response
@@ -129,6 +129,7 @@ def _routes() -> list[Route]:
     table = [
         Route("/healthz", routes.healthz, methods=["GET"]),
         Route("/v1/chat/completions", routes.chat_completions, methods=["POST"]),
+        Route("/v1/messages", messages.messages, methods=["POST"]),
         Route("/v1/images/generations", media_routes.images_generations, methods=["POST"]),
         Route("/v1/embeddings", media_routes.embeddings, methods=["POST"]),
         Route("/v1/models", routes.list_models, methods=["GET"]),
