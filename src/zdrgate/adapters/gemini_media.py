@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from zdrgate.adapters.base import ErrorKind, StreamProtocolError, UpstreamCall, UpstreamErrorInfo
+from zdrgate.adapters.canonical import encode
 from zdrgate.adapters.errors import identifier, kind_for_status, retry_after
 from zdrgate.adapters.media import JSON, EmbeddingBatch, GeneratedImage, ImageBatch
 from zdrgate.adapters.openai_media import int_field, load_object
@@ -77,7 +78,7 @@ class GeminiImageAdapter:
             "generationConfig": generation_config(request),
         }
         path = f"/models/{endpoint.upstream_id}:generateContent"
-        return UpstreamCall(path, orjson.dumps(payload), False, _JSON_HEADERS)
+        return UpstreamCall(path, encode(payload), False, _JSON_HEADERS)
 
     def parse_images(self, endpoint: Endpoint, body: bytes) -> ImageBatch:
         parsed = load_object(body, "generateContent response")
@@ -144,7 +145,7 @@ class GeminiEmbeddingAdapter:
         model = f"models/{endpoint.upstream_id}"
         requests = [_embed_request(model, text, request.dimensions) for text in texts]
         path = f"/models/{endpoint.upstream_id}:batchEmbedContents"
-        return UpstreamCall(path, orjson.dumps({"requests": requests}), False, _JSON_HEADERS)
+        return UpstreamCall(path, encode({"requests": requests}), False, _JSON_HEADERS)
 
     def parse_embeddings(self, endpoint: Endpoint, body: bytes) -> EmbeddingBatch:
         parsed = load_object(body, "batchEmbedContents response")

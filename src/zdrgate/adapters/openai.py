@@ -19,6 +19,7 @@ from zdrgate.adapters.base import (
     UpstreamCall,
     UpstreamErrorInfo,
 )
+from zdrgate.adapters.canonical import encode
 from zdrgate.adapters.errors import classify
 from zdrgate.adapters.sse import SSEDecoder
 from zdrgate.catalog.model import Endpoint
@@ -34,7 +35,7 @@ class OpenAIAdapter:
     def build_chat(self, endpoint: Endpoint, request: ChatRequest) -> UpstreamCall:
         payload = request_payload(endpoint, request)
         headers = _SSE_HEADERS if request.stream else _JSON_HEADERS
-        return UpstreamCall("/chat/completions", orjson.dumps(payload), request.stream, headers)
+        return UpstreamCall("/chat/completions", encode(payload), request.stream, headers)
 
     def parse_chat(self, endpoint: Endpoint, body: bytes) -> JSON:
         try:

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from zdrgate.adapters.base import ErrorKind, StreamProtocolError, UpstreamCall, UpstreamErrorInfo
+from zdrgate.adapters.canonical import encode
 from zdrgate.adapters.errors import classify
 from zdrgate.adapters.media import JSON, EmbeddingBatch, GeneratedImage, ImageBatch
 from zdrgate.catalog.model import Endpoint
@@ -49,7 +50,7 @@ class OpenAIImageAdapter:
         payload["model"] = endpoint.upstream_id
         if not endpoint.upstream_id.startswith("gpt-image"):
             payload["response_format"] = request.response_format or "b64_json"
-        return UpstreamCall("/images/generations", orjson.dumps(payload), False, _JSON_HEADERS)
+        return UpstreamCall("/images/generations", encode(payload), False, _JSON_HEADERS)
 
     def parse_images(self, endpoint: Endpoint, body: bytes) -> ImageBatch:
         parsed = load_object(body, "image response")
@@ -94,7 +95,7 @@ class OpenAIEmbeddingAdapter:
         payload["model"] = endpoint.upstream_id
         if request.encoding_format == "base64" and endpoint.provider.id in _BASE64_AWARE:
             payload["encoding_format"] = "base64"
-        return UpstreamCall("/embeddings", orjson.dumps(payload), False, _JSON_HEADERS)
+        return UpstreamCall("/embeddings", encode(payload), False, _JSON_HEADERS)
 
     def parse_embeddings(self, endpoint: Endpoint, body: bytes) -> EmbeddingBatch:
         parsed = load_object(body, "embedding response")
