@@ -230,6 +230,8 @@ def build_providers(reviewed: Reviewed) -> dict[str, Json]:
         }
         if item.get("regional_base_urls"):
             provider["regional_base_urls"] = dict(item["regional_base_urls"])
+        if item.get("auth"):
+            provider["auth"] = item["auth"]
         out[pid] = provider
     return out
 

@@ -96,7 +96,9 @@ class ModelSettings(_Strict):
 
 
 class ProviderSettings(_Strict):
-    protocol: Literal["openai", "anthropic", "gemini"] | None = None
+    protocol: Literal["openai", "anthropic", "anthropic-vertex", "gemini"] | None = None
+    auth: Literal["bearer", "x-api-key", "x-goog-api-key", "api-key"] | None = None
+    """Header that carries the key; default: the protocol's usual one."""
     name: str | None = None
     base_url: str | None = None
     api_key_env: str | None = None

@@ -2,12 +2,16 @@ from __future__ import annotations
 
 import dataclasses
 
+import orjson
 import pytest
 
 from unit.test_policy_engine import endpoint
+from zdrgate.adapters import adapter_for
 from zdrgate.adapters.sse import SSEDecoder
+from zdrgate.catalog.model import Auth, Protocol
 from zdrgate.upstream import UpstreamFailure
-from zdrgate.upstream.dispatch import checked_url
+from zdrgate.upstream.dispatch import auth_headers, checked_url
+from zdrgate.wire.chat import ChatRequest
 
 
 def test_sse_decoder_handles_splits_anywhere() -> None:
@@ -35,3 +39,36 @@ def test_dispatch_refuses_a_url_outside_the_endpoint_origin(path: str) -> None:
 
 def test_dispatch_accepts_a_path_under_the_base() -> None:
     assert checked_url(endpoint(), "/chat/completions") == "https://p.invalid/v1/chat/completions"
+
+
+@pytest.mark.parametrize(
+    ("protocol", "auth", "expected"),
+    [
+        (Protocol.OPENAI, None, {"authorization": "Bearer k"}),
+        (Protocol.ANTHROPIC, None, {"x-api-key": "k"}),
+        (Protocol.GEMINI, None, {"x-goog-api-key": "k"}),
+        (Protocol.GEMINI, Auth.BEARER, {"authorization": "Bearer k"}),
+        (Protocol.OPENAI, Auth.API_KEY, {"api-key": "k"}),
+        (Protocol.ANTHROPIC_VERTEX, None, {"authorization": "Bearer k"}),
+    ],
+)
+def test_credentials_travel_in_the_provider_header(
+    protocol: Protocol, auth: Auth | None, expected: dict[str, str]
+) -> None:
+    ep = endpoint()
+    provider = dataclasses.replace(ep.provider, protocol=protocol, auth=auth)
+    assert auth_headers(dataclasses.replace(ep, provider=provider)) == expected
+
+
+def test_vertex_anthropic_uses_raw_predict_without_model_in_the_body() -> None:
+    ep = endpoint()
+    provider = dataclasses.replace(ep.provider, protocol=Protocol.ANTHROPIC_VERTEX)
+    vertex = dataclasses.replace(ep, provider=provider, upstream_id="claude-sonnet-4-5@20250929")
+    request = ChatRequest.model_validate(
+        {"model": "a/m", "messages": [{"role": "user", "content": "x"}], "stream": True}
+    )
+    call = adapter_for(Protocol.ANTHROPIC_VERTEX).build_chat(vertex, request)
+    assert call.path == "/models/claude-sonnet-4-5@20250929:streamRawPredict"
+    body = orjson.loads(call.body)
+    assert "model" not in body and body["anthropic_version"] == "vertex-2023-10-16"
+    assert body["stream"] is True

@@ -9,6 +9,7 @@ adapter adds ``anthropic-version``.
 from __future__ import annotations
 
 import dataclasses
+from urllib.parse import quote
 
 from zdrgate.adapters.anthropic_request import request_body
 from zdrgate.adapters.anthropic_response import parse_message
@@ -52,3 +53,22 @@ class AnthropicAdapter:
         info = classify(status, headers, body)
         kind = _KIND_BY_TYPE.get(info.code or "")
         return dataclasses.replace(info, kind=kind) if kind else info
+
+
+VERTEX_VERSION = "vertex-2023-10-16"
+
+
+class AnthropicVertexAdapter(AnthropicAdapter):
+    """Claude on Google Vertex AI: the same Messages body, without ``model`` and with
+    ``anthropic_version`` in it, posted to ``{base}/models/{id}:rawPredict`` (or
+    ``:streamRawPredict``); the base URL ends in ``.../publishers/anthropic``."""
+
+    def build_chat(self, endpoint: Endpoint, request: ChatRequest) -> UpstreamCall:
+        payload = request_body(endpoint, request)
+        payload.pop("model", None)
+        payload["anthropic_version"] = VERTEX_VERSION
+        method = "streamRawPredict" if request.stream else "rawPredict"
+        accept = "text/event-stream" if request.stream else "application/json"
+        headers = (("content-type", "application/json"), ("accept", accept))
+        path = f"/models/{quote(endpoint.upstream_id, safe='@.-_')}:{method}"
+        return UpstreamCall(path, encode(payload), request.stream, headers)

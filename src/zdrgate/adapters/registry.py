@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from zdrgate.adapters.anthropic import AnthropicAdapter
+from zdrgate.adapters.anthropic import AnthropicAdapter, AnthropicVertexAdapter
 from zdrgate.adapters.base import ChatAdapter, EmbeddingAdapter, ImageAdapter, UpstreamErrorInfo
 from zdrgate.adapters.gemini import GeminiAdapter
 from zdrgate.adapters.gemini_media import GeminiEmbeddingAdapter, GeminiImageAdapter
@@ -14,6 +14,7 @@ from zdrgate.errors import InvalidRequest
 _ADAPTERS: dict[Protocol, ChatAdapter] = {
     Protocol.OPENAI: OpenAIAdapter(),
     Protocol.ANTHROPIC: AnthropicAdapter(),
+    Protocol.ANTHROPIC_VERTEX: AnthropicVertexAdapter(),
     Protocol.GEMINI: GeminiAdapter(),
 }
 

@@ -30,6 +30,7 @@ import orjson
 
 from zdrgate.catalog.model import (
     Attestation,
+    Auth,
     Catalog,
     Confidence,
     Endpoint,
@@ -101,6 +102,7 @@ def parse_provider(pid: str, raw: dict[str, Any], policies: dict[str, PolicyReco
         api_key_env=raw.get("api_key_env", ""),
         policy=policies[raw.get("policy", pid)],
         regional_base_urls=tuple(sorted(raw.get("regional_base_urls", {}).items())),
+        auth=Auth(raw["auth"]) if raw.get("auth") else None,
         asset_origins=tuple(raw.get("asset_origins", ())),
     )
 

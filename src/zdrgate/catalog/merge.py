@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from zdrgate.catalog.model import (
     Attestation,
+    Auth,
     Catalog,
     Confidence,
     Endpoint,
@@ -61,6 +62,7 @@ def _with_credentials(
         api_key=conf.api_key or (environ.get(key_env) if key_env else None) or None,
         policy=_attested(policy, conf),
         asset_origins=_origins(conf, provider.asset_origins),
+        auth=Auth(conf.auth) if conf.auth else provider.auth,
     )
 
 
@@ -90,6 +92,7 @@ def _custom_provider(pid: str, conf: ProviderSettings, environ: Mapping[str, str
         id=pid,
         name=conf.name or pid,
         protocol=Protocol(conf.protocol),
+        auth=Auth(conf.auth) if conf.auth else None,
         base_url=conf.base_url.rstrip("/"),
         api_key_env=key_env,
         policy=_attested(policy, conf),

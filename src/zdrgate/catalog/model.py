@@ -22,7 +22,25 @@ class Protocol(StrEnum):
 
     OPENAI = "openai"
     ANTHROPIC = "anthropic"
+    ANTHROPIC_VERTEX = "anthropic-vertex"  # Messages bodies over Vertex's rawPredict
     GEMINI = "gemini"
+
+
+class Auth(StrEnum):
+    """How credentials travel. Never in the URL: URLs end up in logs."""
+
+    BEARER = "bearer"  # Authorization: Bearer KEY
+    X_API_KEY = "x-api-key"  # Anthropic
+    X_GOOG_API_KEY = "x-goog-api-key"  # Google AI Studio
+    API_KEY = "api-key"  # Azure OpenAI
+
+
+DEFAULT_AUTH = {
+    Protocol.OPENAI: Auth.BEARER,
+    Protocol.ANTHROPIC: Auth.X_API_KEY,
+    Protocol.ANTHROPIC_VERTEX: Auth.BEARER,
+    Protocol.GEMINI: Auth.X_GOOG_API_KEY,
+}
 
 
 class ZdrAvailability(StrEnum):
@@ -85,6 +103,11 @@ class Provider:
     regional_base_urls: tuple[tuple[str, str], ...] = ()
     asset_origins: tuple[str, ...] = ()  # origins whose image URLs the gateway may fetch
     api_key: str | None = field(default=None, repr=False)  # from config; never logged
+    auth: Auth | None = None  # None: the protocol's usual header (DEFAULT_AUTH)
+
+    @property
+    def auth_style(self) -> Auth:
+        return self.auth or DEFAULT_AUTH[self.protocol]
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from zdrgate.adapters.base import ErrorKind, UpstreamCall
-from zdrgate.catalog.model import Endpoint, Protocol
+from zdrgate.catalog.model import Auth, Endpoint
 from zdrgate.policy import Approval, verify
 
 ERROR_BODY_LIMIT = 64 * 1024  # enough to classify an error; the rest is never read
@@ -53,11 +53,10 @@ class UpstreamResponse:
 
 def auth_headers(endpoint: Endpoint) -> dict[str, str]:
     key = endpoint.provider.api_key or ""
-    if endpoint.provider.protocol is Protocol.ANTHROPIC:
-        return {"x-api-key": key}
-    if endpoint.provider.protocol is Protocol.GEMINI:
-        return {"x-goog-api-key": key}  # never in the URL: URLs end up in logs
-    return {"authorization": f"Bearer {key}"}
+    style = endpoint.provider.auth_style
+    if style is Auth.BEARER:
+        return {"authorization": f"Bearer {key}"}
+    return {style.value: key}  # never in the URL: URLs end up in logs
 
 
 def checked_url(endpoint: Endpoint, path: str) -> str:
@@ -131,4 +130,3 @@ def _translated(exc: BaseException, endpoint_id: str) -> UpstreamFailure:
     ):
         return UpstreamFailure(ErrorKind.CONNECT_ERROR, endpoint_id)
     return UpstreamFailure(ErrorKind.SERVER_ERROR, endpoint_id)
-
