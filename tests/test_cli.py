@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 from click.testing import CliRunner
 
-from test_canary import free_port
+from fake_openai import start_fake_openai
+from test_canary import free_port, write_config
 from zdrgate.accounts.auth import Authenticator
 from zdrgate.accounts.store import Store
 from zdrgate.cli import main
@@ -155,3 +156,32 @@ def _wait_ready(url: str, headers: dict[str, str]) -> None:
         except httpx.TransportError:
             time.sleep(0.05)
     raise AssertionError("gateway did not become ready")
+
+
+def test_serve_with_two_workers(tmp_path: Path) -> None:
+    upstream, server = start_fake_openai()
+    port = free_port()
+    config = tmp_path / "zdrgate.toml"
+    (tmp_path / "data").mkdir()
+    write_config(config, upstream, port)
+    env = {**os.environ, "ZDRGATE_MASTER_KEY": "two-workers"}
+    env.pop("ZDRGATE_CONFIG", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zdrgate", "serve", "--config", str(config), "--workers", "2"],
+        cwd=tmp_path,
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        headers = {"Authorization": "Bearer two-workers"}
+        url = f"http://127.0.0.1:{port}/v1"
+        _wait_ready(url, headers)
+        body = {"model": "canary/ok", "messages": [{"role": "user", "content": "hi"}]}
+        for _ in range(6):
+            response = httpx.post(url + "/chat/completions", json=body, headers=headers)
+            assert response.status_code == 200
+        assert upstream.count("ok") == 6
+    finally:
+        proc.terminate()
+        proc.wait(15)
+        server.stop()

@@ -44,7 +44,9 @@ def run(
     options: dict[str, Any] = {
         "host": host,
         "port": port,
-        "access_log": False,
+        "access_log": False,  # it would write client addresses
+        "proxy_headers": False,  # X-Forwarded-* are never trusted nor forwarded
+        "server_header": False,
         "log_level": "warning",
         "loop": "uvloop",
         "http": "httptools",
