@@ -9,12 +9,8 @@ key may come as ``x-api-key`` (what the Anthropic SDK sends) or as a bearer toke
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -23,11 +19,11 @@ from zdrgate.adapters.anthropic_inbound import to_chat_request
 from zdrgate.adapters.anthropic_render import PING, MessageEvents, error_body, to_message
 from zdrgate.errors import GatewayError
 from zdrgate.server.parsing import parse_body
-from zdrgate.server.responses import JSONBytes, SSEResponse
+from zdrgate.server.responses import JSONBytes
 from zdrgate.server.routes import state_of
-from zdrgate.service.streaming import DONE, Committed, StreamEvent, stream_events
+from zdrgate.server.streaming import stream_response
+from zdrgate.service.streaming import Chunks, StreamEnd, StreamEvent, stream_events
 from zdrgate.wire.anthropic import MessagesRequest
-from zdrgate.wire.chat import ChatRequest
 
 
 def anthropic_error(error: GatewayError) -> Response:
@@ -48,64 +44,34 @@ async def messages(request: Request) -> Any:
         chat = to_chat_request(parse_body(MessagesRequest, await request.body()))
         if chat.stream:
             events = stream_events(state.gateway, chat, principal)
-            return await _stream(events, chat, state.settings.server.stream_keepalive_seconds)
+            keepalive = state.settings.server.stream_keepalive_seconds
+            return await stream_response(events, keepalive, AnthropicRenderer(chat.model))
         result, served = await state.gateway.chat(chat, principal)
         return JSONBytes(to_message(result), headers=served.headers())
     except GatewayError as error:
         return anthropic_error(error)
 
 
-async def _stream(
-    events: AsyncGenerator[StreamEvent, None], chat: ChatRequest, keepalive: float
-) -> Any:
-    """As :func:`zdrgate.server.streaming.stream_response`, with Anthropic's events:
-    an error before the first chunk keeps its status; a slow start gets ``ping``s."""
-    first = asyncio.ensure_future(anext(events))
-    await asyncio.wait({first}, timeout=keepalive)
-    render = MessageEvents(chat.model)
-    if not first.done():
-        return SSEResponse(_body(events, first, render, keepalive), {})
-    event = first.result()  # a planning error raises here, before any byte
-    if isinstance(event, GatewayError):
-        await events.aclose()
-        return anthropic_error(event)
-    headers = event.served.headers() if isinstance(event, Committed) else {}
-    return SSEResponse(_body(events, None, render, keepalive), headers)
+class AnthropicRenderer:
+    """Canonical stream events as Anthropic's named SSE events (``ping`` keeps alive)."""
 
+    keepalive = PING
 
-async def _body(
-    events: AsyncGenerator[StreamEvent, None],
-    pending: asyncio.Future[StreamEvent] | None,
-    render: MessageEvents,
-    keepalive: float,
-) -> AsyncIterator[bytes]:
-    try:
-        if pending is not None:
-            while not pending.done():
-                await asyncio.wait({pending}, timeout=keepalive)
-                if not pending.done():
-                    yield PING
-            for data in _render(render, pending.result()):
-                yield data
-        async for event in events:
-            for data in _render(render, event):
-                yield data
-        if not render.ended:  # the service always ends a stream; never end one silently
-            for data in render.error(502, "The stream ended unexpectedly."):
-                yield data
-    finally:
-        if pending is not None and not pending.done():
-            pending.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pending
-        await events.aclose()
+    def __init__(self, model: str) -> None:
+        self.events = MessageEvents(model)
 
+    def render(self, event: StreamEvent) -> list[bytes]:
+        if isinstance(event, GatewayError):
+            return self.events.error(event.status, event.message, event.code)
+        if isinstance(event, Chunks):
+            return [data for chunk in event.items for data in self.events.chunk(chunk)]
+        if isinstance(event, StreamEnd):
+            return self.events.done()
+        return []  # a late receipt: Anthropic's format has no place for comments
 
-def _render(render: MessageEvents, event: StreamEvent) -> list[bytes]:
-    if isinstance(event, GatewayError):
-        return render.error(event.status, event.message, event.code)
-    if not isinstance(event, bytes):
-        return []
-    if event == DONE:
-        return render.done()
-    return render.chunk(orjson.loads(event.removeprefix(b"data: ")))
+    def closing(self) -> list[bytes]:
+        # The service always ends a stream; never end one silently all the same.
+        return [] if self.events.ended else self.events.error(502, "The stream ended unexpectedly.")
+
+    def error_response(self, error: GatewayError) -> Response:
+        return anthropic_error(error)

@@ -13,7 +13,7 @@ from zdrgate.server.catalog_views import endpoints_view, model_view
 from zdrgate.server.parsing import parse_body
 from zdrgate.server.responses import JSONBytes
 from zdrgate.server.state import AppState
-from zdrgate.server.streaming import stream_response
+from zdrgate.server.streaming import OpenAIRenderer, stream_response
 from zdrgate.service.streaming import stream_events
 from zdrgate.wire.chat import ChatRequest
 
@@ -37,7 +37,8 @@ async def chat_completions(request: Request) -> Any:
     chat = parse_body(ChatRequest, await request.body())
     if chat.stream:
         events = stream_events(state.gateway, chat, principal)
-        return await stream_response(events, state.settings.server.stream_keepalive_seconds)
+        keepalive = state.settings.server.stream_keepalive_seconds
+        return await stream_response(events, keepalive, OpenAIRenderer())
     result, served = await state.gateway.chat(chat, principal)
     return JSONBytes(result, headers=served.headers())
 

@@ -1,12 +1,13 @@
 """Streaming chat: events for the server to write, and the rules that keep it honest.
 
-:func:`stream_events` yields, in order, either a
-:class:`Committed` (an endpoint sent its first chunk: headers may go out) followed by
-SSE-ready ``bytes``, or a ``GatewayError`` when no endpoint could start.
+:func:`stream_events` yields, in order, either a :class:`Committed` (an endpoint
+sent its first chunk: headers may go out) followed by :class:`Chunks` (canonical
+chunk dicts, one batch per upstream read) and :data:`END`, or a ``GatewayError``
+when no endpoint could start. Routes render them in their own wire format.
 
 Before the first chunk, a failing endpoint falls back to the next approved one.
 After it, a failure ends the stream with an error chunk (``finish_reason: "error"``)
-and ``data: [DONE]``, never a silent cut. Cancelling the consumer closes the
+and :data:`END` (``data: [DONE]`` for OpenAI clients), never a silent cut. Cancelling the consumer closes the
 upstream connection.
 """
 
@@ -15,8 +16,6 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
-
-import orjson
 
 from zdrgate.accounts.keys import Principal
 from zdrgate.adapters import ErrorKind, adapter_for
@@ -29,19 +28,25 @@ from zdrgate.service.prepare import ProtocolRequests
 from zdrgate.upstream import UpstreamFailure
 from zdrgate.wire.chat import ChatRequest
 
-DONE = b"data: [DONE]\n\n"
-
 
 @dataclass(frozen=True, slots=True)
 class Committed:
     served: Served
 
 
-StreamEvent = Committed | bytes | GatewayError
+@dataclass(frozen=True, slots=True)
+class Chunks:
+    """Canonical ``chat.completion.chunk`` dicts from one upstream read."""
+
+    items: list[JSON]
 
 
-def sse(chunk: JSON) -> bytes:
-    return b"data: " + orjson.dumps(chunk) + b"\n\n"
+class StreamEnd:
+    """The stream ended properly (after its last chunk, or after an error chunk)."""
+
+
+END = StreamEnd()
+StreamEvent = Committed | Chunks | StreamEnd | GatewayError
 
 
 class _Tally:
@@ -102,21 +107,21 @@ async def _attempt(
             if response.status != 200:
                 await gateway.raise_for_status(endpoint, response)
             async for data in response.iter_chunks():
-                for chunk in decoder.feed(data):
-                    if not committed:
-                        committed = True
-                        gateway.health.record_success(endpoint.id, time.perf_counter() - began)
-                        yield Committed(Served.of(approval))
-                    last = chunk
-                    tally.see(chunk)
-                    if include_usage or not _usage_only(chunk):
-                        yield sse(chunk)
-            for chunk in decoder.finish():
-                tally.see(chunk)
-                if include_usage or not _usage_only(chunk):
-                    yield sse(chunk)
+                chunks = decoder.feed(data)
+                if not chunks:
+                    continue
+                if not committed:
+                    committed = True
+                    gateway.health.record_success(endpoint.id, time.perf_counter() - began)
+                    yield Committed(Served.of(approval))
+                last = chunks[-1]
+                # One write per upstream read, however many events it carried.
+                if out := _kept(chunks, tally, include_usage):
+                    yield Chunks(out)
+            if tail := _kept(decoder.finish(), tally, include_usage):
+                yield Chunks(tail)
         tally.outcome = "done"
-        yield DONE
+        yield END
     except RejectedByUpstream as error:
         tally.outcome, tally.status = error.code, error.status
         yield error
@@ -125,8 +130,16 @@ async def _attempt(
         gateway.health.record_failure(endpoint.id)
         if committed:
             tally.outcome = exc.kind.value
-            yield sse(error_chunk(last, endpoint.model_id, exc.kind))
-            yield DONE
+            yield Chunks([error_chunk(last, endpoint.model_id, exc.kind)])
+            yield END
+
+
+def _kept(chunks: list[JSON], tally: _Tally, include_usage: bool) -> list[JSON]:
+    """Every chunk counts for metering; a usage-only chunk reaches only clients that
+    asked for it (some index ``choices[0]`` blindly)."""
+    for chunk in chunks:
+        tally.see(chunk)
+    return chunks if include_usage else [c for c in chunks if not _usage_only(c)]
 
 
 def _usage_only(chunk: JSON) -> bool:
