@@ -7,8 +7,8 @@ when no endpoint could start. Routes render them in their own wire format.
 
 Before the first chunk, a failing endpoint falls back to the next approved one.
 After it, a failure ends the stream with an error chunk (``finish_reason: "error"``)
-and :data:`END` (``data: [DONE]`` for OpenAI clients), never a silent cut. Cancelling the consumer closes the
-upstream connection.
+and :data:`END` (``data: [DONE]`` for OpenAI clients), never a silent cut.
+Cancelling the consumer closes the upstream connection.
 """
 
 from __future__ import annotations
