@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import random
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -97,6 +99,34 @@ class RunningGateway:
 
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.key}"}
+
+
+_LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "", None})
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_name_lookups_beyond_loopback() -> Iterator[None]:
+    """The suite never talks to the outside world: a DNS lookup of any other name
+    fails at once (IP literals need no lookup, and the gateway refuses private ones)."""
+    original = socket.getaddrinfo
+
+    def guarded(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else host
+        if name not in _LOCAL_HOSTS and not _is_ip(name):
+            raise socket.gaierror(socket.EAI_NONAME, f"tests may not resolve {name!r}")
+        return original(host, *args, **kwargs)
+
+    socket.getaddrinfo = guarded  # type: ignore[assignment]
+    yield
+    socket.getaddrinfo = original  # type: ignore[assignment]
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 @pytest.fixture

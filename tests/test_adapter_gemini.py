@@ -477,20 +477,23 @@ def test_the_key_is_never_in_a_url(fake: FakeGemini, make_gateway: GatewayFactor
 def test_cached_content_is_refused_before_anything_is_sent(
     fake: FakeGemini, make_gateway: GatewayFactory, field: str
 ) -> None:
-    """Gemini cached contents store the prompt at Google. ChatRequest refuses unknown
-    fields, so the field can never reach the adapter: a 400 naming it."""
+    """Gemini cached contents store the prompt at Google: refused as a storage
+    feature, naming the field, and nothing reaches the adapter."""
     gw = make_gateway({"g": gemini(fake, "ok")})
     response = chat(gw, "test/ok", **{field: "cachedContents/abc"})
     assert response.status_code == 400
     assert response.json()["error"]["param"] == field
+    assert response.json()["error"]["code"] == "storage_feature_refused"
     assert fake.requests == []
 
 
-def test_an_https_image_is_a_400_and_nothing_is_sent(
+def test_an_unfetchable_image_url_is_a_400_and_nothing_is_sent(
     fake: FakeGemini, make_gateway: GatewayFactory
 ) -> None:
+    """Gemini needs image bytes inline; an image URL the gateway may not fetch (here a
+    loopback address) is refused before anything is sent."""
     gw = make_gateway({"g": gemini(fake, "ok")})
-    image = {"type": "image_url", "image_url": {"url": "https://x.test/cat.png"}}
+    image = {"type": "image_url", "image_url": {"url": "https://127.0.0.1/cat.png"}}
     response = chat(gw, "test/ok", messages=[{"role": "user", "content": [image]}])
     assert response.status_code == 400
     assert "data URL" in response.json()["error"]["message"]

@@ -6,7 +6,23 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from zdrgate.errors import InvalidRequest
+from zdrgate.errors import InvalidRequest, StorageFeatureRefused
+
+# Request fields of OpenAI, Gemini and Anthropic APIs that store content provider-side.
+STORAGE_FIELDS = frozenset(
+    {
+        "cachedContent",
+        "cached_content",
+        "background",
+        "previous_response_id",
+        "conversation",
+        "conversation_id",
+        "assistant_id",
+        "thread_id",
+        "file_ids",
+        "container",
+    }
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -28,6 +44,12 @@ def invalid_from(exc: ValidationError) -> InvalidRequest:
         return InvalidRequest(
             "We could not parse the JSON body of your request. Send valid JSON.",
             code="invalid_json",
+        )
+    if error["type"] == "extra_forbidden" and loc in STORAGE_FIELDS:
+        return StorageFeatureRefused(
+            f"'{loc}' makes the provider keep content (cached contents, background runs or "
+            "server-side conversation state); zdrgate refuses it by design.",
+            param=loc,
         )
     if error["type"] == "extra_forbidden":
         return InvalidRequest(

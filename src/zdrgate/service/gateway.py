@@ -183,6 +183,7 @@ class Metering:
     ) -> None:
         cost = cost_of(endpoint, prompt, completion) + images * (endpoint.image_price or 0.0)
         self._record(endpoint, 200, None, self.attempts.count + 1, prompt, completion, cost)
+        self._throughput(endpoint, completion)
 
     def failed(self, error: GatewayError, endpoint: Endpoint | None = None) -> None:
         self._record(endpoint, error.status, error.code, self.attempts.count, 0, 0, 0.0)
@@ -195,6 +196,13 @@ class Metering:
         cost = cost_of(endpoint, prompt, completion) if endpoint else 0.0
         tries = self.attempts.count + (1 if endpoint and outcome is None else 0)
         self._record(endpoint, status, outcome, tries, prompt, completion, cost)
+        if endpoint is not None and outcome is None:
+            self._throughput(endpoint, completion)
+
+    def _throughput(self, endpoint: Endpoint, completion_tokens: int) -> None:
+        """Feeds ``provider.sort = "throughput"`` (tokens per second, whole request)."""
+        elapsed = time.perf_counter() - self.started
+        self.gateway.health.record_throughput(endpoint.id, completion_tokens, elapsed)
 
     def _record(
         self,
