@@ -153,7 +153,33 @@ class FakeMedia:
             for i in range(count)
         ]
         usage = {"promptTokenCount": 12, "candidatesTokenCount": 1290 * count}
+        if name.endswith(":streamGenerateContent"):
+            return await self._gemini_stream(request, candidates[0], usage)
         return web.json_response({"candidates": candidates, "usageMetadata": usage})
+
+    async def _gemini_stream(
+        self, request: web.Request, candidate: dict[str, Any], usage: dict[str, Any]
+    ) -> web.StreamResponse:
+        """Text first, then the image part with the finish reason (as Gemini streams)."""
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        text, image = candidate["content"]["parts"][:2]
+        events = [
+            {"candidates": [{"content": {"role": "model", "parts": [text]}, "index": 0}]},
+            {
+                "candidates": [
+                    {
+                        "content": {"role": "model", "parts": [image]},
+                        "index": 0,
+                        "finishReason": "STOP",
+                    }
+                ],
+                "usageMetadata": usage,
+            },
+        ]
+        for event in events:
+            await response.write(b"data: " + json.dumps(event).encode() + b"\r\n\r\n")
+        return response
 
     async def asset(self, request: web.Request) -> web.StreamResponse:
         self.asset_hits += 1

@@ -76,3 +76,23 @@ def test_gemini_inline_data_parts_become_message_images() -> None:
         {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0K"}},
         {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9j/4AAQ"}},
     ]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_gemini_protocol_image_output_through_chat(
+    media: FakeMedia, make_gateway: GatewayFactory, stream: bool
+) -> None:
+    models = [{"id": "test/nano", "upstream_id": "nano", "output_modalities": ["text", "image"]}]
+    gw = make_gateway({"g": media_provider(media.gemini_url, models, protocol="gemini")})
+    result = ask(gw, "test/nano", stream=stream)
+    if stream:
+        deltas = [c.choices[0].delta for c in result if c.choices]  # type: ignore[attr-defined]
+        text = "".join(d.content or "" for d in deltas)
+        images = [i for d in deltas for i in (d.model_extra or {}).get("images", [])]
+    else:
+        message = result.choices[0].message  # type: ignore[attr-defined]
+        text, images = message.content, message.model_extra["images"]
+    assert text == "Here you go."
+    assert [i["image_url"]["url"] for i in images] == [f"data:image/png;base64,{media.b64}"]
+    config = media.requests[-1].body["generationConfig"]
+    assert config["responseModalities"] == ["TEXT", "IMAGE"]

@@ -169,6 +169,8 @@ def generation_config(request: ChatRequest) -> dict[str, Any]:
         "stopSequences": stop_list(request.stop) or None,
     }
     config = {k: v for k, v in config.items() if v is not None}
+    if request.wants_images():
+        config["responseModalities"] = ["TEXT", "IMAGE"]
     _response_format(config, request)
     if thinking := _thinking(request):
         config["thinkingConfig"] = thinking

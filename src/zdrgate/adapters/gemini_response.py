@@ -17,6 +17,7 @@ import orjson
 from zdrgate.adapters.base import JSON, ErrorKind, StreamProtocolError, UpstreamErrorInfo
 from zdrgate.adapters.canonical import assistant_message, choice, completion, tool_call, usage
 from zdrgate.adapters.errors import identifier, kind_for_status, retry_after
+from zdrgate.adapters.gemini_media import inline_images
 from zdrgate.catalog.model import Endpoint
 
 _FILTERED = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"}
@@ -112,6 +113,8 @@ def _choice(ident: str, position: int, candidate: JSON) -> JSON:
         elif isinstance(part.get("text"), str):
             (thoughts if part.get("thought") else texts).append(part["text"])
     message = assistant_message("".join(texts), calls, "".join(thoughts), had_text=bool(texts))
+    if images := inline_images(parts_of(candidate)):
+        message["images"] = images  # image output, the OpenRouter way: base64 data URLs
     return choice(message, finish_reason(candidate.get("finishReason"), bool(calls)), index)
 
 

@@ -14,6 +14,7 @@ import orjson
 
 from zdrgate.adapters.base import JSON, ErrorKind, StreamProtocolError
 from zdrgate.adapters.canonical import ChunkMaker
+from zdrgate.adapters.gemini_media import inline_images
 from zdrgate.adapters.gemini_response import (
     blocked,
     call_id,
@@ -102,6 +103,8 @@ class GeminiStreamDecoder:
                 },
             }
             return {"tool_calls": [entry]}
+        if images := inline_images([part]):
+            return {"images": images}
         text = part.get("text")
         if not isinstance(text, str) or not text:
             return None
