@@ -115,6 +115,9 @@ def test_serve_with_no_config_and_no_keys(tmp_path: Path) -> None:
     )
     try:
         key = _read_key(proc)
+        assert proc.stderr is not None
+        lines = [proc.stderr.readline() for _ in range(3)]
+        assert any(line.startswith("No model is routable yet") for line in lines), lines
         url = f"http://127.0.0.1:{port}/v1"
         headers = {"Authorization": f"Bearer {key}"}
         _wait_ready(url, headers)

@@ -13,6 +13,7 @@ from zdrgate.accounts.keys import generate
 from zdrgate.accounts.store import Store
 from zdrgate.config import Settings, load_settings
 from zdrgate.server.app import app_for, build_state
+from zdrgate.server.state import AppState
 
 log = logging.getLogger("zdrgate")
 
@@ -33,9 +34,8 @@ def run(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     host = host or settings.server.host
     port = settings.server.port if port is None else port
-    store = Store(settings.storage.database_url)
-    created = bootstrap_admin_key(store, os.environ.get("ZDRGATE_MASTER_KEY"))
-    store.close()
+    state = build_state(settings)
+    created = bootstrap_admin_key(state.store, os.environ.get("ZDRGATE_MASTER_KEY"))
     if created:
         sys.stderr.write(
             "\nNo API key was configured, so zdrgate created an admin key. It is shown once\n"
@@ -52,7 +52,7 @@ def run(
         "http": "httptools",
         "lifespan": "on",
     }
-    sys.stderr.write(f"zdrgate serving on http://{host}:{port}/v1\n")
+    sys.stderr.write(routable_summary(state) + f"zdrgate serving on http://{host}:{port}/v1\n")
     if workers > 1:
         if config_path:
             os.environ["ZDRGATE_CONFIG"] = config_path
@@ -60,7 +60,29 @@ def run(
             "zdrgate.server.run:app_from_environment", factory=True, workers=workers, **options
         )
         return
-    uvicorn.run(app_for(build_state(settings)), **options)
+    uvicorn.run(app_for(state), **options)
+
+
+def routable_summary(state: AppState) -> str:
+    """One line for the operator: what this gateway can serve right now, and why not."""
+    gateway = state.gateway
+    today = gateway.today()
+    routable = [
+        m for m in gateway.catalog.models.values() if gateway.engine.decide(m, today).approvals
+    ]
+    providers = sorted(
+        {
+            a.endpoint.provider.id
+            for m in routable
+            for a in gateway.engine.decide(m, today).approvals
+        }
+    )
+    if not routable:
+        return (
+            "No model is routable yet: set a provider's API key (e.g. GROQ_API_KEY) or "
+            "attest a ZDR agreement; `zdrgate explain MODEL` says what is missing.\n"
+        )
+    return f"{len(routable)} models routable now, via {', '.join(providers)}.\n"
 
 
 def app_from_environment() -> object:
