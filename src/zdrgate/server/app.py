@@ -42,6 +42,8 @@ from zdrgate.service import Gateway
 from zdrgate.upstream import Dispatcher
 from zdrgate.upstream.assets import AssetFetcher, FetchRules
 
+GC_YOUNG_THRESHOLD = 100_000  # allocations between young collections (default 700)
+
 STORAGE_FEATURES = (
     "files",
     "batches",
@@ -105,6 +107,9 @@ def app_for(state: AppState) -> Starlette:
         # keep it out of the cyclic GC's full passes, which otherwise stall requests.
         gc.collect()
         gc.freeze()
+        # Requests allocate many short-lived objects that reference counting frees;
+        # collecting young generations every 700 allocations cost ~8% of CPU per request.
+        gc.set_threshold(GC_YOUNG_THRESHOLD, 50, 100)
         try:
             yield
         finally:
