@@ -172,3 +172,20 @@ def make_gateway(tmp_path: Any) -> Iterator[GatewayFactory]:
     yield make
     for thread in threads:
         thread.stop()
+
+
+@pytest.fixture
+def three_fakes() -> Iterator[dict[str, str]]:
+    """The OpenAI, Anthropic and Gemini fakes, by protocol name."""
+    from protocol_fakes import running_fakes  # noqa: PLC0415 - it imports this module
+
+    with running_fakes() as urls:
+        yield urls
+
+
+@pytest.fixture
+def gateway(three_fakes: dict[str, str], make_gateway: GatewayFactory) -> RunningGateway:
+    """A gateway with one provider per protocol (see protocol_fakes.three_providers)."""
+    from protocol_fakes import three_providers  # noqa: PLC0415
+
+    return make_gateway(three_providers(three_fakes))

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from conftest import RETAINING_POLICY, GatewayFactory, RunningGateway, chat_model, provider
-from protocol_fakes import PROTOCOLS, running_fakes, three_providers
+from protocol_fakes import PROTOCOLS
 from zdrgate.adapters.anthropic_render import MessageEvents
 
 TOOLS: Any = [
@@ -22,17 +22,6 @@ TOOLS: Any = [
     }
 ]
 HELLO: Any = [{"role": "user", "content": "hello"}]
-
-
-@pytest.fixture
-def three_fakes() -> Iterator[dict[str, str]]:
-    with running_fakes() as urls:
-        yield urls
-
-
-@pytest.fixture
-def gateway(three_fakes: dict[str, str], make_gateway: GatewayFactory) -> RunningGateway:
-    return make_gateway(three_providers(three_fakes))
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from typing import Any
 import openai
 import pytest
 
-from conftest import GatewayFactory, RunningGateway
-from protocol_fakes import PROTOCOLS, running_fakes, three_providers
+from conftest import RunningGateway
+from protocol_fakes import PROTOCOLS
 
 TOOLS: Any = [
     {
@@ -27,17 +27,6 @@ TOOLS: Any = [
     }
 ]
 HELLO: Any = [{"role": "user", "content": "hello"}]
-
-
-@pytest.fixture
-def three_fakes() -> Iterator[dict[str, str]]:
-    with running_fakes() as urls:
-        yield urls
-
-
-@pytest.fixture
-def gateway(three_fakes: dict[str, str], make_gateway: GatewayFactory) -> RunningGateway:
-    return make_gateway(three_providers(three_fakes))
 
 
 @pytest.fixture

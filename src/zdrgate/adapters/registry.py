@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TypeVar
+
 from zdrgate.adapters.anthropic import AnthropicAdapter, AnthropicVertexAdapter
 from zdrgate.adapters.base import ChatAdapter, EmbeddingAdapter, ImageAdapter, UpstreamErrorInfo
 from zdrgate.adapters.gemini import GeminiAdapter
@@ -11,6 +14,8 @@ from zdrgate.adapters.openai_media import OpenAIEmbeddingAdapter, OpenAIImageAda
 from zdrgate.catalog.model import Protocol
 from zdrgate.errors import InvalidRequest
 
+A = TypeVar("A")
+
 _ADAPTERS: dict[Protocol, ChatAdapter] = {
     Protocol.OPENAI: OpenAIAdapter(),
     Protocol.ANTHROPIC: AnthropicAdapter(),
@@ -19,11 +24,15 @@ _ADAPTERS: dict[Protocol, ChatAdapter] = {
 }
 
 
-def adapter_for(protocol: Protocol) -> ChatAdapter:
-    adapter = _ADAPTERS.get(protocol)
+def _lookup(table: Mapping[Protocol, A], protocol: Protocol, what: str) -> A:
+    adapter = table.get(protocol)
     if adapter is None:
-        raise InvalidRequest(f"protocol {protocol.value!r} is not supported yet")
+        raise InvalidRequest(f"{what} over the {protocol.value!r} protocol is not supported")
     return adapter
+
+
+def adapter_for(protocol: Protocol) -> ChatAdapter:
+    return _lookup(_ADAPTERS, protocol, "chat")
 
 
 _IMAGE_ADAPTERS: dict[Protocol, ImageAdapter] = {
@@ -37,24 +46,18 @@ _EMBEDDING_ADAPTERS: dict[Protocol, EmbeddingAdapter] = {
 
 
 def image_adapter_for(protocol: Protocol) -> ImageAdapter:
-    adapter = _IMAGE_ADAPTERS.get(protocol)
-    if adapter is None:
-        raise InvalidRequest(f"image generation over {protocol.value!r} is not supported")
-    return adapter
+    return _lookup(_IMAGE_ADAPTERS, protocol, "image generation")
 
 
 def embedding_adapter_for(protocol: Protocol) -> EmbeddingAdapter:
-    adapter = _EMBEDDING_ADAPTERS.get(protocol)
-    if adapter is None:
-        raise InvalidRequest(f"embeddings over {protocol.value!r} are not supported")
-    return adapter
+    return _lookup(_EMBEDDING_ADAPTERS, protocol, "embeddings")
 
 
 def classify_error(
     protocol: Protocol, status: int, headers: dict[str, str], body: bytes
 ) -> UpstreamErrorInfo:
     """An error status of any route, read by the protocol's adapter (chat first)."""
-    adapter = _ADAPTERS.get(protocol) or _IMAGE_ADAPTERS.get(protocol)
+    adapter: ChatAdapter | ImageAdapter | None = _ADAPTERS.get(protocol)
     if adapter is None:
-        raise InvalidRequest(f"protocol {protocol.value!r} is not supported yet")
+        adapter = _lookup(_IMAGE_ADAPTERS, protocol, "requests")
     return adapter.classify_error(status, headers, body)

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from zdrgate.accounts.keys import Principal
-from zdrgate.errors import ModelNotFound, NotFound, StorageFeatureRefused
+from zdrgate.errors import ModelNotFound, StorageFeatureRefused
 from zdrgate.server.catalog_views import endpoints_view, model_view
 from zdrgate.server.parsing import parse_body
 from zdrgate.server.responses import JSONBytes
@@ -94,7 +94,3 @@ async def storage_feature(request: Request) -> Response:
         "vector stores, fine-tuning, stored responses); zdrgate refuses it by design.",
         code="storage_feature_refused",
     )
-
-
-async def not_found(request: Request) -> Response:
-    raise NotFound(f"Unknown route: {request.method} {request.url.path}")
