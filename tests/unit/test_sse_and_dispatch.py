@@ -11,6 +11,7 @@ from zdrgate.adapters.sse import SSEDecoder
 from zdrgate.catalog.model import Auth, Protocol
 from zdrgate.upstream import UpstreamFailure
 from zdrgate.upstream.dispatch import auth_headers, checked_url
+from zdrgate.upstream.http1 import Origin
 from zdrgate.wire.chat import ChatRequest
 
 
@@ -38,7 +39,28 @@ def test_dispatch_refuses_a_url_outside_the_endpoint_origin(path: str) -> None:
 
 
 def test_dispatch_accepts_a_path_under_the_base() -> None:
-    assert checked_url(endpoint(), "/chat/completions") == "https://p.invalid/v1/chat/completions"
+    origin, target = checked_url(endpoint(), "/chat/completions")
+    assert origin == Origin("https", "p.invalid", 443)
+    assert target == "/v1/chat/completions"
+
+
+def test_dispatch_keeps_the_query_and_an_explicit_port() -> None:
+    ep = endpoint()
+    local = dataclasses.replace(
+        ep, provider=dataclasses.replace(ep.provider, base_url="http://127.0.0.1:8081/v1beta")
+    )
+    origin, target = checked_url(local, "/models/m:generateContent?alt=sse")
+    assert origin == Origin("http", "127.0.0.1", 8081)
+    assert origin.host_header == b"127.0.0.1:8081"
+    assert target == "/v1beta/models/m:generateContent?alt=sse"
+
+
+@pytest.mark.parametrize("base", ["ftp://p.invalid/v1", "https://user@p.invalid/v1", "https:///v1"])
+def test_dispatch_refuses_a_base_url_it_cannot_send_to_safely(base: str) -> None:
+    ep = endpoint()
+    bad = dataclasses.replace(ep, provider=dataclasses.replace(ep.provider, base_url=base))
+    with pytest.raises(UpstreamFailure):
+        checked_url(bad, "/chat/completions")
 
 
 @pytest.mark.parametrize(

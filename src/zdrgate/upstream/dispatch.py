@@ -1,20 +1,19 @@
-"""The dispatcher (aiohttp, pooled keep-alive; see docs/decisions.md for why)."""
+"""The dispatcher: approval re-check, origin check, credentials, then the pooled client."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from types import MappingProxyType
-from urllib.parse import urlsplit
-
-import aiohttp
+from urllib.parse import SplitResult, urlsplit
 
 from zdrgate.adapters.base import ErrorKind, UpstreamCall
 from zdrgate.catalog.model import Auth, Endpoint
 from zdrgate.policy import Approval, verify
+from zdrgate.upstream import http1
 
 ERROR_BODY_LIMIT = 64 * 1024  # enough to classify an error; the rest is never read
 _KEPT_HEADERS = ("retry-after", "retry-after-ms", "content-type")
@@ -33,22 +32,21 @@ class UpstreamFailure(Exception):
 class UpstreamResponse:
     status: int
     headers: MappingProxyType[str, str]
-    _response: aiohttp.ClientResponse
+    _response: http1.Response
+    _endpoint_id: str
 
     async def read(self, limit: int | None = None) -> bytes:
         try:
-            if limit is None:
-                return await self._response.read()
-            return await self._response.content.read(limit)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise _translated(exc, "read") from exc
+            return await self._response.read(limit)
+        except http1.HTTPClientError as exc:
+            raise _translated(exc, self._endpoint_id) from exc
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
         try:
-            async for data in self._response.content.iter_any():
+            async for data in self._response.iter_chunks():
                 yield data
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise _translated(exc, "read") from exc
+        except http1.HTTPClientError as exc:
+            raise _translated(exc, self._endpoint_id) from exc
 
 
 def auth_headers(endpoint: Endpoint) -> dict[str, str]:
@@ -59,16 +57,36 @@ def auth_headers(endpoint: Endpoint) -> dict[str, str]:
     return {style.value: key}  # never in the URL: URLs end up in logs
 
 
-def checked_url(endpoint: Endpoint, path: str) -> str:
-    """The URL to request; refuses anything whose origin is not the endpoint's."""
-    base = endpoint.base_url
-    url = base + path
-    want, got = urlsplit(base), urlsplit(url)
-    if (want.scheme, want.netloc) != (got.scheme, got.netloc) or not got.path.startswith(want.path):
+def checked_url(endpoint: Endpoint, path: str) -> tuple[http1.Origin, str]:
+    """Where to send: the endpoint's origin and the request target. Refuses any
+    path that would leave the endpoint's origin or base path."""
+    base = _split_base(endpoint.base_url)
+    got = urlsplit(endpoint.base_url + path)
+    if base is None or (got.scheme, got.netloc) != (base.scheme, base.netloc):
         raise UpstreamFailure(ErrorKind.PROTOCOL_ERROR, endpoint.id)
-    if got.scheme not in ("https", "http"):
+    if not got.path.startswith(base.path) or got.fragment:
         raise UpstreamFailure(ErrorKind.PROTOCOL_ERROR, endpoint.id)
-    return url
+    origin = _origin(base)
+    target = (got.path or "/") + (f"?{got.query}" if got.query else "")
+    return origin, target
+
+
+@lru_cache(maxsize=4096)
+def _split_base(base_url: str) -> SplitResult | None:
+    try:
+        base = urlsplit(base_url)
+        base.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        return None
+    if base.scheme not in ("https", "http") or not base.hostname or base.username is not None:
+        return None
+    return base
+
+
+def _origin(base: SplitResult) -> http1.Origin:
+    assert base.hostname is not None
+    port = base.port or (443 if base.scheme == "https" else 80)
+    return http1.Origin(base.scheme, base.hostname, port)
 
 
 class Dispatcher:
@@ -78,55 +96,49 @@ class Dispatcher:
         read_timeout: float = 300.0,
         today: Callable[[], dt.date] = dt.date.today,
     ) -> None:
-        self._timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=connect_timeout, sock_read=read_timeout
-        )
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
         self._today = today
-        self._session: aiohttp.ClientSession | None = None
+        self._client: http1.Client | None = None
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300)
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=self._timeout,
-            trust_env=False,  # never read HTTP(S)_PROXY: a proxy would see every prompt
-            auto_decompress=True,
-            skip_auto_headers=("User-Agent",),
-        )
+        self._client = http1.Client(self._connect_timeout, self._read_timeout)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
 
     @asynccontextmanager
     async def send(self, approval: Approval, call: UpstreamCall) -> AsyncIterator[UpstreamResponse]:
         """Send ``call`` to the approved endpoint; yields the response, closes it after."""
         endpoint = verify(approval, self._today()).endpoint
-        url = checked_url(endpoint, call.path)
+        origin, target = checked_url(endpoint, call.path)
         headers = {**dict(call.headers), **auth_headers(endpoint)}
-        session = self._require_session()
+        client = self._require_client()
         try:
-            request = session.request(
-                call.method, url, data=call.body, headers=headers, allow_redirects=False
+            conn, response = await client.request(
+                origin, call.method, target, headers.items(), call.body
             )
-            async with request as response:
-                kept = {k: response.headers[k] for k in _KEPT_HEADERS if k in response.headers}
-                yield UpstreamResponse(response.status, MappingProxyType(kept), response)
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (http1.HTTPClientError, ValueError) as exc:
             raise _translated(exc, endpoint.id) from exc
+        try:
+            kept = {k: response.headers[k] for k in _KEPT_HEADERS if k in response.headers}
+            yield UpstreamResponse(response.status, MappingProxyType(kept), response, endpoint.id)
+        finally:
+            client.release(origin, conn)
 
-    def _require_session(self) -> aiohttp.ClientSession:
-        if self._session is None:
+    def _require_client(self) -> http1.Client:
+        if self._client is None:
             raise RuntimeError("Dispatcher.start() was not called")
-        return self._session
+        return self._client
 
 
-def _translated(exc: BaseException, endpoint_id: str) -> UpstreamFailure:
-    if isinstance(exc, (TimeoutError, asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
+def _translated(exc: Exception, endpoint_id: str) -> UpstreamFailure:
+    if isinstance(exc, (http1.ConnectTimeout, http1.ReadTimeout)):
         return UpstreamFailure(ErrorKind.TIMEOUT, endpoint_id)
-    if isinstance(exc, aiohttp.ClientConnectionError) and not isinstance(
-        exc, aiohttp.ServerDisconnectedError
-    ):
+    if isinstance(exc, http1.ConnectFailed):
         return UpstreamFailure(ErrorKind.CONNECT_ERROR, endpoint_id)
+    if isinstance(exc, (http1.MalformedResponse, ValueError)):
+        return UpstreamFailure(ErrorKind.PROTOCOL_ERROR, endpoint_id)
     return UpstreamFailure(ErrorKind.SERVER_ERROR, endpoint_id)
