@@ -17,6 +17,7 @@ from fake_openai import FakeOpenAI, start_fake_openai
 from zdrgate.catalog.model import Catalog
 from zdrgate.config import parse_settings
 from zdrgate.server.app import app_for, build_state
+from zdrgate.server.run import SERVER_OPTIONS
 from zdrgate.server.state import AppState
 from zdrgate.upstream.assets import AssetFetcher
 
@@ -61,15 +62,7 @@ def chat_model(
 
 class UvicornThread:
     def __init__(self, app: Any) -> None:
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=0,
-            log_level="warning",
-            lifespan="on",
-            loop="asyncio",
-            http="h11",
-        )
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, **SERVER_OPTIONS)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

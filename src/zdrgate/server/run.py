@@ -13,9 +13,21 @@ from zdrgate.accounts.keys import generate
 from zdrgate.accounts.store import Store
 from zdrgate.config import Settings, load_settings
 from zdrgate.server.app import app_for, build_state
+from zdrgate.server.protocol import CoalescingHttpToolsProtocol
 from zdrgate.server.state import AppState
 
 log = logging.getLogger("zdrgate")
+
+# uvicorn settings for every way zdrgate is served (the test suite uses them too).
+SERVER_OPTIONS: dict[str, Any] = {
+    "access_log": False,  # it would write client addresses
+    "proxy_headers": False,  # X-Forwarded-* are never trusted nor forwarded
+    "server_header": False,
+    "log_level": "warning",
+    "loop": "uvloop",
+    "http": CoalescingHttpToolsProtocol,
+    "lifespan": "on",
+}
 
 
 def bootstrap_admin_key(store: Store, master_key: str | None) -> str | None:
@@ -41,17 +53,7 @@ def run(
             "\nNo API key was configured, so zdrgate created an admin key. It is shown once\n"
             f"and stored only as a hash:\n\n    {created}\n\n"
         )
-    options: dict[str, Any] = {
-        "host": host,
-        "port": port,
-        "access_log": False,  # it would write client addresses
-        "proxy_headers": False,  # X-Forwarded-* are never trusted nor forwarded
-        "server_header": False,
-        "log_level": "warning",
-        "loop": "uvloop",
-        "http": "httptools",
-        "lifespan": "on",
-    }
+    options: dict[str, Any] = {"host": host, "port": port, **SERVER_OPTIONS}
     sys.stderr.write(routable_summary(state) + f"zdrgate serving on http://{host}:{port}/v1\n")
     if workers > 1:
         if config_path:
