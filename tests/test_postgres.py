@@ -18,6 +18,7 @@ import pytest
 
 from conftest import GatewayFactory, chat_model, provider
 from fake_openai import FakeOpenAI
+from unit.test_usage_store import EVENT, same_as_core
 from zdrgate.accounts.auth import Authenticator
 from zdrgate.accounts.keys import generate
 from zdrgate.accounts.store import Store
@@ -75,3 +76,11 @@ def test_gateway_meters_usage_into_postgres(
         rows = gw.state.store.usage_rows()
     assert rows and rows[0]["model"] == "test/chat" and rows[0]["prompt_tokens"] == 11
     assert "pg-canary" not in repr(rows)
+
+
+def test_usage_rows_written_at_driver_level_match_core(pg_url: str) -> None:
+    store = Store(pg_url)
+    core, raw = same_as_core(store)
+    assert raw == core
+    assert raw["started_at"] == dt.datetime.fromtimestamp(EVENT.started_at, dt.UTC)
+    store.close()

@@ -17,7 +17,6 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -34,8 +33,7 @@ from zdrgate.errors import GatewayError, MethodNotAllowed, NotFound
 from zdrgate.policy import PolicyEngine
 from zdrgate.routing import HealthBoard
 from zdrgate.server import media_routes, messages, routes
-from zdrgate.server.guard import CatchAll
-from zdrgate.server.limits import BodyLimit
+from zdrgate.server.front import Front
 from zdrgate.server.responses import error_response
 from zdrgate.server.state import AppState
 from zdrgate.service import Gateway
@@ -92,12 +90,12 @@ def fetch_rules(settings: Settings) -> FetchRules:
     return FetchRules(max_bytes=conf.max_fetch_bytes, timeout_seconds=conf.fetch_timeout_seconds)
 
 
-def create_app(settings: Settings | None = None, **kwargs: object) -> Starlette:
+def create_app(settings: Settings | None = None, **kwargs: object) -> Front:
     state = build_state(settings or Settings(), **kwargs)  # type: ignore[arg-type]
     return app_for(state)
 
 
-def app_for(state: AppState) -> Starlette:
+def app_for(state: AppState) -> Front:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         state.store.migrate()
@@ -119,15 +117,11 @@ def app_for(state: AppState) -> Starlette:
 
     app = Starlette(
         routes=_routes(),
-        middleware=[
-            Middleware(CatchAll),
-            Middleware(BodyLimit, max_bytes=state.settings.server.max_body_bytes),
-        ],
         exception_handlers={GatewayError: _gateway_error, HTTPException: _http_error},
         lifespan=lifespan,
     )
     app.state.zdrgate = state
-    return app
+    return Front(app, state)
 
 
 def _routes() -> list[Route]:

@@ -6,6 +6,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp
 
 from zdrgate.accounts.keys import Principal
 from zdrgate.errors import ModelNotFound, StorageFeatureRefused
@@ -32,13 +33,21 @@ async def healthz(request: Request) -> Response:
 
 
 async def chat_completions(request: Request) -> Any:
-    state = state_of(request)
-    principal = await authenticate(request)
-    chat = parse_body(ChatRequest, await request.body())
+    """Reached only without :class:`~zdrgate.server.front.Front`, which serves this
+    route itself; kept so the route table stays the whole list of routes."""
+    body = await request.body()
+    return await chat_reply(state_of(request), request.headers.get("authorization"), body)
+
+
+async def chat_reply(state: AppState, authorization: str | None, body: bytes) -> ASGIApp:
+    """``POST /v1/chat/completions``: the response to send, as an ASGI app."""
+    principal = await state.auth.authenticate(authorization)
+    chat = parse_body(ChatRequest, body)
     if chat.stream:
         events = stream_events(state.gateway, chat, principal)
         keepalive = state.settings.server.stream_keepalive_seconds
-        return await stream_response(events, keepalive, OpenAIRenderer())
+        reply: ASGIApp = await stream_response(events, keepalive, OpenAIRenderer())
+        return reply
     result, served = await state.gateway.chat(chat, principal)
     return JSONBytes(result, headers=served.headers())
 

@@ -1,0 +1,118 @@
+"""The outermost ASGI app: body limit, the last-resort error guard, and the hot path.
+
+Every HTTP request passes here first. The body is counted against
+``server.max_body_bytes`` (a declared ``Content-Length`` over it is refused before
+anything is read) and any unexpected exception becomes a 500 envelope; only the
+exception's type and the path are logged, since its message or traceback could quote
+a prompt or an upstream body.
+
+``POST /v1/chat/completions``, the request nearly all traffic is, goes straight to
+its handler; Starlette's request object, routing and exception middleware would add
+a third of what the rest of the route costs (docs/decisions.md). Every other
+request, including other methods on that path, goes to the Starlette app.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from zdrgate.errors import BodyTooLarge, GatewayError
+from zdrgate.server.responses import error_response
+from zdrgate.server.routes import chat_reply
+from zdrgate.server.state import AppState
+
+log = logging.getLogger("zdrgate.server")
+CHAT_PATH = "/v1/chat/completions"
+
+
+class Front:
+    def __init__(self, app: ASGIApp, state: AppState) -> None:
+        self.app = app
+        self.state = state
+        self.max_bytes = state.settings.server.max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            if scope["path"] == CHAT_PATH and scope["method"] == "POST":
+                await self._chat(scope, receive, tracked)
+            else:
+                await self.app(scope, self._limited(scope, receive), tracked)
+        except Exception as exc:
+            log.error("unexpected %s on %s", type(exc).__name__, scope.get("path", "?"))
+            if not started:
+                await _internal_error(send)
+
+    async def _chat(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            body = await read_body(self._limited(scope, receive))
+            reply = await chat_reply(self.state, header(scope, b"authorization"), body)
+        except GatewayError as error:
+            reply = error_response(error)
+        await reply(scope, receive, send)
+
+    def _limited(self, scope: Scope, receive: Receive) -> Receive:
+        limit = self.max_bytes
+        declared = header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return _refuse(limit)
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise too_large(limit)
+            return message
+
+        return counted
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+async def read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def too_large(limit: int) -> BodyTooLarge:
+    return BodyTooLarge(f"Request body is larger than the limit of {limit} bytes.")
+
+
+def _refuse(limit: int) -> Receive:
+    async def receive() -> Message:
+        raise too_large(limit)
+
+    return receive
+
+
+async def _internal_error(send: Send) -> None:
+    body = orjson.dumps(GatewayError("The gateway hit an internal error.").envelope())
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 500, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
