@@ -61,7 +61,11 @@ class FakeOpenAI:
             }
             return web.json_response({"error": error}, status=status, headers=headers)
         if mode == "hang":
-            await asyncio.sleep(3600)
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                self.disconnects += 1
+                raise
         if mode == "late":
             await asyncio.sleep(0.5)
         if body.get("stream"):

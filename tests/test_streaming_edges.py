@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import httpx
+import pytest
 
 from conftest import GatewayFactory, chat_model, provider
 from fake_openai import FakeOpenAI
@@ -45,6 +46,23 @@ def test_client_disconnect_cancels_the_upstream_request(
     while upstream.disconnects == 0 and time.monotonic() < deadline:
         time.sleep(0.02)
     assert upstream.disconnects == 1
+
+
+def test_client_leaving_before_the_first_event_cancels_the_upstream_request(
+    upstream: FakeOpenAI, make_gateway: GatewayFactory
+) -> None:
+    models = [chat_model("hang"), chat_model("ok", model_id="test/ok")]
+    gw = make_gateway({"p": provider(upstream.base_url, models)})
+    with pytest.raises(httpx.ReadTimeout):  # nothing comes back; the client gives up
+        httpx.post(gw.v1 + "/chat/completions", json=BODY, headers=gw.auth(), timeout=0.5)
+    deadline = time.monotonic() + 5
+    while upstream.disconnects == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert upstream.disconnects == 1
+    # The same gateway still serves the next stream normally.
+    ok = {**BODY, "model": "test/ok"}
+    with httpx.stream("POST", gw.v1 + "/chat/completions", json=ok, headers=gw.auth()) as r:
+        assert list(r.iter_lines())[-2] == "data: [DONE]"
 
 
 def test_stream_headers_carry_the_receipt(

@@ -21,7 +21,7 @@ from zdrgate.errors import GatewayError
 from zdrgate.server.parsing import parse_body
 from zdrgate.server.responses import JSONBytes
 from zdrgate.server.routes import state_of
-from zdrgate.server.streaming import stream_response
+from zdrgate.server.streaming import StreamReply
 from zdrgate.service.streaming import Chunks, StreamEnd, StreamEvent, stream_events
 from zdrgate.wire.anthropic import MessagesRequest
 
@@ -45,7 +45,7 @@ async def messages(request: Request) -> Any:
         if chat.stream:
             events = stream_events(state.gateway, chat, principal)
             keepalive = state.settings.server.stream_keepalive_seconds
-            return await stream_response(events, keepalive, AnthropicRenderer(chat.model))
+            return StreamReply(events, keepalive, AnthropicRenderer(chat.model))
         result, served = await state.gateway.chat(chat, principal)
         return JSONBytes(to_message(result), headers=served.headers())
     except GatewayError as error:

@@ -14,7 +14,7 @@ from zdrgate.server.catalog_views import endpoints_view, model_view
 from zdrgate.server.parsing import parse_body
 from zdrgate.server.responses import JSONBytes
 from zdrgate.server.state import AppState
-from zdrgate.server.streaming import OpenAIRenderer, stream_response
+from zdrgate.server.streaming import OpenAIRenderer, StreamReply
 from zdrgate.service.streaming import stream_events
 from zdrgate.wire.chat import ChatRequest
 
@@ -46,8 +46,7 @@ async def chat_reply(state: AppState, authorization: str | None, body: bytes) ->
     if chat.stream:
         events = stream_events(state.gateway, chat, principal)
         keepalive = state.settings.server.stream_keepalive_seconds
-        reply: ASGIApp = await stream_response(events, keepalive, OpenAIRenderer())
-        return reply
+        return StreamReply(events, keepalive, OpenAIRenderer())
     result, served = await state.gateway.chat(chat, principal)
     return JSONBytes(result, headers=served.headers())
 

@@ -11,17 +11,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Any, Protocol
+from collections.abc import AsyncGenerator, Iterator
+from typing import Protocol
 
 import orjson
 from starlette.responses import Response
+from starlette.types import Message, Receive, Scope, Send
 
 from zdrgate.errors import GatewayError
-from zdrgate.server.responses import SSEResponse, error_response
+from zdrgate.server.responses import error_response
 from zdrgate.service.streaming import Chunks, Committed, StreamEnd, StreamEvent
 
 DONE = b"data: [DONE]\n\n"
+SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
 
 
 class Renderer(Protocol):
@@ -58,43 +64,116 @@ class OpenAIRenderer:
         return error_response(error)
 
 
-async def stream_response(
-    events: AsyncGenerator[StreamEvent, None], keepalive: float, renderer: Renderer
-) -> Any:
-    first = asyncio.ensure_future(anext(events))
-    await asyncio.wait({first}, timeout=keepalive)
-    if not first.done():
-        return SSEResponse(_body(events, first, keepalive, renderer), {})
-    event = first.result()  # a planning error (404 policy) raises here, before any byte
-    if isinstance(event, GatewayError):
-        await events.aclose()
-        return renderer.error_response(event)
-    headers = event.served.headers() if isinstance(event, Committed) else {}
-    return SSEResponse(_body(events, None, keepalive, renderer), headers)
+class StreamReply:
+    """The ASGI response of a stream. It runs in the request's own task: a second
+    task exists only to notice a client disconnect (it cancels this one, which
+    closes the upstream), and a third only if the first event is slow to come."""
+
+    def __init__(
+        self, events: AsyncGenerator[StreamEvent, None], keepalive: float, renderer: Renderer
+    ) -> None:
+        self.events = events
+        self.keepalive = keepalive
+        self.renderer = renderer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        with _cancel_on_disconnect(receive, task) as gone:
+            try:
+                await self._run(scope, receive, send)
+            except asyncio.CancelledError:
+                if not gone.is_set():
+                    raise
+                task.uncancel()  # the client left: nothing more to do
+            finally:
+                await self.events.aclose()
+
+    async def _run(self, scope: Scope, receive: Receive, send: Send) -> None:
+        early = _EarlyStart(send, self.renderer.keepalive, self.keepalive)
+        timer = asyncio.get_running_loop().call_later(self.keepalive, early.begin)
+        try:
+            first: StreamEvent | None = await anext(self.events)
+        except GatewayError as error:  # refused before any attempt (policy, bad input)
+            first = error
+        except StopAsyncIteration:
+            first = None
+        finally:
+            timer.cancel()
+            await early.stop()
+        if not early.started:
+            if isinstance(first, GatewayError):
+                await self.renderer.error_response(first)(scope, receive, send)
+                return
+            if isinstance(first, Committed):  # the receipt goes in the headers
+                await send(_start(first.served.headers()))
+                first = None
+            else:
+                await send(_start({}))
+        if first is not None:
+            await _write(send, self.renderer.render(first))
+        async for event in self.events:
+            await _write(send, self.renderer.render(event))
+        await _write(send, self.renderer.closing())
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-async def _body(
-    events: AsyncGenerator[StreamEvent, None],
-    pending: asyncio.Future[StreamEvent] | None,
-    keepalive: float,
-    renderer: Renderer,
-) -> AsyncIterator[bytes]:
-    try:
-        if pending is not None:
-            while not pending.done():
-                await asyncio.wait({pending}, timeout=keepalive)
-                if not pending.done():
-                    yield renderer.keepalive
-            for data in renderer.render(pending.result()):
-                yield data
-        async for event in events:
-            for data in renderer.render(event):
-                yield data
-        for data in renderer.closing():
-            yield data
-    finally:
-        if pending is not None and not pending.done():
-            pending.cancel()
+class _EarlyStart:
+    """If the first event is late: start the response and send keep-alives until it comes."""
+
+    def __init__(self, send: Send, keepalive: bytes, interval: float) -> None:
+        self.send = send
+        self.keepalive = keepalive
+        self.interval = interval
+        self.started = False
+        self._task: asyncio.Task[None] | None = None
+
+    def begin(self) -> None:
+        self._task = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        self.started = True
+        await self.send(_start({}))
+        while True:
+            await _write(self.send, [self.keepalive])
+            await asyncio.sleep(self.interval)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await pending
-        await events.aclose()
+                await self._task
+
+
+@contextlib.contextmanager
+def _cancel_on_disconnect(receive: Receive, task: asyncio.Task[None]) -> Iterator[asyncio.Event]:
+    gone = asyncio.Event()
+
+    def on_disconnect(watcher: asyncio.Future[None]) -> None:
+        if not watcher.cancelled() and watcher.exception() is None:
+            gone.set()
+            task.cancel()
+
+    watcher = asyncio.ensure_future(_wait_disconnect(receive))
+    watcher.add_done_callback(on_disconnect)
+    try:
+        yield gone
+    finally:  # runs before the watcher can see the end of a completed response
+        watcher.remove_done_callback(on_disconnect)
+        watcher.cancel()
+
+
+async def _wait_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+def _start(receipt: dict[str, str]) -> Message:
+    headers = [(k.encode(), v.encode()) for k, v in receipt.items()]
+    return {"type": "http.response.start", "status": 200, "headers": headers + SSE_HEADERS}
+
+
+async def _write(send: Send, pieces: list[bytes]) -> None:
+    if pieces:
+        body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        await send({"type": "http.response.body", "body": body, "more_body": True})
