@@ -125,3 +125,12 @@ def test_approvals_are_immutable() -> None:
     approval = PolicyEngine(180).decide(Model("a/m", "M", (endpoint(),)), TODAY).approvals[0]
     with pytest.raises(AttributeError):
         approval.endpoint = endpoint(pid="evil")  # type: ignore[misc]
+
+
+def test_a_record_altered_after_approval_voids_the_approval() -> None:
+    record = dataclasses.replace(ZDR)  # a private copy to tamper with
+    approval = PolicyEngine(180).decide(Model("a/m", "M", (endpoint(record),)), TODAY).approvals[0]
+    assert verify(approval, TODAY) is approval
+    object.__setattr__(record, "retention_days", 30)  # what frozen=True is there to stop
+    with pytest.raises(ForgedApproval, match="changed after approval"):
+        verify(approval, TODAY)

@@ -14,11 +14,11 @@ import os
 import random
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
 
 from zdrgate.accounts.auth import Authenticator
@@ -147,12 +147,12 @@ def _routes() -> list[Route]:
     return table
 
 
-async def _gateway_error(request: Request, exc: Exception) -> Response:
+async def _gateway_error(request: Request, exc: Exception) -> Any:  # an ASGI response
     assert isinstance(exc, GatewayError)
     return error_response(exc)
 
 
-async def _http_error(request: Request, exc: Exception) -> Response:
+async def _http_error(request: Request, exc: Exception) -> Any:  # an ASGI response
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
         return error_response(

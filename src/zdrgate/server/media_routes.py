@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import Response
 
 from zdrgate.server.parsing import parse_body
 from zdrgate.server.responses import JSONBytes
@@ -14,7 +13,7 @@ from zdrgate.wire.embeddings import EmbeddingRequest
 from zdrgate.wire.images import ImageRequest
 
 
-async def images_generations(request: Request) -> Response:
+async def images_generations(request: Request) -> JSONBytes:
     state = state_of(request)
     principal = await authenticate(request)
     body = parse_body(ImageRequest, await request.body())
@@ -23,7 +22,7 @@ async def images_generations(request: Request) -> Response:
     return JSONBytes(result, headers=served.headers())
 
 
-async def embeddings(request: Request) -> Response:
+async def embeddings(request: Request) -> JSONBytes:
     state = state_of(request)
     principal = await authenticate(request)
     body = parse_body(EmbeddingRequest, await request.body())

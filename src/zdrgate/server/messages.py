@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
 
 from zdrgate.accounts.keys import Principal
 from zdrgate.adapters.anthropic_inbound import to_chat_request
@@ -26,7 +25,7 @@ from zdrgate.service.streaming import Chunks, StreamEnd, StreamEvent, stream_eve
 from zdrgate.wire.anthropic import MessagesRequest
 
 
-def anthropic_error(error: GatewayError) -> Response:
+def anthropic_error(error: GatewayError) -> JSONBytes:
     body = error_body(error.status, error.message, error.code)
     return JSONBytes(body, status_code=error.status)
 
@@ -73,5 +72,5 @@ class AnthropicRenderer:
         # The service always ends a stream; never end one silently all the same.
         return [] if self.events.ended else self.events.error(502, "The stream ended unexpectedly.")
 
-    def error_response(self, error: GatewayError) -> Response:
+    def error_response(self, error: GatewayError) -> JSONBytes:
         return anthropic_error(error)

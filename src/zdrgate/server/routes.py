@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from zdrgate.accounts.keys import Principal
@@ -28,7 +27,7 @@ async def authenticate(request: Request) -> Principal:
     return await state_of(request).auth.authenticate(request.headers.get("authorization"))
 
 
-async def healthz(request: Request) -> Response:
+async def healthz(request: Request) -> JSONBytes:
     return JSONBytes({"status": "ok"})
 
 
@@ -51,7 +50,7 @@ async def chat_reply(state: AppState, authorization: str | None, body: bytes) ->
     return JSONBytes(result, headers=served.headers())
 
 
-async def list_models(request: Request) -> Response:
+async def list_models(request: Request) -> JSONBytes:
     state = state_of(request)
     await authenticate(request)
     today = state.gateway.today()
@@ -77,7 +76,7 @@ def _model_or_404(request: Request) -> Any:
     return model
 
 
-async def retrieve_model(request: Request) -> Response:
+async def retrieve_model(request: Request) -> JSONBytes:
     state = state_of(request)
     await authenticate(request)
     model = _model_or_404(request)
@@ -86,7 +85,7 @@ async def retrieve_model(request: Request) -> Response:
     return JSONBytes(model_view(model, decision, state.gateway.engine, today))
 
 
-async def model_endpoints(request: Request) -> Response:
+async def model_endpoints(request: Request) -> JSONBytes:
     state = state_of(request)
     await authenticate(request)
     model = _model_or_404(request)
@@ -94,7 +93,7 @@ async def model_endpoints(request: Request) -> Response:
     return JSONBytes(endpoints_view(decision))
 
 
-async def storage_feature(request: Request) -> Response:
+async def storage_feature(request: Request) -> JSONBytes:
     await authenticate(request)
     feature = request.url.path.removeprefix("/v1/").split("/", 1)[0]
     raise StorageFeatureRefused(

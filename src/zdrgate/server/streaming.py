@@ -15,11 +15,10 @@ from collections.abc import AsyncGenerator, Iterator
 from typing import Protocol
 
 import orjson
-from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from zdrgate.errors import GatewayError
-from zdrgate.server.responses import error_response
+from zdrgate.server.responses import JSONBytes, error_response
 from zdrgate.service.streaming import Chunks, Committed, StreamEnd, StreamEvent
 
 DONE = b"data: [DONE]\n\n"
@@ -39,7 +38,7 @@ class Renderer(Protocol):
     def closing(self) -> list[bytes]:
         """After the last event: what to send if the stream has not ended properly."""
 
-    def error_response(self, error: GatewayError) -> Response:
+    def error_response(self, error: GatewayError) -> JSONBytes:
         """An error before anything was sent, with its own status."""
 
 
@@ -60,7 +59,7 @@ class OpenAIRenderer:
     def closing(self) -> list[bytes]:
         return []  # the service always ends with END or an error
 
-    def error_response(self, error: GatewayError) -> Response:
+    def error_response(self, error: GatewayError) -> JSONBytes:
         return error_response(error)
 
 

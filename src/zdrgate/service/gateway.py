@@ -7,6 +7,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from zdrgate.accounts.keys import Principal
@@ -39,10 +40,7 @@ class Served:
 
     @classmethod
     def of(cls, approval: Approval) -> Served:
-        verified = approval.endpoint.policy.verified_on
-        return cls(
-            approval.endpoint.id, approval.policy_digest, verified.isoformat() if verified else ""
-        )
+        return _served(approval)
 
     def headers(self) -> dict[str, str]:
         return {
@@ -50,6 +48,14 @@ class Served:
             "x-zdr-policy": self.policy_digest,
             "x-zdr-verified-on": self.verified_on,
         }
+
+
+@lru_cache(maxsize=4096)  # approvals live in the engine's decision cache
+def _served(approval: Approval) -> Served:
+    verified = approval.endpoint.policy.verified_on
+    return Served(
+        approval.endpoint.id, approval.policy_digest, verified.isoformat() if verified else ""
+    )
 
 
 class Gateway:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from dataclasses import dataclass
+from functools import lru_cache
 
 from zdrgate.catalog.model import Catalog
 from zdrgate.errors import ModelNotFound, NoRoutableEndpoint
@@ -25,12 +26,10 @@ class Plan:
     decisions: tuple[Decision, ...]
 
 
-_NO_PREFERENCES = ProviderPreferences()
 _DEFAULT_PREFERENCES = Preferences()
 
 
 def constraints_for(request: ChatRequest) -> Constraints:
-    prefs = request.provider or _NO_PREFERENCES
     needs: set[str] = set()
     if request.tools:
         needs.add("tools")
@@ -38,6 +37,10 @@ def constraints_for(request: ChatRequest) -> Constraints:
         needs.add("vision")
     if request.response_format is not None and request.response_format.type == "json_schema":
         needs.add("structured_output")
+    modality = "image" if request.wants_images() else "text"
+    if request.provider is None:  # most requests: no routing preferences
+        return _plain_constraints(frozenset(needs), modality)
+    prefs = request.provider
     price = prefs.max_price
     return Constraints(
         only=frozenset(p.lower() for p in prefs.only) if prefs.only is not None else None,
@@ -46,8 +49,13 @@ def constraints_for(request: ChatRequest) -> Constraints:
         max_completion_price=price.completion if price else None,
         max_image_price=price.image if price else None,
         needs=frozenset(needs),
-        output_modality="image" if request.wants_images() else "text",
+        output_modality=modality,
     )
+
+
+@lru_cache(maxsize=64)
+def _plain_constraints(needs: frozenset[str], modality: str) -> Constraints:
+    return Constraints(needs=needs, output_modality=modality)
 
 
 def preferences_for(provider: ProviderPreferences | None) -> Preferences:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import urlsplit
 
 from zdrgate.adapters.base import ErrorKind, UpstreamCall
 from zdrgate.catalog.model import Auth, Endpoint
@@ -60,33 +59,28 @@ def auth_headers(endpoint: Endpoint) -> dict[str, str]:
 def checked_url(endpoint: Endpoint, path: str) -> tuple[http1.Origin, str]:
     """Where to send: the endpoint's origin and the request target. Refuses any
     path that would leave the endpoint's origin or base path."""
-    base = _split_base(endpoint.base_url)
-    got = urlsplit(endpoint.base_url + path)
-    if base is None or (got.scheme, got.netloc) != (base.scheme, base.netloc):
+    target = _target(endpoint.base_url, path)
+    if target is None:
         raise UpstreamFailure(ErrorKind.PROTOCOL_ERROR, endpoint.id)
-    if not got.path.startswith(base.path) or got.fragment:
-        raise UpstreamFailure(ErrorKind.PROTOCOL_ERROR, endpoint.id)
-    origin = _origin(base)
-    target = (got.path or "/") + (f"?{got.query}" if got.query else "")
-    return origin, target
+    return target
 
 
-@lru_cache(maxsize=4096)
-def _split_base(base_url: str) -> SplitResult | None:
+@lru_cache(maxsize=8192)
+def _target(base_url: str, path: str) -> tuple[http1.Origin, str] | None:
     try:
-        base = urlsplit(base_url)
-        base.port  # noqa: B018 - raises on a malformed port
+        base, got = urlsplit(base_url), urlsplit(base_url + path)
+        port = base.port  # raises on a malformed port
     except ValueError:
         return None
     if base.scheme not in ("https", "http") or not base.hostname or base.username is not None:
         return None
-    return base
-
-
-def _origin(base: SplitResult) -> http1.Origin:
-    assert base.hostname is not None
-    port = base.port or (443 if base.scheme == "https" else 80)
-    return http1.Origin(base.scheme, base.hostname, port)
+    if (got.scheme, got.netloc) != (base.scheme, base.netloc) or got.fragment:
+        return None
+    if not got.path.startswith(base.path):
+        return None
+    port = port or (443 if base.scheme == "https" else 80)
+    origin = http1.Origin(base.scheme, base.hostname, port)
+    return origin, (got.path or "/") + (f"?{got.query}" if got.query else "")
 
 
 class Dispatcher:
@@ -109,29 +103,52 @@ class Dispatcher:
             await self._client.close()
             self._client = None
 
-    @asynccontextmanager
-    async def send(self, approval: Approval, call: UpstreamCall) -> AsyncIterator[UpstreamResponse]:
-        """Send ``call`` to the approved endpoint; yields the response, closes it after."""
+    def send(self, approval: Approval, call: UpstreamCall) -> Exchange:
+        """``async with dispatcher.send(approval, call) as response``: sends ``call`` to
+        the approved endpoint; the connection is released when the block ends."""
         endpoint = verify(approval, self._today()).endpoint
         origin, target = checked_url(endpoint, call.path)
-        headers = {**dict(call.headers), **auth_headers(endpoint)}
-        client = self._require_client()
-        try:
-            conn, response = await client.request(
-                origin, call.method, target, headers.items(), call.body
-            )
-        except (http1.HTTPClientError, ValueError) as exc:
-            raise _translated(exc, endpoint.id) from exc
-        try:
-            kept = {k: response.headers[k] for k in _KEPT_HEADERS if k in response.headers}
-            yield UpstreamResponse(response.status, MappingProxyType(kept), response, endpoint.id)
-        finally:
-            client.release(origin, conn)
+        return Exchange(self._require_client(), endpoint, origin, target, call)
 
     def _require_client(self) -> http1.Client:
         if self._client is None:
             raise RuntimeError("Dispatcher.start() was not called")
         return self._client
+
+
+class Exchange:
+    """One request and its response (a class, not ``@asynccontextmanager``: this is
+    on every request, and the generator machinery cost more than the rest of it)."""
+
+    __slots__ = ("_call", "_client", "_conn", "_endpoint", "_origin", "_target")
+
+    def __init__(
+        self, client: http1.Client, endpoint: Endpoint, origin: http1.Origin, target: str,
+        call: UpstreamCall,
+    ) -> None:
+        self._client = client
+        self._endpoint = endpoint
+        self._origin = origin
+        self._target = target
+        self._call = call
+        self._conn: http1.Connection | None = None
+
+    async def __aenter__(self) -> UpstreamResponse:
+        call, endpoint = self._call, self._endpoint
+        headers = {**dict(call.headers), **auth_headers(endpoint)}.items()
+        try:
+            self._conn, response = await self._client.request(
+                self._origin, call.method, self._target, headers, call.body
+            )
+        except (http1.HTTPClientError, ValueError) as exc:
+            raise _translated(exc, endpoint.id) from exc
+        kept = {k: response.headers[k] for k in _KEPT_HEADERS if k in response.headers}
+        return UpstreamResponse(response.status, MappingProxyType(kept), response, endpoint.id)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._conn is not None:
+            self._client.release(self._origin, self._conn)
+            self._conn = None
 
 
 def _translated(exc: Exception, endpoint_id: str) -> UpstreamFailure:

@@ -84,7 +84,7 @@ class Response:
         "status",
     )
 
-    def __init__(self, conn: _Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.status = 0
         self.headers: dict[str, str] = {}
         self._conn = conn
@@ -189,7 +189,7 @@ class Response:
                 waiter.set_result(None)
 
 
-class _Connection(asyncio.Protocol):
+class Connection(asyncio.Protocol):
     """One keep-alive connection; carries at most one response at a time."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -321,14 +321,14 @@ class Client:
         self.read_timeout = read_timeout
         self.idle_seconds = idle_seconds
         self._ssl = ssl_context
-        self._idle: dict[Origin, list[tuple[float, _Connection]]] = {}
-        self._active: set[_Connection] = set()
+        self._idle: dict[Origin, list[tuple[float, Connection]]] = {}
+        self._active: set[Connection] = set()
         self._watchdog: asyncio.TimerHandle | None = None
 
     async def request(
         self, origin: Origin, method: str, target: str,
         headers: Iterable[tuple[str, str]], body: bytes,
-    ) -> tuple[_Connection, Response]:
+    ) -> tuple[Connection, Response]:
         """Send a request; returns when the response's head has arrived.
         The caller must pass the connection to :meth:`release` when done."""
         payload = (_head(origin, method, target, headers, len(body)), body)
@@ -351,7 +351,7 @@ class Client:
             self.release(origin, conn)
             raise
 
-    def release(self, origin: Origin, conn: _Connection) -> None:
+    def release(self, origin: Origin, conn: Connection) -> None:
         """Return a connection after its response: pooled if it can serve another."""
         self._active.discard(conn)
         if conn.response is None and conn.keep_alive and conn.usable:
@@ -373,14 +373,14 @@ class Client:
             self._watchdog.cancel()
             self._watchdog = None
 
-    async def _exchange(self, conn: _Connection, payload: tuple[bytes, bytes]) -> Response:
+    async def _exchange(self, conn: Connection, payload: tuple[bytes, bytes]) -> Response:
         self._active.add(conn)
         self._arm_watchdog(conn.loop)
         response = conn.start(payload)
         await response.head()
         return response
 
-    def _take_idle(self, origin: Origin) -> _Connection | None:
+    def _take_idle(self, origin: Origin) -> Connection | None:
         idle = self._idle.get(origin)
         if not idle:
             return None
@@ -393,13 +393,13 @@ class Client:
             conn.close()
         return None
 
-    async def _connect(self, origin: Origin) -> _Connection:
+    async def _connect(self, origin: Origin) -> Connection:
         loop = asyncio.get_running_loop()
         tls = self._ssl_context() if origin.scheme == "https" else None
         try:
             async with asyncio.timeout(self.connect_timeout):
                 _, conn = await loop.create_connection(
-                    lambda: _Connection(loop), origin.host, origin.port,
+                    lambda: Connection(loop), origin.host, origin.port,
                     ssl=tls, server_hostname=origin.host if tls else None,
                 )
         except TimeoutError as exc:
