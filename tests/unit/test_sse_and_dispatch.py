@@ -94,3 +94,18 @@ def test_vertex_anthropic_uses_raw_predict_without_model_in_the_body() -> None:
     body = orjson.loads(call.body)
     assert "model" not in body and body["anthropic_version"] == "vertex-2023-10-16"
     assert body["stream"] is True
+
+
+def test_sse_fast_path_and_line_path_agree_at_every_split() -> None:
+    stream = (
+        b'data: {"a":1}\n\nevent: named\ndata: b\n\ndata: x\ndata: y\n\n'
+        b'data: {"c":3}\r\n\r\n: comment\n\ndata: \xc3\xa9t\xc3\xa9\n\ndata: last\n\n'
+    )
+    expected = [
+        ("message", '{"a":1}'), ("named", "b"), ("message", "x\ny"),
+        ("message", '{"c":3}'), ("message", "été"), ("message", "last"),
+    ]
+    for cut in range(len(stream) + 1):
+        decoder = SSEDecoder()
+        events = decoder.feed(stream[:cut]) + decoder.feed(stream[cut:]) + decoder.flush()
+        assert [(e.event, e.data) for e in events] == expected, cut

@@ -23,7 +23,7 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> list[Event]:
         self._buffer += chunk
-        events: list[Event] = []
+        events = self._single_line_events()
         while True:
             cut = self._buffer.find(b"\n")
             if cut < 0:
@@ -33,6 +33,23 @@ class SSEDecoder:
             event = self._line(line)
             if event is not None:
                 events.append(event)
+
+    def _single_line_events(self) -> list[Event]:
+        """Fast path for what nearly every LLM event is, ``data: {...}`` then a blank
+        line, while no event is half-read: cut whole events without going line by line."""
+        events: list[Event] = []
+        buffer = self._buffer
+        while not self._data and not self._event:
+            end = buffer.find(b"\n\n")
+            if end < 0 or not buffer.startswith(b"data: "):
+                break
+            block = buffer[6:end]
+            if b"\n" in block or b"\r" in block:
+                break
+            events.append(Event("message", block.decode("utf-8", errors="replace")))
+            buffer = buffer[end + 2 :]
+        self._buffer = buffer
+        return events
 
     def flush(self) -> list[Event]:
         """End of stream: a final event without its blank line still counts."""

@@ -14,6 +14,7 @@ request, including other methods on that path, goes to the Starlette app.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import orjson
@@ -38,21 +39,16 @@ class Front:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracked(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
         try:
             if scope["path"] == CHAT_PATH and scope["method"] == "POST":
-                await self._chat(scope, receive, tracked)
+                await self._chat(scope, receive, send)
             else:
-                await self.app(scope, self._limited(scope, receive), tracked)
+                await self.app(scope, self._limited(scope, receive), send)
         except Exception as exc:
             log.error("unexpected %s on %s", type(exc).__name__, scope.get("path", "?"))
-            if not started:
+            # The server refuses a second response start (RuntimeError): if the response
+            # had begun, the client sees it cut short, which is all that can be done.
+            with contextlib.suppress(RuntimeError):
                 await _internal_error(send)
 
     async def _chat(self, scope: Scope, receive: Receive, send: Send) -> None:

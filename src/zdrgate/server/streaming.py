@@ -47,7 +47,7 @@ class OpenAIRenderer:
 
     def render(self, event: StreamEvent) -> list[bytes]:
         if isinstance(event, Chunks):
-            return [b"".join(b"data: " + orjson.dumps(c) + b"\n\n" for c in event.items)]
+            return [b"".join([b"data: %b\n\n" % orjson.dumps(c) for c in event.items])]
         if isinstance(event, StreamEnd):
             return [DONE]
         if isinstance(event, GatewayError):  # the stream had started: say so in-band

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from types import MappingProxyType
 from urllib.parse import urlsplit
 
@@ -29,23 +29,18 @@ class UpstreamFailure(Exception):
 
 @dataclass(slots=True)
 class UpstreamResponse:
+    """Status, the few headers the gateway keeps, and the body; read errors arrive
+    as :class:`UpstreamFailure`."""
+
     status: int
     headers: MappingProxyType[str, str]
     _response: http1.Response
-    _endpoint_id: str
 
-    async def read(self, limit: int | None = None) -> bytes:
-        try:
-            return await self._response.read(limit)
-        except http1.HTTPClientError as exc:
-            raise _translated(exc, self._endpoint_id) from exc
+    def read(self, limit: int | None = None) -> Awaitable[bytes]:
+        return self._response.read(limit)
 
-    async def iter_chunks(self) -> AsyncIterator[bytes]:
-        try:
-            async for data in self._response.iter_chunks():
-                yield data
-        except http1.HTTPClientError as exc:
-            raise _translated(exc, self._endpoint_id) from exc
+    def iter_chunks(self) -> AsyncIterator[bytes]:
+        return self._response.iter_chunks()
 
 
 def auth_headers(endpoint: Endpoint) -> dict[str, str]:
@@ -142,8 +137,9 @@ class Exchange:
             )
         except (http1.HTTPClientError, ValueError) as exc:
             raise _translated(exc, endpoint.id) from exc
+        response.translate = partial(_translated, endpoint_id=endpoint.id)
         kept = {k: response.headers[k] for k in _KEPT_HEADERS if k in response.headers}
-        return UpstreamResponse(response.status, MappingProxyType(kept), response, endpoint.id)
+        return UpstreamResponse(response.status, MappingProxyType(kept), response)
 
     async def __aexit__(self, *exc_info: object) -> None:
         if self._conn is not None:

@@ -21,8 +21,9 @@ import asyncio
 import ssl
 import zlib
 from collections import deque
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
+from typing import NoReturn
 
 import httptools
 
@@ -82,6 +83,7 @@ class Response:
         "_waiter",
         "headers",
         "status",
+        "translate",
     )
 
     def __init__(self, conn: Connection) -> None:
@@ -95,6 +97,8 @@ class Response:
         self._done = False
         self._error: HTTPClientError | None = None
         self._decoder: zlib._Decompress | None = None
+        # Set by the caller to raise its own exception type from the body readers.
+        self.translate: Callable[[HTTPClientError], Exception] | None = None
 
     @property
     def complete(self) -> bool:
@@ -128,10 +132,17 @@ class Response:
                 self._conn.resume_if_drained(self._buffered)
                 yield data
             if self._error is not None:
-                raise self._error
+                self._raise()
             if self._done:
                 return
             await self._wait()
+
+    def _raise(self) -> NoReturn:
+        error = self._error
+        assert error is not None
+        if self.translate is not None:
+            raise self.translate(error) from error
+        raise error
 
     async def _wait(self) -> None:
         self._waiter = self._conn.loop.create_future()
