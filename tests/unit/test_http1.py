@@ -123,6 +123,15 @@ async def test_chunked_and_close_framed_bodies_are_read_whole(serve: Serve) -> N
     await client.close()
 
 
+async def test_informational_responses_are_skipped(serve: Serve) -> None:
+    early = b"HTTP/1.1 103 Early Hints\r\nLink: </x>; rel=preload\r\n\r\n"
+    _, origin = await serve(keep_alive(early + OK))
+    client = http1.Client()
+    assert await fetch(client, origin) == (200, b"{}")
+    assert await fetch(client, origin) == (200, b"{}")  # and the connection stays usable
+    await client.close()
+
+
 async def test_gzip_bodies_are_decoded(serve: Serve) -> None:
     packed = gzip.compress(b'{"hello": "world"}' * 100)
     reply = (b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n"

@@ -272,9 +272,13 @@ class Connection(asyncio.Protocol):
         self.headers[key] = text if old is None else f"{old}, {text}"
 
     def on_headers_complete(self) -> None:
+        status = self.parser.get_status_code()
+        if 100 <= status < 200:  # informational (103 Early Hints...): the real one follows
+            self.headers = {}
+            return
         response = self.response
         if response is not None:
-            response.headers_done(self.parser.get_status_code(), self.headers)
+            response.headers_done(status, self.headers)
 
     def on_body(self, body: bytes) -> None:
         if self.response is not None:
@@ -282,7 +286,7 @@ class Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         response = self.response
-        if response is not None:
+        if response is not None and response.status:
             self.keep_alive = self.parser.should_keep_alive()
             self.served += 1
             self.response = None
