@@ -119,6 +119,8 @@ class OpenAIStreamDecoder:
             raise StreamProtocolError(ErrorKind.PROTOCOL_ERROR, "chunk is not JSON") from None
         if not isinstance(chunk, dict) or "error" in chunk:
             raise StreamProtocolError(ErrorKind.SERVER_ERROR, "upstream sent an error event")
-        if any(c.get("finish_reason") for c in chunk.get("choices") or ()):
-            self._finished = True
+        if not self._finished:
+            for choice in chunk.get("choices") or ():
+                if choice.get("finish_reason"):
+                    self._finished = True
         return relabel(chunk, self._endpoint)

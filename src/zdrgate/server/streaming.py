@@ -111,8 +111,12 @@ class StreamReply:
                 await send(_start({}))
         if first is not None:
             await _write(send, self.renderer.render(first))
-        async for event in self.events:
-            await _write(send, self.renderer.render(event))
+        render = self.renderer.render
+        async for event in self.events:  # the per-chunk path: kept short
+            pieces = render(event)
+            if pieces:
+                body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+                await send({"type": "http.response.body", "body": body, "more_body": True})
         await _write(send, self.renderer.closing())
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 

@@ -34,7 +34,7 @@ class Committed:
     served: Served
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one is made per upstream read
 class Chunks:
     """Canonical ``chat.completion.chunk`` dicts from one upstream read."""
 
