@@ -113,14 +113,12 @@ class _UsageInsert:
 
     def run(self, conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
         pairs = list(zip(self.names, self.processors, strict=True))
-        values = [
-            [row[name] if fn is None else fn(row[name]) for name, fn in pairs] for row in rows
+        params: list[Any] = [
+            tuple(row[name] if fn is None else fn(row[name]) for name, fn in pairs)
+            for row in rows
         ]
-        params: list[Any] = (
-            [tuple(v) for v in values]
-            if self.positional
-            else [dict(zip(self.names, v, strict=True)) for v in values]
-        )
+        if not self.positional:
+            params = [dict(zip(self.names, values, strict=True)) for values in params]
         conn.exec_driver_sql(self.sql, params)
 
 

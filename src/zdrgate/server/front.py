@@ -78,9 +78,10 @@ class Front:
 
 
 def header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    for key, value in headers:
         if key == name:
-            return str(value.decode("latin-1"))
+            return value.decode("latin-1")
     return None
 
 
