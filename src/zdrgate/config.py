@@ -33,6 +33,9 @@ class ServerSettings(_Strict):
 class StorageSettings(_Strict):
     database_url: str = "sqlite:///zdrgate.db"
     redis_url: str = ""
+    data_dir: str = "."
+    """Where the gateway keeps its own files (the first admin key, the receipt
+    signing key). Never a prompt or a completion."""
 
 
 class PolicySettings(_Strict):

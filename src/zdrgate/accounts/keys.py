@@ -19,11 +19,39 @@ class NewKey:
 
 
 @dataclass(frozen=True, slots=True)
+class Limits:
+    """Caps on one scope (a key, an account or a team); None means no cap."""
+
+    rpm: int | None = None
+    tpm: int | None = None
+    budget_day_usd: float | None = None
+    budget_month_usd: float | None = None
+
+
+NO_LIMITS = Limits()
+
+
+@dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: a key id and whether it is an admin. No secret."""
+    """Who is calling, and what the key may do. No secret.
+
+    Built by the authenticator from the key's row (and its account's and team's);
+    read by the limiter (rate limits, budgets) and the service (allowlists)."""
 
     key_id: str
     is_admin: bool
+    account_id: str | None = None
+    team_id: str | None = None
+    key_limits: Limits = NO_LIMITS
+    account_limits: Limits = NO_LIMITS
+    team_limits: Limits = NO_LIMITS
+    models: frozenset[str] | None = None
+    """Model ids this key may use; None: every model."""
+    region: str | None = None
+    """Only endpoints in this region (e.g. "eu"); None: any region."""
+    images_allowed: bool = True
+    session_id: str | None = None
+    """Set when the caller is a signed-in web session rather than an API key."""
 
 
 def hash_secret(secret: str) -> str:
