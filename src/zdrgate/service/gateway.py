@@ -235,6 +235,8 @@ class Metering:
                 completion_tokens=completion,
                 cost_usd=cost,
                 latency_ms=(time.perf_counter() - self.started) * 1000,
+                account_id=self.principal.account_id,
+                team_id=self.principal.team_id,
             )
         )
 
