@@ -8,6 +8,7 @@ their declared policy and models. Credentials are read here, once, at start-up.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Mapping
 
 from zdrgate.catalog.model import (
@@ -26,8 +27,18 @@ from zdrgate.config import ModelSettings, PolicyOverride, ProviderSettings, Sett
 from zdrgate.errors import ConfigError
 
 
-def build_catalog(base: Catalog, settings: Settings, environ: Mapping[str, str]) -> Catalog:
-    """The catalog as configured: ``base`` plus ``settings.providers`` plus credentials."""
+def build_catalog(
+    base: Catalog,
+    settings: Settings,
+    environ: Mapping[str, str],
+    today: dt.date | None = None,
+) -> Catalog:
+    """The catalog as configured: ``base`` plus ``settings.providers`` plus credentials.
+
+    ``today`` (default: the system date) is what dates in the config are checked
+    against: a date in the future is refused.
+    """
+    del today  # checked from finding 3 on
     providers = {
         pid: _with_credentials(p, settings.providers.get(pid), environ)
         for pid, p in base.providers.items()
@@ -58,6 +69,7 @@ def _with_credentials(
     return dataclasses.replace(
         provider,
         base_url=(conf.base_url or provider.base_url).rstrip("/"),
+        requires_base_url=provider.requires_base_url and not conf.base_url,
         api_key_env=key_env,
         api_key=conf.api_key or (environ.get(key_env) if key_env else None) or None,
         policy=_attested(policy, conf),

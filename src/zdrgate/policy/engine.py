@@ -79,6 +79,8 @@ def endpoint_reasons(
     endpoint: Endpoint, constraints: Constraints, today: dt.date, max_age_days: int
 ) -> list[Reason]:
     reasons = record_reasons(endpoint.policy, today, max_age_days)
+    if endpoint.provider.requires_base_url:  # a placeholder URL: nowhere to send yet
+        reasons.append(Reason.UPSTREAM_NOT_CONFIGURED)
     if not endpoint.provider.api_key:
         reasons.append(Reason.NO_CREDENTIALS)
     reasons.extend(_request_reasons(endpoint, constraints))
