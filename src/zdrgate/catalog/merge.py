@@ -22,7 +22,9 @@ from zdrgate.catalog.model import (
     Protocol,
     Provider,
     ZdrAvailability,
+    origin_of,
 )
+from zdrgate.catalog.origins import attested_origins, catalog_covers, checked_base_url
 from zdrgate.config import ModelSettings, PolicyOverride, ProviderSettings, Settings
 from zdrgate.errors import ConfigError
 
@@ -66,13 +68,23 @@ def _with_credentials(
             "be overridden; attest an agreement with zdr_attestation instead"
         )
     key_env = conf.api_key_env or provider.api_key_env
+    policy = _attested(provider.id, policy, conf)
+    base_url, covered = provider.base_url, True
+    if conf.base_url:
+        attestation = policy.attestation
+        attested = origin_of(conf.base_url) in (attestation.origins if attestation else ())
+        base_url = checked_base_url(
+            f"providers.{provider.id}.base_url", conf.base_url, declared=attested
+        )
+        covered = attested or catalog_covers(provider, base_url)
     return dataclasses.replace(
         provider,
-        base_url=(conf.base_url or provider.base_url).rstrip("/"),
+        base_url=base_url,
         requires_base_url=provider.requires_base_url and not conf.base_url,
+        origin_covered=covered,
         api_key_env=key_env,
         api_key=conf.api_key or (environ.get(key_env) if key_env else None) or None,
-        policy=_attested(policy, conf),
+        policy=policy,
         asset_origins=_origins(conf, provider.asset_origins),
         auth=Auth(conf.auth) if conf.auth else provider.auth,
     )
@@ -84,11 +96,14 @@ def _origins(conf: ProviderSettings, default: tuple[str, ...]) -> tuple[str, ...
     return tuple(o.rstrip("/") for o in conf.asset_origins)
 
 
-def _attested(policy: PolicyRecord, conf: ProviderSettings) -> PolicyRecord:
-    if conf.zdr_attestation is None:
+def _attested(pid: str, policy: PolicyRecord, conf: ProviderSettings) -> PolicyRecord:
+    given = conf.zdr_attestation
+    if given is None:
         return policy
     attestation = Attestation(
-        reference=conf.zdr_attestation.reference, attested_on=conf.zdr_attestation.attested_on
+        reference=given.reference,
+        attested_on=given.attested_on,
+        origins=attested_origins(f"providers.{pid}.zdr_attestation.origins", given.origins),
     )
     return dataclasses.replace(policy, attestation=attestation)
 
@@ -105,9 +120,9 @@ def _custom_provider(pid: str, conf: ProviderSettings, environ: Mapping[str, str
         name=conf.name or pid,
         protocol=Protocol(conf.protocol),
         auth=Auth(conf.auth) if conf.auth else None,
-        base_url=conf.base_url.rstrip("/"),
+        base_url=checked_base_url(f"providers.{pid}.base_url", conf.base_url, declared=True),
         api_key_env=key_env,
-        policy=_attested(policy, conf),
+        policy=_attested(pid, policy, conf),
         api_key=conf.api_key or (environ.get(key_env) if key_env else None) or None,
         asset_origins=_origins(conf, ()),
     )

@@ -81,10 +81,18 @@ def endpoint_reasons(
     reasons = record_reasons(endpoint.policy, today, max_age_days)
     if endpoint.provider.requires_base_url:  # a placeholder URL: nowhere to send yet
         reasons.append(Reason.UPSTREAM_NOT_CONFIGURED)
+    elif not endpoint.provider.origin_covered and _uses_base_url(endpoint):
+        reasons.append(Reason.ORIGIN_NOT_ATTESTED)  # the record speaks for other servers
     if not endpoint.provider.api_key:
         reasons.append(Reason.NO_CREDENTIALS)
     reasons.extend(_request_reasons(endpoint, constraints))
     return reasons
+
+
+def _uses_base_url(endpoint: Endpoint) -> bool:
+    """False for a regional endpoint: it goes to the catalog's own regional URL."""
+    region = endpoint.region
+    return region is None or region not in dict(endpoint.provider.regional_base_urls)
 
 
 def _request_reasons(endpoint: Endpoint, c: Constraints) -> list[Reason]:

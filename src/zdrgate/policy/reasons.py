@@ -18,6 +18,7 @@ class Reason(StrEnum):
     MISSING_CAPABILITY = "missing_capability"
     OVER_MAX_PRICE = "over_max_price"
     UPSTREAM_NOT_CONFIGURED = "upstream_not_configured"
+    ORIGIN_NOT_ATTESTED = "origin_not_attested"
 
 
 _TEXT = {
@@ -34,6 +35,8 @@ _TEXT = {
     Reason.OVER_MAX_PRICE: "more expensive than the request's max_price",
     Reason.UPSTREAM_NOT_CONFIGURED: "the catalog's base URL is a placeholder the operator "
     "has not replaced",
+    Reason.ORIGIN_NOT_ATTESTED: "base_url points to an origin the policy record does not "
+    "cover and the operator's attestation does not name",
 }
 
 
