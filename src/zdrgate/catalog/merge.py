@@ -40,7 +40,7 @@ def build_catalog(
     ``today`` (default: the system date) is what dates in the config are checked
     against: a date in the future is refused.
     """
-    del today  # checked from finding 3 on
+    refuse_future_dates(settings, today or dt.date.today())
     providers = {
         pid: _with_credentials(p, settings.providers.get(pid), environ)
         for pid, p in base.providers.items()
@@ -53,6 +53,27 @@ def build_catalog(
         for model_conf in conf.models:
             _add_endpoint(models, providers[pid], model_conf)
     return Catalog(providers=providers, models=models)
+
+
+# A date written today east of UTC is tomorrow for a gateway running on UTC.
+_CLOCK_SLACK = dt.timedelta(days=1)
+
+
+def refuse_future_dates(settings: Settings, today: dt.date) -> None:
+    """A ``verified_on`` or ``attested_on`` in the future would never go stale."""
+    for pid, conf in settings.providers.items():
+        dates = {
+            "policy.verified_on": conf.policy.verified_on if conf.policy else None,
+            "zdr_attestation.attested_on": (
+                conf.zdr_attestation.attested_on if conf.zdr_attestation else None
+            ),
+        }
+        for key, value in dates.items():
+            if value is not None and value > today + _CLOCK_SLACK:
+                raise ConfigError(
+                    f"providers.{pid}.{key}: {value.isoformat()} is in the future "
+                    f"(today is {today.isoformat()}); write the date it happened"
+                )
 
 
 def _with_credentials(

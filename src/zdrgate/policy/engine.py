@@ -46,13 +46,27 @@ class Decision:
     rejections: tuple[Rejection, ...]
 
 
+# Tomorrow is still "today" somewhere east of the gateway; later is a typo or a lie.
+_CLOCK_SLACK = dt.timedelta(days=1)
+
+
+def fresh(when: dt.date | None, today: dt.date, max_age_days: int) -> bool:
+    """Checked no longer than ``max_age_days`` ago, and not in the future."""
+    if when is None or when > today + _CLOCK_SLACK:
+        return False
+    return (today - when).days <= max_age_days
+
+
 def record_reasons(record: PolicyRecord, today: dt.date, max_age_days: int) -> list[Reason]:
     """Why ``record`` does not allow zero-retention routing (empty list: it does)."""
     reasons: list[Reason] = []
-    attested = record.attestation is not None and record.zdr in _ATTESTABLE
+    attestation = record.attestation if record.zdr in _ATTESTABLE else None
+    attested = attestation is not None and fresh(attestation.attested_on, today, max_age_days)
     if record.zdr in (ZdrAvailability.NONE, ZdrAvailability.UNKNOWN):
         reasons.append(Reason.ZDR_NOT_OFFERED)
-    if record.zdr in _NEEDS_AGREEMENT and not attested:
+    if attestation is not None and not attested:
+        reasons.append(Reason.STALE_ATTESTATION)
+    elif record.zdr in _NEEDS_AGREEMENT and not attested:
         reasons.append(Reason.AGREEMENT_NOT_ATTESTED)
     if not attested and record.retention_days != 0:
         reasons.append(Reason.RETAINS_DATA)
@@ -60,7 +74,7 @@ def record_reasons(record: PolicyRecord, today: dt.date, max_age_days: int) -> l
         reasons.append(Reason.TRAINS_ON_DATA)
     if not record.evidence and not attested:
         reasons.append(Reason.NO_EVIDENCE)
-    if record.verified_on is None or (today - record.verified_on).days > max_age_days:
+    if not fresh(record.verified_on, today, max_age_days):
         reasons.append(Reason.STALE_VERIFICATION)
     if record.confidence not in _TRUSTED:
         reasons.append(Reason.LOW_CONFIDENCE)
@@ -163,5 +177,9 @@ class PolicyEngine:
         return Decision(model, tuple(approvals), tuple(rejections))
 
     def _expiry(self, record: PolicyRecord) -> dt.date:
+        """The day the approval stops: its record's or its attestation's age limit."""
         assert record.verified_on is not None  # a fresh record has a date
-        return record.verified_on + dt.timedelta(days=self.max_age_days)
+        checked = record.verified_on
+        if record.attestation is not None and record.zdr in _ATTESTABLE:
+            checked = min(checked, record.attestation.attested_on)
+        return checked + dt.timedelta(days=self.max_age_days)

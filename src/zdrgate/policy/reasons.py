@@ -19,6 +19,7 @@ class Reason(StrEnum):
     OVER_MAX_PRICE = "over_max_price"
     UPSTREAM_NOT_CONFIGURED = "upstream_not_configured"
     ORIGIN_NOT_ATTESTED = "origin_not_attested"
+    STALE_ATTESTATION = "stale_attestation"
 
 
 _TEXT = {
@@ -27,7 +28,10 @@ _TEXT = {
     Reason.ZDR_NOT_OFFERED: "the provider offers no zero-retention option (or it is unknown)",
     Reason.AGREEMENT_NOT_ATTESTED: "ZDR needs an agreement the operator has not attested",
     Reason.NO_EVIDENCE: "the policy record has no evidence",
-    Reason.STALE_VERIFICATION: "the policy record's verification is too old",
+    Reason.STALE_VERIFICATION: "the policy record's verification is too old, missing or "
+    "dated in the future",
+    Reason.STALE_ATTESTATION: "the operator's attestation is older than "
+    "max_verification_age_days (or dated in the future); attest it again",
     Reason.LOW_CONFIDENCE: "the policy facts are low-confidence or unknown",
     Reason.NO_CREDENTIALS: "no credentials",
     Reason.FILTERED_BY_REQUEST: "excluded by the request's provider preferences",
