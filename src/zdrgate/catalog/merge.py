@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Mapping
 
 from zdrgate.catalog.model import (
+    ATTESTABLE,
     Attestation,
     Auth,
     Catalog,
@@ -172,12 +173,14 @@ def _rebind(model: Model, providers: dict[str, Provider]) -> Model:
 
 
 def _rebind_endpoint(endpoint: Endpoint, provider: Provider) -> Endpoint:
-    # An endpoint with a record of its own (DALL-E, a free tier) keeps it, but an
-    # operator's attestation covers every endpoint of the provider.
-    if endpoint.policy is endpoint.provider.policy:
+    # An endpoint with a record of its own keeps it. The operator's attestation of an
+    # agreement with the provider reaches it only if that record needs an agreement:
+    # a record that offers no ZDR (DALL-E, a free tier) stays as the catalog has it.
+    policy = endpoint.policy
+    if policy is endpoint.provider.policy:
         policy = provider.policy
-    else:
-        policy = dataclasses.replace(endpoint.policy, attestation=provider.policy.attestation)
+    elif policy.zdr in ATTESTABLE and provider.policy.attestation is not None:
+        policy = dataclasses.replace(policy, attestation=provider.policy.attestation)
     return dataclasses.replace(endpoint, provider=provider, policy=policy)
 
 

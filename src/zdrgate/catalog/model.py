@@ -55,6 +55,13 @@ class ZdrAvailability(StrEnum):
     UNKNOWN = "unknown"
 
 
+# Records an operator's attestation applies to: ZDR exists but is switched on or
+# granted per customer. Never "none" or "unknown", and never "default" (nothing to attest).
+ATTESTABLE = frozenset(
+    {ZdrAvailability.SELF_SERVE, ZdrAvailability.BY_AGREEMENT, ZdrAvailability.ENTERPRISE}
+)
+
+
 class Confidence(StrEnum):
     HIGH = "high"
     MEDIUM = "medium"

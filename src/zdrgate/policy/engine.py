@@ -15,6 +15,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from zdrgate.catalog.model import (
+    ATTESTABLE,
     Attestation,
     Confidence,
     Endpoint,
@@ -26,9 +27,7 @@ from zdrgate.policy.approval import Approval, mint
 from zdrgate.policy.constraints import NO_CONSTRAINTS, Constraints
 from zdrgate.policy.reasons import Reason
 
-_ATTESTABLE = frozenset(
-    {ZdrAvailability.SELF_SERVE, ZdrAvailability.BY_AGREEMENT, ZdrAvailability.ENTERPRISE}
-)
+_ATTESTABLE = ATTESTABLE
 _NEEDS_AGREEMENT = frozenset({ZdrAvailability.BY_AGREEMENT, ZdrAvailability.ENTERPRISE})
 _TRUSTED = frozenset({Confidence.HIGH, Confidence.MEDIUM})
 
