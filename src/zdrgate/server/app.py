@@ -69,7 +69,7 @@ def build_state(
 ) -> AppState:
     env = os.environ if environ is None else environ
     today = today or DayClock()
-    served = build_catalog(catalog or load_packaged_catalog(), settings, env)
+    served = build_catalog(catalog or load_packaged_catalog(), settings, env, today())
     store = store or Store(settings.storage.database_url)
     up = settings.upstream
     gateway = Gateway(
