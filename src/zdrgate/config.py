@@ -120,12 +120,21 @@ class ProviderSettings(_Strict):
     models: list[ModelSettings] = Field(default_factory=list)
 
 
+class MetricsSettings(_Strict):
+    enabled: bool = True
+    """Serve Prometheus metrics at ``/metrics`` (metadata only: docs/deploy.md)."""
+    public: bool = False
+    """Off: ``/metrics`` needs an admin key (Prometheus sends it as a bearer token).
+    On: no key (for a scrape port reachable only inside the cluster)."""
+
+
 class Settings(_Strict):
     server: ServerSettings = ServerSettings()
     storage: StorageSettings = StorageSettings()
     policy: PolicySettings = PolicySettings()
     upstream: UpstreamSettings = UpstreamSettings()
     images: ImageSettings = ImageSettings()
+    metrics: MetricsSettings = MetricsSettings()
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
 
 
