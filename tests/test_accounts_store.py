@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from zdrgate.accounts import audit, keys_store, schema
 from zdrgate.accounts import accounts_store as accounts
+from zdrgate.accounts import audit, keys_store, schema
 from zdrgate.accounts.admin import Admin
 from zdrgate.accounts.gdpr import export_account
 from zdrgate.accounts.keys import Limits, matches, split
