@@ -155,7 +155,7 @@ def test_erasure_leaves_no_trace_of_the_person(store: Store) -> None:
     team = admin.create_team("research")
     admin.set_member(team.id, account.id, member=True)
     _, row = admin.create_key(KeySpec(account_id=account.id, team_id=team.id))
-    other, other_row = admin.create_key(KeySpec(name="operator"))
+    _, other_row = admin.create_key(KeySpec(name="operator"))
     with store.begin() as conn:
         create_session(conn, account.id, dt.timedelta(hours=1), "csrf")
         add_passkey(conn, account.id, "cred-1", b"\x01\x02", 0)
