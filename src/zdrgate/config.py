@@ -60,6 +60,10 @@ class ImageSettings(_Strict):
     """Largest image the gateway fetches (a provider's image URL, or a vision input
     a protocol needs inline)."""
     fetch_timeout_seconds: float = Field(default=30.0, gt=0)
+    max_fetch_bytes_per_request: int = Field(default=32 * 1024 * 1024, gt=0)
+    """All images fetched for one request together read at most this many bytes."""
+    max_concurrent_fetches: int = Field(default=16, gt=0)
+    """Image fetches in flight at once in one process; more wait (within their timeout)."""
 
 
 class AttestationSettings(_Strict):
@@ -110,6 +114,10 @@ class ProviderSettings(_Strict):
     policy: PolicyOverride | None = None
     asset_origins: list[str] | None = None
     """Origins (``https://host``) whose image URLs the gateway may fetch and inline."""
+    inline_image_urls: bool | None = None
+    """Fetch a client's image URLs (SSRF-guarded) and send the bytes inline instead of
+    the URL. Default: on for a provider the catalog does not know (self-hosted), off
+    for catalog providers."""
     models: list[ModelSettings] = Field(default_factory=list)
 
 
