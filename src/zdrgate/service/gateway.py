@@ -12,12 +12,12 @@ from typing import Any, TypeVar
 
 from zdrgate.accounts.keys import Principal
 from zdrgate.accounts.usage import UsageEvent, UsageRecorder
-from zdrgate.adapters import UpstreamCall, adapter_for
-from zdrgate.adapters.base import JSON, StreamProtocolError
-from zdrgate.adapters.registry import classify_error
 from zdrgate.catalog.model import Catalog, Endpoint
 from zdrgate.errors import GatewayError, StorageFeatureRefused
 from zdrgate.policy import Approval, Constraints, PolicyEngine
+from zdrgate.protocols import UpstreamCall, adapter_for
+from zdrgate.protocols.base import JSON, StreamProtocolError
+from zdrgate.protocols.table import classify_error
 from zdrgate.routing import HealthBoard, Preferences
 from zdrgate.service.attempt import Attempts, RejectedByUpstream, rejected
 from zdrgate.service.plan import Plan, constraints_for, make_plan, model_ids, preferences_for
@@ -235,6 +235,8 @@ class Metering:
                 completion_tokens=completion,
                 cost_usd=cost,
                 latency_ms=(time.perf_counter() - self.started) * 1000,
+                account_id=self.principal.account_id,
+                team_id=self.principal.team_id,
             )
         )
 

@@ -4,14 +4,14 @@ upstream wire protocol. No I/O, no secrets, no policy.
 ``adapter_for(protocol)`` returns the adapter of a protocol.
 """
 
-from zdrgate.adapters.base import (
+from zdrgate.protocols.base import (
     ChatAdapter,
     ErrorKind,
     StreamDecoder,
     UpstreamCall,
     UpstreamErrorInfo,
 )
-from zdrgate.adapters.registry import adapter_for
+from zdrgate.protocols.table import adapter_for
 
 __all__ = [
     "ChatAdapter",

@@ -13,11 +13,11 @@ from typing import Any
 
 import orjson
 
-from zdrgate.adapters.base import ErrorKind, StreamProtocolError, UpstreamCall, UpstreamErrorInfo
-from zdrgate.adapters.canonical import encode
-from zdrgate.adapters.errors import classify
-from zdrgate.adapters.media import JSON, EmbeddingBatch, GeneratedImage, ImageBatch
 from zdrgate.catalog.model import Endpoint
+from zdrgate.protocols.base import ErrorKind, StreamProtocolError, UpstreamCall, UpstreamErrorInfo
+from zdrgate.protocols.canonical import encode
+from zdrgate.protocols.errors import classify
+from zdrgate.protocols.media import JSON, EmbeddingBatch, GeneratedImage, ImageBatch
 from zdrgate.wire.embeddings import EMBEDDING_GATEWAY_FIELDS, EmbeddingRequest
 from zdrgate.wire.images import IMAGE_GATEWAY_FIELDS, ImageRequest
 

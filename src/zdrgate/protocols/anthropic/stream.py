@@ -13,11 +13,11 @@ from typing import Any
 
 import orjson
 
-from zdrgate.adapters.anthropic_response import canonical_usage, finish_reason
-from zdrgate.adapters.base import JSON, ErrorKind, StreamProtocolError
-from zdrgate.adapters.canonical import ChunkMaker
-from zdrgate.adapters.sse import SSEDecoder
 from zdrgate.catalog.model import Endpoint
+from zdrgate.protocols.anthropic.response import canonical_usage, finish_reason
+from zdrgate.protocols.base import JSON, ErrorKind, StreamProtocolError
+from zdrgate.protocols.canonical import ChunkMaker
+from zdrgate.protocols.sse import SSEDecoder
 
 _ERROR_KINDS = {
     "overloaded_error": ErrorKind.OVERLOADED,

@@ -19,13 +19,13 @@ from typing import Any
 
 import orjson
 
-from zdrgate.adapters.base import ErrorKind, StreamProtocolError, UpstreamCall, UpstreamErrorInfo
-from zdrgate.adapters.canonical import encode
-from zdrgate.adapters.errors import identifier, kind_for_status, retry_after
-from zdrgate.adapters.media import JSON, EmbeddingBatch, GeneratedImage, ImageBatch
-from zdrgate.adapters.openai_media import int_field, load_object
 from zdrgate.catalog.model import Endpoint
 from zdrgate.errors import InvalidRequest
+from zdrgate.protocols.base import ErrorKind, StreamProtocolError, UpstreamCall, UpstreamErrorInfo
+from zdrgate.protocols.canonical import encode
+from zdrgate.protocols.errors import identifier, kind_for_status, retry_after
+from zdrgate.protocols.media import JSON, EmbeddingBatch, GeneratedImage, ImageBatch
+from zdrgate.protocols.openai.media import int_field, load_object
 from zdrgate.wire.embeddings import EmbeddingRequest
 from zdrgate.wire.images import ImageRequest
 

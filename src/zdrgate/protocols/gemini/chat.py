@@ -1,7 +1,7 @@
 """The Gemini API protocol (Google AI Studio, ``{base}/models/{id}:generateContent``).
 
-Translation lives in :mod:`.gemini_request`, :mod:`.gemini_response`,
-:mod:`.gemini_stream` and :mod:`.gemini_schema`. The API key travels only in the
+Translation lives in :mod:`.request`, :mod:`.response`,
+:mod:`.stream` and :mod:`.schema`. The API key travels only in the
 ``x-goog-api-key`` header, added by the dispatcher: never in the URL, which ends up in
 access logs.
 """
@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from zdrgate.adapters.base import JSON, UpstreamCall, UpstreamErrorInfo
-from zdrgate.adapters.canonical import encode
-from zdrgate.adapters.gemini_request import request_body
-from zdrgate.adapters.gemini_response import classify, parse_response
-from zdrgate.adapters.gemini_stream import GeminiStreamDecoder
 from zdrgate.catalog.model import Endpoint
+from zdrgate.protocols.base import JSON, UpstreamCall, UpstreamErrorInfo
+from zdrgate.protocols.canonical import encode
+from zdrgate.protocols.gemini.request import request_body
+from zdrgate.protocols.gemini.response import classify, parse_response
+from zdrgate.protocols.gemini.stream import GeminiStreamDecoder
 from zdrgate.wire.chat import ChatRequest
 
 

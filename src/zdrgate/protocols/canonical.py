@@ -13,9 +13,9 @@ from typing import Any
 
 import orjson
 
-from zdrgate.adapters.base import JSON
 from zdrgate.catalog.model import Endpoint
 from zdrgate.errors import InvalidRequest
+from zdrgate.protocols.base import JSON
 from zdrgate.wire.chat import ChatRequest, Message
 
 _DATA_URL = re.compile(r"^data:([\w.+-]+/[\w.+-]+)(?:;[^,;]*)*;base64,(.*)$", re.DOTALL)

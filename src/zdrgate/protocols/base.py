@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
-from zdrgate.adapters.media import EmbeddingBatch, ImageBatch
 from zdrgate.catalog.model import Endpoint
+from zdrgate.protocols.media import EmbeddingBatch, ImageBatch
 from zdrgate.wire.chat import ChatRequest
 from zdrgate.wire.embeddings import EmbeddingRequest
 from zdrgate.wire.images import ImageRequest

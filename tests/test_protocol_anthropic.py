@@ -13,10 +13,10 @@ import pytest
 from conftest import GatewayFactory, chat_model, provider
 from fake_anthropic import FakeAnthropic, start_fake_anthropic
 from unit.test_policy_engine import endpoint as base_endpoint
-from zdrgate.adapters.anthropic import AnthropicAdapter
-from zdrgate.adapters.base import ErrorKind, StreamProtocolError
 from zdrgate.catalog.model import Endpoint, Protocol
 from zdrgate.errors import InvalidRequest
+from zdrgate.protocols.anthropic.chat import AnthropicAdapter
+from zdrgate.protocols.base import ErrorKind, StreamProtocolError
 from zdrgate.wire.chat import ChatRequest
 
 ADAPTER = AnthropicAdapter()

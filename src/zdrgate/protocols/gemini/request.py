@@ -22,7 +22,8 @@ from typing import Any
 
 import orjson
 
-from zdrgate.adapters.canonical import (
+from zdrgate.errors import InvalidRequest
+from zdrgate.protocols.canonical import (
     data_url,
     stop_list,
     system_text,
@@ -30,8 +31,7 @@ from zdrgate.adapters.canonical import (
     thinking_budget,
     tool_arguments,
 )
-from zdrgate.adapters.gemini_schema import gemini_schema
-from zdrgate.errors import InvalidRequest
+from zdrgate.protocols.gemini.schema import gemini_schema
 from zdrgate.wire.chat import ChatRequest, Message, NamedToolChoice
 
 REPLAYED_SIGNATURE = "skip_thought_signature_validator"

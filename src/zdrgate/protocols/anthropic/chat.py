@@ -1,8 +1,8 @@
 """The Anthropic Messages protocol (``POST {base}/messages``).
 
-Translation lives in three modules: :mod:`.anthropic_request` (canonical request ->
-Messages body), :mod:`.anthropic_response` (message -> ``chat.completion``) and
-:mod:`.anthropic_stream` (SSE -> chunks). The dispatcher adds ``x-api-key``; the
+Translation lives in three modules: :mod:`.request` (canonical request ->
+Messages body), :mod:`.response` (message -> ``chat.completion``) and
+:mod:`.stream` (SSE -> chunks). The dispatcher adds ``x-api-key``; the
 adapter adds ``anthropic-version``.
 """
 
@@ -11,13 +11,13 @@ from __future__ import annotations
 import dataclasses
 from urllib.parse import quote
 
-from zdrgate.adapters.anthropic_request import request_body
-from zdrgate.adapters.anthropic_response import parse_message
-from zdrgate.adapters.anthropic_stream import AnthropicStreamDecoder
-from zdrgate.adapters.base import JSON, ErrorKind, UpstreamCall, UpstreamErrorInfo
-from zdrgate.adapters.canonical import encode
-from zdrgate.adapters.errors import classify
 from zdrgate.catalog.model import Endpoint
+from zdrgate.protocols.anthropic.request import request_body
+from zdrgate.protocols.anthropic.response import parse_message
+from zdrgate.protocols.anthropic.stream import AnthropicStreamDecoder
+from zdrgate.protocols.base import JSON, ErrorKind, UpstreamCall, UpstreamErrorInfo
+from zdrgate.protocols.canonical import encode
+from zdrgate.protocols.errors import classify
 from zdrgate.wire.chat import ChatRequest
 
 API_VERSION = "2023-06-01"

@@ -14,11 +14,11 @@ import pytest
 from conftest import GatewayFactory, chat_model, provider
 from fake_gemini import FakeGemini, start_fake_gemini
 from unit.test_policy_engine import endpoint as base_endpoint
-from zdrgate.adapters.base import ErrorKind, StreamProtocolError
-from zdrgate.adapters.gemini import GeminiAdapter
-from zdrgate.adapters.gemini_schema import gemini_schema
 from zdrgate.catalog.model import Endpoint, Protocol
 from zdrgate.errors import InvalidRequest
+from zdrgate.protocols.base import ErrorKind, StreamProtocolError
+from zdrgate.protocols.gemini.chat import GeminiAdapter
+from zdrgate.protocols.gemini.schema import gemini_schema
 from zdrgate.wire.chat import ChatRequest
 
 ADAPTER = GeminiAdapter()

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 import orjson
 
-from zdrgate.adapters.base import ErrorKind, UpstreamErrorInfo
+from zdrgate.protocols.base import ErrorKind, UpstreamErrorInfo
 
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_.\[\]-]{0,63}$")
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TypeVar
 
-from zdrgate.adapters.anthropic import AnthropicAdapter, AnthropicVertexAdapter
-from zdrgate.adapters.base import ChatAdapter, EmbeddingAdapter, ImageAdapter, UpstreamErrorInfo
-from zdrgate.adapters.gemini import GeminiAdapter
-from zdrgate.adapters.gemini_media import GeminiEmbeddingAdapter, GeminiImageAdapter
-from zdrgate.adapters.openai import OpenAIAdapter
-from zdrgate.adapters.openai_media import OpenAIEmbeddingAdapter, OpenAIImageAdapter
 from zdrgate.catalog.model import Protocol
 from zdrgate.errors import InvalidRequest
+from zdrgate.protocols.anthropic.chat import AnthropicAdapter, AnthropicVertexAdapter
+from zdrgate.protocols.base import ChatAdapter, EmbeddingAdapter, ImageAdapter, UpstreamErrorInfo
+from zdrgate.protocols.gemini.chat import GeminiAdapter
+from zdrgate.protocols.gemini.media import GeminiEmbeddingAdapter, GeminiImageAdapter
+from zdrgate.protocols.openai.chat import OpenAIAdapter
+from zdrgate.protocols.openai.media import OpenAIEmbeddingAdapter, OpenAIImageAdapter
 
 A = TypeVar("A")
 

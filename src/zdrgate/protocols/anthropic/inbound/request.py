@@ -1,7 +1,7 @@
 """Anthropic Messages request (inbound ``/v1/messages``) -> canonical ``ChatRequest``.
 
 The reverse direction (canonical completion and chunks -> Anthropic message and
-events) is :mod:`.anthropic_render`. Translation is lossless for what both shapes
+events) is :mod:`.render`. Translation is lossless for what both shapes
 have; thinking signatures and redacted thinking have no canonical form and are
 dropped (an upstream of another protocol could not check them anyway).
 """
@@ -14,7 +14,7 @@ import orjson
 from pydantic import ValidationError
 
 from zdrgate.errors import InvalidRequest
-from zdrgate.wire.anthropic import (
+from zdrgate.protocols.anthropic.inbound.models import (
     Block,
     DocumentBlock,
     ImageBlock,

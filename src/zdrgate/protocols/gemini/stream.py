@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import orjson
 
-from zdrgate.adapters.base import JSON, ErrorKind, StreamProtocolError
-from zdrgate.adapters.canonical import ChunkMaker
-from zdrgate.adapters.gemini_media import inline_images
-from zdrgate.adapters.gemini_response import (
+from zdrgate.catalog.model import Endpoint
+from zdrgate.protocols.base import JSON, ErrorKind, StreamProtocolError
+from zdrgate.protocols.canonical import ChunkMaker
+from zdrgate.protocols.gemini.media import inline_images
+from zdrgate.protocols.gemini.response import (
     blocked,
     call_id,
     canonical_usage,
@@ -23,8 +24,7 @@ from zdrgate.adapters.gemini_response import (
     loads,
     parts_of,
 )
-from zdrgate.adapters.sse import SSEDecoder
-from zdrgate.catalog.model import Endpoint
+from zdrgate.protocols.sse import SSEDecoder
 
 
 class GeminiStreamDecoder:

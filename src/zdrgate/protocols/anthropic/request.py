@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from zdrgate.adapters.canonical import (
+from zdrgate.catalog.model import Endpoint
+from zdrgate.errors import InvalidRequest
+from zdrgate.protocols.canonical import (
     data_url,
     max_output,
     refuse_n,
@@ -27,8 +29,6 @@ from zdrgate.adapters.canonical import (
     thinking_budget,
     tool_arguments,
 )
-from zdrgate.catalog.model import Endpoint
-from zdrgate.errors import InvalidRequest
 from zdrgate.wire.chat import ChatRequest, Message, NamedToolChoice
 
 _MIN_THINKING = 1024  # Anthropic's smallest budget_tokens

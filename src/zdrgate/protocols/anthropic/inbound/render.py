@@ -1,5 +1,5 @@
 """Canonical completion and chunks -> Anthropic Messages response and SSE events,
-for the inbound ``/v1/messages`` API (the request side is :mod:`.anthropic_inbound`).
+for the inbound ``/v1/messages`` API (the request side is :mod:`.request`).
 
 A stream renders as ``message_start``, then per content block ``content_block_start``
 / ``content_block_delta`` / ``content_block_stop`` (thinking, text, tool_use), then

@@ -12,17 +12,17 @@ from typing import Any
 
 import orjson
 
-from zdrgate.adapters.base import (
+from zdrgate.catalog.model import Endpoint
+from zdrgate.protocols.base import (
     JSON,
     ErrorKind,
     StreamProtocolError,
     UpstreamCall,
     UpstreamErrorInfo,
 )
-from zdrgate.adapters.canonical import encode
-from zdrgate.adapters.errors import classify
-from zdrgate.adapters.sse import SSEDecoder
-from zdrgate.catalog.model import Endpoint
+from zdrgate.protocols.canonical import encode
+from zdrgate.protocols.errors import classify
+from zdrgate.protocols.sse import SSEDecoder
 from zdrgate.wire.chat import GATEWAY_FIELDS, ChatRequest
 
 # Vendors whose API stores completions when asked: they get an explicit store=false.

@@ -14,11 +14,11 @@ from typing import Any
 
 import orjson
 
-from zdrgate.adapters.base import JSON, ErrorKind, StreamProtocolError, UpstreamErrorInfo
-from zdrgate.adapters.canonical import assistant_message, choice, completion, tool_call, usage
-from zdrgate.adapters.errors import identifier, kind_for_status, retry_after
-from zdrgate.adapters.gemini_media import inline_images
 from zdrgate.catalog.model import Endpoint
+from zdrgate.protocols.base import JSON, ErrorKind, StreamProtocolError, UpstreamErrorInfo
+from zdrgate.protocols.canonical import assistant_message, choice, completion, tool_call, usage
+from zdrgate.protocols.errors import identifier, kind_for_status, retry_after
+from zdrgate.protocols.gemini.media import inline_images
 
 _FILTERED = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"}
 

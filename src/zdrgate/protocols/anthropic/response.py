@@ -10,9 +10,9 @@ from typing import Any
 
 import orjson
 
-from zdrgate.adapters.base import JSON, ErrorKind, StreamProtocolError
-from zdrgate.adapters.canonical import assistant_message, choice, completion, tool_call, usage
 from zdrgate.catalog.model import Endpoint
+from zdrgate.protocols.base import JSON, ErrorKind, StreamProtocolError
+from zdrgate.protocols.canonical import assistant_message, choice, completion, tool_call, usage
 
 FINISH = {
     "end_turn": "stop",
