@@ -62,6 +62,20 @@ class ImageSettings(_Strict):
     fetch_timeout_seconds: float = Field(default=30.0, gt=0)
 
 
+class ReceiptSettings(_Strict):
+    issuer: str = ""
+    """The ``iss`` claim of receipts: this deployment's public URL. Empty:
+    ``http://{server.host}:{server.port}``."""
+    signing_key_file: str = ""
+    """A PEM Ed25519 private key given by the operator. Empty: the key is generated
+    at first start into ``storage.data_dir`` (mode 0600)."""
+    signing_key_env: str = "ZDRGATE_RECEIPT_KEY"
+    """An environment variable that, when set, holds the PEM key (wins over the file)."""
+    lifetime_days: int = Field(default=365, gt=0)
+    """How long a receipt stays verifiable: a retired signing key stays in the JWKS
+    this many days after it was replaced."""
+
+
 class AttestationSettings(_Strict):
     reference: str = Field(min_length=1)
     attested_on: dt.date
@@ -119,6 +133,7 @@ class Settings(_Strict):
     policy: PolicySettings = PolicySettings()
     upstream: UpstreamSettings = UpstreamSettings()
     images: ImageSettings = ImageSettings()
+    receipts: ReceiptSettings = ReceiptSettings()
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
 
 
