@@ -36,6 +36,10 @@ class StorageSettings(_Strict):
     data_dir: str = "."
     """Where the gateway keeps its own files (the first admin key, the receipt
     signing key). Never a prompt or a completion."""
+    migrate_on_start: bool = True
+    """``serve`` upgrades the schema at start. Off (several instances on one
+    database): run ``zdrgate migrate`` once per release; ``serve`` refuses to start on
+    a schema that is not current."""
 
 
 class PolicySettings(_Strict):

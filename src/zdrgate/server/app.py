@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import Route
 
+from zdrgate.accounts import migrate
 from zdrgate.accounts.auth import Authenticator
 from zdrgate.accounts.store import Store
 from zdrgate.accounts.usage import UsageRecorder
@@ -108,7 +109,8 @@ def create_app(settings: Settings | None = None, **kwargs: object) -> Front:
 def app_for(state: AppState) -> Front:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        state.store.migrate()
+        storage = state.settings.storage
+        migrate.prepare(state.store.engine, migrate_on_start=storage.migrate_on_start)
         await state.gateway.dispatcher.start()
         await state.gateway.usage.start()
         # Everything built so far (catalog, modules) lives as long as the process:
