@@ -15,6 +15,7 @@ import os
 import random
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -34,8 +35,9 @@ from zdrgate.config import Settings
 from zdrgate.errors import GatewayError, MethodNotAllowed, NotFound
 from zdrgate.metrics import Metrics
 from zdrgate.policy import PolicyEngine
+from zdrgate.receipts import KeyRing, ReceiptSigner, load_key_ring
 from zdrgate.routing import HealthBoard
-from zdrgate.server import health, media_routes, messages, metrics_route, routes
+from zdrgate.server import health, media_routes, messages, metrics_route, proof_routes, routes
 from zdrgate.server.front import Front
 from zdrgate.server.responses import error_response
 from zdrgate.server.state import AppState
@@ -68,6 +70,7 @@ def build_state(
     today: Callable[[], dt.date] | None = None,
     rng: random.Random | None = None,
     assets: AssetFetcher | None = None,
+    keys: KeyRing | None = None,
 ) -> AppState:
     env = os.environ if environ is None else environ
     today = today or DayClock()
@@ -88,12 +91,24 @@ def build_state(
     if metrics is not None:
         metrics.routable = functools.partial(metrics_route.routable_counts, gateway)
     auth = Authenticator(store, env.get("ZDRGATE_MASTER_KEY") or None)
-    return AppState(settings=settings, gateway=gateway, auth=auth, store=store)
+    keys = keys or load_key_ring(settings.receipts, Path(settings.storage.data_dir), env)
+    receipts = ReceiptSigner(keys, issuer_of(settings))
+    return AppState(settings=settings, gateway=gateway, auth=auth, store=store, receipts=receipts)
+
+
+def issuer_of(settings: Settings) -> str:
+    server = settings.server
+    return settings.receipts.issuer or f"http://{server.host}:{server.port}"
 
 
 def fetch_rules(settings: Settings) -> FetchRules:
     conf = settings.images
-    return FetchRules(max_bytes=conf.max_fetch_bytes, timeout_seconds=conf.fetch_timeout_seconds)
+    return FetchRules(
+        max_bytes=conf.max_fetch_bytes,
+        max_request_bytes=conf.max_fetch_bytes_per_request,
+        max_concurrent=conf.max_concurrent_fetches,
+        timeout_seconds=conf.fetch_timeout_seconds,
+    )
 
 
 def create_app(settings: Settings | None = None, **kwargs: object) -> Front:
@@ -141,6 +156,8 @@ def _routes() -> list[Route]:
         Route("/v1/images/generations", media_routes.images_generations, methods=["POST"]),
         Route("/v1/embeddings", media_routes.embeddings, methods=["POST"]),
         Route("/v1/models", routes.list_models, methods=["GET"]),
+        Route("/.well-known/jwks.json", proof_routes.jwks, methods=["GET"]),
+        Route("/v1/receipts/verify", proof_routes.receipts_verify, methods=["POST"]),
         Route("/v1/models/{author}/{slug}", routes.retrieve_model, methods=["GET"]),
         Route("/v1/models/{author}/{slug}/endpoints", routes.model_endpoints, methods=["GET"]),
     ]
