@@ -6,7 +6,7 @@ import datetime as dt
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -38,6 +38,7 @@ class Served:
     policy_digest: str
     verified_on: str
     origin: str  # where the request went, scheme://host[:port]
+    endpoint: Endpoint = field(compare=False, repr=False)  # for the signed receipt
 
     @classmethod
     def of(cls, approval: Approval) -> Served:
@@ -61,6 +62,7 @@ def _served(approval: Approval) -> Served:
         approval.policy_digest,
         verified.isoformat() if verified else "",
         endpoint.origin,
+        endpoint,
     )
 
 
