@@ -35,14 +35,6 @@ class Auth(StrEnum):
     API_KEY = "api-key"  # Azure OpenAI
 
 
-DEFAULT_AUTH = {
-    Protocol.OPENAI: Auth.BEARER,
-    Protocol.ANTHROPIC: Auth.X_API_KEY,
-    Protocol.ANTHROPIC_VERTEX: Auth.BEARER,
-    Protocol.GEMINI: Auth.X_GOOG_API_KEY,
-}
-
-
 class ZdrAvailability(StrEnum):
     """How a provider offers zero data retention."""
 
@@ -103,11 +95,7 @@ class Provider:
     regional_base_urls: tuple[tuple[str, str], ...] = ()
     asset_origins: tuple[str, ...] = ()  # origins whose image URLs the gateway may fetch
     api_key: str | None = field(default=None, repr=False)  # from config; never logged
-    auth: Auth | None = None  # None: the protocol's usual header (DEFAULT_AUTH)
-
-    @property
-    def auth_style(self) -> Auth:
-        return self.auth or DEFAULT_AUTH[self.protocol]
+    auth: Auth | None = None  # None: the protocol's usual style (its spec's auth)
 
 
 @dataclass(frozen=True, slots=True)

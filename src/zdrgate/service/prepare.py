@@ -1,19 +1,18 @@
 """The chat request as each upstream protocol needs it.
 
-Most protocols take an image input as a URL. Gemini (AI Studio) takes only inline
-bytes, so for a Gemini endpoint the gateway fetches https image URLs once per request
-(SSRF-guarded, see ``service.vision``) and reuses the result for every Gemini attempt.
-The fetch happens only when a Gemini endpoint is actually tried.
+Most protocols take an image input as a URL. Some (Gemini AI Studio; their spec says
+``inline_images_only``) take only inline bytes, so for such an endpoint the gateway
+fetches https image URLs once per request (SSRF-guarded, see ``service.vision``) and
+reuses the result for every such attempt. The fetch happens only when one is tried.
 """
 
 from __future__ import annotations
 
-from zdrgate.catalog.model import Endpoint, Protocol
+from zdrgate.catalog.model import Endpoint
+from zdrgate.protocols import spec_for
 from zdrgate.service.vision import inline_image_urls
 from zdrgate.upstream.assets import AssetFetcher
 from zdrgate.wire.chat import ChatRequest
-
-_INLINE_IMAGES_ONLY = frozenset({Protocol.GEMINI})
 
 
 class ProtocolRequests:
@@ -23,7 +22,7 @@ class ProtocolRequests:
         self._inlined: ChatRequest | None = None
 
     async def for_endpoint(self, endpoint: Endpoint) -> ChatRequest:
-        if endpoint.provider.protocol not in _INLINE_IMAGES_ONLY:
+        if not spec_for(endpoint.provider.protocol).inline_images_only:
             return self._request
         if self._inlined is None:
             self._inlined = await inline_image_urls(self._assets, self._request)

@@ -31,6 +31,7 @@ from zdrgate.protocols.canonical import (
     thinking_budget,
     tool_arguments,
 )
+from zdrgate.protocols.common import append_turn
 from zdrgate.protocols.gemini.schema import gemini_schema
 from zdrgate.wire.chat import ChatRequest, Message, NamedToolChoice
 
@@ -63,10 +64,7 @@ def contents(messages: list[Message]) -> list[dict[str, Any]]:
             role, parts = "user", _parts(message.content)
         if not parts:
             continue
-        if turns and turns[-1]["role"] == role:
-            turns[-1]["parts"].extend(parts)
-        else:
-            turns.append({"role": role, "parts": parts})
+        append_turn(turns, role, "parts", parts)
     if not turns:
         raise InvalidRequest(
             "The request needs at least one user or assistant message with content.",
