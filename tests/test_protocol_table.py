@@ -31,7 +31,7 @@ def test_every_protocol_has_its_own_package() -> None:
 
 
 def test_the_parity_tests_run_over_every_protocol_of_the_table() -> None:
-    assert PROTOCOLS == list(protocol_names())
+    assert list(protocol_names()) == PROTOCOLS
     with running_fakes() as urls:
         assert set(urls) == set(protocol_names())
 
