@@ -19,8 +19,11 @@ from zdrgate.errors import InvalidRequest
 from zdrgate.protocols.errors import ErrorKind, StreamProtocolError
 from zdrgate.protocols.gemini.chat import GeminiChat
 from zdrgate.protocols.gemini.errors import classify
+from zdrgate.protocols.gemini.media import GeminiEmbeddings, GeminiImages
 from zdrgate.protocols.gemini.schema import gemini_schema
 from zdrgate.wire.chat import ChatRequest
+from zdrgate.wire.embeddings import EmbeddingRequest
+from zdrgate.wire.images import ImageRequest
 
 CODEC = GeminiChat()
 PNG = "data:image/png;base64,iVBORw0KGgo="
@@ -51,6 +54,22 @@ def test_paths() -> None:
     )
     odd = CODEC.build_chat(endpoint("a b?key=1"), plain).path
     assert "?" not in odd and " " not in odd
+
+
+@pytest.mark.parametrize("odd", ["a b?key=1", "x/../../files", "m#frag", "m%2e"])
+def test_image_and_embedding_paths_quote_the_model_id_like_chat(odd: str) -> None:
+    """An upstream id from config must not add a query, a fragment or path segments
+    on any route (it did on images and embeddings: issue 11, item 9)."""
+    images = GeminiImages().build_images(endpoint(odd), ImageRequest(model="a/m", prompt="p"))
+    embeddings = GeminiEmbeddings().build_embeddings(
+        endpoint(odd), EmbeddingRequest(model="a/m", input="x")
+    )
+    chat = CODEC.build_chat(endpoint(odd), ChatRequest(model="a/m", messages=HI)).path
+    model = chat.removesuffix(":generateContent")
+    assert images.path == f"{model}:generateContent"
+    assert embeddings.path == f"{model}:batchEmbedContents"
+    for path in (images.path, embeddings.path):
+        assert path.count("/") == 2 and not {"?", "#", " "} & set(path)
 
 
 def test_request_golden() -> None:

@@ -8,22 +8,19 @@ access logs.
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from zdrgate.catalog.model import Endpoint
 from zdrgate.protocols.base import UpstreamCall
 from zdrgate.protocols.canonical import encode
 from zdrgate.protocols.common import JSON
-from zdrgate.protocols.gemini.request import request_body
+from zdrgate.protocols.gemini.request import model_target, request_body
 from zdrgate.protocols.gemini.response import parse_response
 from zdrgate.protocols.gemini.stream import GeminiStreamDecoder
 from zdrgate.wire.chat import ChatRequest
 
 
 def model_path(endpoint: Endpoint, stream: bool) -> str:
-    model = quote(endpoint.upstream_id.removeprefix("models/"), safe="-._~")
     method = "streamGenerateContent?alt=sse" if stream else "generateContent"
-    return f"/models/{model}:{method}"
+    return model_target(endpoint.upstream_id, method)
 
 
 class GeminiChat:

@@ -23,6 +23,7 @@ from zdrgate.protocols.base import UpstreamCall
 from zdrgate.protocols.canonical import encode
 from zdrgate.protocols.common import JSON, int_field, load_object
 from zdrgate.protocols.errors import ErrorKind, StreamProtocolError
+from zdrgate.protocols.gemini.request import model_target
 from zdrgate.protocols.media import EmbeddingBatch, GeneratedImage, ImageBatch
 from zdrgate.wire.embeddings import EmbeddingRequest
 from zdrgate.wire.images import ImageRequest
@@ -75,7 +76,7 @@ class GeminiImages:
             "contents": [{"role": "user", "parts": [{"text": request.prompt}]}],
             "generationConfig": generation_config(request),
         }
-        path = f"/models/{endpoint.upstream_id}:generateContent"
+        path = model_target(endpoint.upstream_id, "generateContent")
         return UpstreamCall(path, encode(payload), False, _JSON_HEADERS)
 
     def parse_images(self, endpoint: Endpoint, body: bytes) -> ImageBatch:
@@ -135,9 +136,9 @@ class GeminiEmbeddings:
                 param="input",
                 code="unsupported_input",
             )
-        model = f"models/{endpoint.upstream_id}"
+        path = model_target(endpoint.upstream_id, "batchEmbedContents")
+        model = path.removeprefix("/").removesuffix(":batchEmbedContents")  # models/{id}
         requests = [_embed_request(model, text, request.dimensions) for text in texts]
-        path = f"/models/{endpoint.upstream_id}:batchEmbedContents"
         return UpstreamCall(path, encode({"requests": requests}), False, _JSON_HEADERS)
 
     def parse_embeddings(self, endpoint: Endpoint, body: bytes) -> EmbeddingBatch:

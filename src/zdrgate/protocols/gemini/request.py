@@ -19,6 +19,7 @@ Nothing that makes Google store content is ever built here (no ``cachedContent``
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 
@@ -36,6 +37,13 @@ from zdrgate.protocols.gemini.schema import gemini_schema
 from zdrgate.wire.chat import ChatRequest, Message, NamedToolChoice
 
 REPLAYED_SIGNATURE = "skip_thought_signature_validator"
+
+
+def model_target(upstream_id: str, method: str) -> str:
+    """``/models/{id}:{method}`` with the id quoted, so an upstream id from config can
+    add no path segment, query or fragment (every route: chat, images, embeddings)."""
+    model = quote(upstream_id.removeprefix("models/"), safe="-._~")
+    return f"/models/{model}:{method}"
 
 
 def request_body(request: ChatRequest) -> dict[str, Any]:
