@@ -37,6 +37,7 @@ class Served:
     endpoint_id: str
     policy_digest: str
     verified_on: str
+    origin: str  # where the request went, scheme://host[:port]
 
     @classmethod
     def of(cls, approval: Approval) -> Served:
@@ -47,14 +48,19 @@ class Served:
             "x-zdr-endpoint": self.endpoint_id,
             "x-zdr-policy": self.policy_digest,
             "x-zdr-verified-on": self.verified_on,
+            "x-zdr-origin": self.origin,
         }
 
 
 @lru_cache(maxsize=4096)  # approvals live in the engine's decision cache
 def _served(approval: Approval) -> Served:
     verified = approval.endpoint.policy.verified_on
+    endpoint = approval.endpoint
     return Served(
-        approval.endpoint.id, approval.policy_digest, verified.isoformat() if verified else ""
+        endpoint.id,
+        approval.policy_digest,
+        verified.isoformat() if verified else "",
+        endpoint.origin,
     )
 
 

@@ -1,9 +1,11 @@
 """The chat request as each upstream protocol needs it.
 
-Most protocols take an image input as a URL. Some (Gemini AI Studio; their spec says
-``inline_images_only``) take only inline bytes, so for such an endpoint the gateway
-fetches https image URLs once per request (SSRF-guarded, see ``service.vision``) and
-reuses the result for every such attempt. The fetch happens only when one is tried.
+Most protocols take an image input as a URL. Some take only inline bytes (Gemini AI
+Studio: their spec says ``inline_images_only``), and a self-hosted server on the
+operator's network must not be handed a client's URL (it would fetch internal
+addresses for the client): for such endpoints the gateway fetches https image URLs
+once per request (SSRF-guarded, see ``service.vision``) and reuses the result for
+every such attempt. The fetch happens only when such an endpoint is actually tried.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ class ProtocolRequests:
         self._inlined: ChatRequest | None = None
 
     async def for_endpoint(self, endpoint: Endpoint) -> ChatRequest:
-        if not spec_for(endpoint.provider.protocol).inline_images_only:
+        provider = endpoint.provider
+        inline = spec_for(provider.protocol).inline_images_only or provider.inline_image_urls
+        if not inline:
             return self._request
         if self._inlined is None:
             self._inlined = await inline_image_urls(self._assets, self._request)
