@@ -176,6 +176,9 @@ class Gateway:
         raise UpstreamFailure(info.kind, endpoint.id, response.status)
 
 
+UNKNOWN_MODEL = "unknown"
+
+
 class Metering:
     """Builds the one usage row of a request from metadata (never content)."""
 
@@ -185,7 +188,9 @@ class Metering:
         self.gateway = gateway
         self.principal = principal
         self.route = route
-        self.model = model
+        # A usage row names a catalog model or none: the requested id may be any string
+        # when a `models` fallback is what the catalog knows.
+        self.model = model if model in gateway.catalog.models else UNKNOWN_MODEL
         self.stream = stream
         self.attempts = Attempts()
         self.started = time.perf_counter()
