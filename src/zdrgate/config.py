@@ -14,7 +14,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from zdrgate.catalog.model import Auth
 from zdrgate.errors import ConfigError
+from zdrgate.protocols.table import protocol_names
 
 
 class _Strict(BaseModel):
@@ -64,6 +66,10 @@ class ImageSettings(_Strict):
     """Largest image the gateway fetches (a provider's image URL, or a vision input
     a protocol needs inline)."""
     fetch_timeout_seconds: float = Field(default=30.0, gt=0)
+    max_fetch_bytes_per_request: int = Field(default=32 * 1024 * 1024, gt=0)
+    """All images fetched for one request together read at most this many bytes."""
+    max_concurrent_fetches: int = Field(default=16, gt=0)
+    """Image fetches in flight at once in one process; more wait (within their timeout)."""
 
 
 class ReceiptSettings(_Strict):
@@ -120,9 +126,12 @@ class ModelSettings(_Strict):
 
 
 class ProviderSettings(_Strict):
-    protocol: Literal["openai", "anthropic", "anthropic-vertex", "gemini"] | None = None
-    auth: Literal["bearer", "x-api-key", "x-goog-api-key", "api-key"] | None = None
-    """Header that carries the key; default: the protocol's usual one."""
+    protocol: str | None = None
+    """A name from the protocol table (``zdrgate.protocols.table``): openai, anthropic,
+    anthropic-vertex, gemini."""
+    auth: str | None = None
+    """How the key travels (bearer, x-api-key, x-goog-api-key, api-key); default: the
+    protocol's own (its spec's ``auth``)."""
     name: str | None = None
     base_url: str | None = None
     api_key_env: str | None = None
@@ -131,7 +140,27 @@ class ProviderSettings(_Strict):
     policy: PolicyOverride | None = None
     asset_origins: list[str] | None = None
     """Origins (``https://host``) whose image URLs the gateway may fetch and inline."""
+    inline_image_urls: bool | None = None
+    """Fetch a client's image URLs (SSRF-guarded) and send the bytes inline instead of
+    the URL. Default: on for a provider the catalog does not know (self-hosted), off
+    for catalog providers."""
     models: list[ModelSettings] = Field(default_factory=list)
+
+    @field_validator("protocol")
+    @classmethod
+    def _known_protocol(cls, value: str | None) -> str | None:
+        return _one_of(value, protocol_names())
+
+    @field_validator("auth")
+    @classmethod
+    def _known_auth(cls, value: str | None) -> str | None:
+        return _one_of(value, tuple(a.value for a in Auth))
+
+
+def _one_of(value: str | None, allowed: tuple[str, ...]) -> str | None:
+    if value is not None and value not in allowed:
+        raise ValueError(f"must be one of {', '.join(allowed)}")
+    return value
 
 
 class Settings(_Strict):

@@ -98,7 +98,12 @@ def issuer_of(settings: Settings) -> str:
 
 def fetch_rules(settings: Settings) -> FetchRules:
     conf = settings.images
-    return FetchRules(max_bytes=conf.max_fetch_bytes, timeout_seconds=conf.fetch_timeout_seconds)
+    return FetchRules(
+        max_bytes=conf.max_fetch_bytes,
+        max_request_bytes=conf.max_fetch_bytes_per_request,
+        max_concurrent=conf.max_concurrent_fetches,
+        timeout_seconds=conf.fetch_timeout_seconds,
+    )
 
 
 def create_app(settings: Settings | None = None, **kwargs: object) -> Front:
