@@ -46,8 +46,23 @@ def test_account_key_usage_export_delete(cli: tuple[str, Store], tmp_path: Path)
     assert [a["email"] for a in accounts] == [EMAIL] and accounts[0]["role"] == "member"
 
     plaintext = run(
-        config, "keys", "create", "--account", EMAIL, "--team", "research", "--models",
-        "a/b,c/d", "--rpm", "3", "--budget-day", "1.5", "--region", "EU", "--name", "laptop",
+        config,
+        "keys",
+        "create",
+        "--account",
+        EMAIL,
+        "--team",
+        "research",
+        "--models",
+        "a/b,c/d",
+        "--rpm",
+        "3",
+        "--budget-day",
+        "1.5",
+        "--region",
+        "EU",
+        "--name",
+        "laptop",
     ).strip()
     key_id = plaintext.split("-")[1]
     shown = json.loads(run(config, "accounts", "show", EMAIL, "--json"))

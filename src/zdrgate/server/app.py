@@ -35,7 +35,15 @@ from zdrgate.errors import GatewayError, MethodNotAllowed, NotFound
 from zdrgate.policy import PolicyEngine
 from zdrgate.receipts import KeyRing, ReceiptSigner, load_key_ring
 from zdrgate.routing import HealthBoard
-from zdrgate.server import health, media_routes, messages, proof_routes, routes
+from zdrgate.server import (
+    account_routes,
+    admin_routes,
+    health,
+    media_routes,
+    messages,
+    proof_routes,
+    routes,
+)
 from zdrgate.server.front import Front
 from zdrgate.server.responses import error_response
 from zdrgate.server.state import AppState
@@ -86,6 +94,7 @@ def build_state(
         assets=assets or AssetFetcher(fetch_rules(settings)),
     )
     auth = Authenticator(store, env.get("ZDRGATE_MASTER_KEY") or None)
+    store.on_credentials_changed(auth.forget)
     keys = keys or load_key_ring(settings.receipts, Path(settings.storage.data_dir), env)
     receipts = ReceiptSigner(keys, issuer_of(settings))
     return AppState(settings=settings, gateway=gateway, auth=auth, store=store, receipts=receipts)
@@ -155,6 +164,7 @@ def _routes() -> list[Route]:
         Route("/v1/models/{author}/{slug}", routes.retrieve_model, methods=["GET"]),
         Route("/v1/models/{author}/{slug}/endpoints", routes.model_endpoints, methods=["GET"]),
     ]
+    table += account_routes.ROUTES + admin_routes.ROUTES
     for feature in STORAGE_FEATURES:
         table.append(Route(f"/v1/{feature}", routes.storage_feature, methods=["GET", "POST"]))
         table.append(
