@@ -99,9 +99,8 @@ def test_an_edited_entry_breaks_the_chain_visibly(
     saved = tmp_path / "log.json"
     saved.write_text(httpx.get(gw.v1 + "/policy-log", headers=gw.auth()).text)
     with gw.state.store.engine.begin() as conn:
-        conn.execute(
-            sa.update(policy_log).where(policy_log.c.seq == 1).values(new_digest="sha256:" + "f" * 64)
-        )
+        forged = "sha256:" + "f" * 64
+        conn.execute(sa.update(policy_log).where(policy_log.c.seq == 1).values(new_digest=forged))
     broken = runner.invoke(main, ["policy-log", "verify", "--config", str(config), "--json"])
     assert broken.exit_code == 1
     problems = json.loads(broken.output)["problems"]
