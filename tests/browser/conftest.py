@@ -69,7 +69,9 @@ def png(width: int = 48, height: int = 48) -> bytes:
     )
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running in this thread while
+# it is started, which pytest-asyncio's tests after these ones cannot share.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     path = chromium_path()
     if path is None:
