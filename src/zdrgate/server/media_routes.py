@@ -7,8 +7,6 @@ from starlette.requests import Request
 from zdrgate.server.parsing import parse_body
 from zdrgate.server.responses import JSONBytes
 from zdrgate.server.routes import authenticate, state_of
-from zdrgate.service.embeddings import create_embeddings
-from zdrgate.service.images import generate_images
 from zdrgate.wire.embeddings import EmbeddingRequest
 from zdrgate.wire.images import ImageRequest
 
@@ -18,7 +16,7 @@ async def images_generations(request: Request) -> JSONBytes:
     principal = await authenticate(request)
     body = parse_body(ImageRequest, await request.body())
     pass_urls = state.settings.images.pass_through_provider_urls
-    result, served = await generate_images(state.gateway, body, principal, pass_urls=pass_urls)
+    result, served = await state.gateway.images(body, principal, pass_urls=pass_urls)
     return JSONBytes(result, headers=served.headers())
 
 
@@ -26,5 +24,5 @@ async def embeddings(request: Request) -> JSONBytes:
     state = state_of(request)
     principal = await authenticate(request)
     body = parse_body(EmbeddingRequest, await request.body())
-    result, served = await create_embeddings(state.gateway, body, principal)
+    result, served = await state.gateway.embeddings(body, principal)
     return JSONBytes(result, headers=served.headers())

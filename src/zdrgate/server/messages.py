@@ -22,7 +22,7 @@ from zdrgate.server.parsing import parse_body
 from zdrgate.server.responses import JSONBytes
 from zdrgate.server.routes import state_of
 from zdrgate.server.streaming import StreamReply
-from zdrgate.service.streaming import Chunks, StreamEnd, StreamEvent, stream_events
+from zdrgate.service.events import Chunks, StreamEnd, StreamEvent, StreamFailed
 
 
 def anthropic_error(error: GatewayError) -> JSONBytes:
@@ -42,7 +42,7 @@ async def messages(request: Request) -> Any:
         principal = await authenticate(request)
         chat = to_chat_request(parse_body(MessagesRequest, await request.body()))
         if chat.stream:
-            events = stream_events(state.gateway, chat, principal)
+            events = state.gateway.stream(chat, principal)
             keepalive = state.settings.server.stream_keepalive_seconds
             return StreamReply(events, keepalive, AnthropicRenderer(chat.model))
         result, served = await state.gateway.chat(chat, principal)
@@ -66,6 +66,8 @@ class AnthropicRenderer:
             return [data for chunk in event.items for data in self.events.chunk(chunk)]
         if isinstance(event, StreamEnd):
             return self.events.done()
+        if isinstance(event, StreamFailed):
+            return self.events.error(502, event.message, event.kind.value)
         return []  # a late receipt: Anthropic's format has no place for comments
 
     def closing(self) -> list[bytes]:

@@ -14,7 +14,6 @@ from zdrgate.server.parsing import parse_body
 from zdrgate.server.responses import JSONBytes
 from zdrgate.server.state import AppState
 from zdrgate.server.streaming import OpenAIRenderer, StreamReply
-from zdrgate.service.streaming import stream_events
 from zdrgate.wire.chat import ChatRequest
 
 
@@ -43,9 +42,10 @@ async def chat_reply(state: AppState, authorization: str | None, body: bytes) ->
     principal = await state.auth.authenticate(authorization)
     chat = parse_body(ChatRequest, body)
     if chat.stream:
-        events = stream_events(state.gateway, chat, principal)
+        events = state.gateway.stream(chat, principal)
         keepalive = state.settings.server.stream_keepalive_seconds
-        return StreamReply(events, keepalive, OpenAIRenderer())
+        include_usage = bool(chat.stream_options and chat.stream_options.include_usage)
+        return StreamReply(events, keepalive, OpenAIRenderer(include_usage))
     result, served = await state.gateway.chat(chat, principal)
     return JSONBytes(result, headers=served.headers())
 
