@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
+from zdrgate.catalog.model import Endpoint
 from zdrgate.policy import Approval
 
 
@@ -16,6 +17,7 @@ class Served:
     policy_digest: str
     verified_on: str
     origin: str  # where the request went, scheme://host[:port]
+    endpoint: Endpoint = field(compare=False, repr=False)  # for the signed receipt
 
     @classmethod
     def of(cls, approval: Approval) -> Served:
@@ -39,4 +41,5 @@ def _served(approval: Approval) -> Served:
         approval.policy_digest,
         verified.isoformat() if verified else "",
         endpoint.origin,
+        endpoint,
     )
