@@ -92,6 +92,19 @@ class ReceiptSettings(_Strict):
     this many days after it was replaced."""
 
 
+class WebSettings(_Strict):
+    enabled: bool = True
+    """Serve the web app (chat, models, privacy, account pages) at ``/``. Off: only
+    the API and ``/healthz`` are served."""
+    site_name: str = "zdrgate"
+    """The name shown in the pages' header and title (branding)."""
+    operator_name: str = ""
+    """Who runs this deployment, as the privacy page names it."""
+    operator_contact: str = ""
+    """How people reach the operator about privacy (an email address or a URL), shown on
+    the privacy page."""
+
+
 class AttestationSettings(_Strict):
     reference: str = Field(min_length=1)
     attested_on: dt.date
@@ -183,6 +196,7 @@ class Settings(_Strict):
     policy: PolicySettings = PolicySettings()
     upstream: UpstreamSettings = UpstreamSettings()
     images: ImageSettings = ImageSettings()
+    web: WebSettings = WebSettings()
     metrics: MetricsSettings = MetricsSettings()
     receipts: ReceiptSettings = ReceiptSettings()
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
