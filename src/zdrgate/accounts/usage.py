@@ -69,10 +69,12 @@ class UsageRecorder:
         self._task: asyncio.Task[None] | None = None
         self.metrics = metrics
 
-    def record(self, event: UsageEvent) -> None:
+    def record(self, event: UsageEvent, ttft_seconds: float | None = None) -> None:
+        """Queue the row; ``ttft_seconds`` (time to a stream's first chunk) feeds the
+        metrics only."""
         self._buffer.append(event)
         if self.metrics is not None:
-            self.metrics.observe(event)
+            self.metrics.observe(event, ttft_seconds)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run())
