@@ -86,6 +86,17 @@ class ReceiptSettings(_Strict):
     this many days after it was replaced."""
 
 
+class EvidenceSettings(_Strict):
+    on_change: Literal["keep", "suspend"] = "keep"
+    """When evidence watch finds a provider's evidence pages changed: ``keep`` its
+    endpoints routable until their verification ages out (``max_verification_age_days``),
+    or ``suspend`` them until an admin runs ``zdrgate catalog verify``."""
+    timeout_seconds: float = Field(default=20.0, gt=0)
+    """Connect and read timeout of each evidence page fetch."""
+    refresh_seconds: float = Field(default=60.0, gt=0)
+    """How often a running gateway re-reads the log for suspended providers."""
+
+
 class AttestationSettings(_Strict):
     reference: str = Field(min_length=1)
     attested_on: dt.date
@@ -179,6 +190,7 @@ class Settings(_Strict):
     images: ImageSettings = ImageSettings()
     metrics: MetricsSettings = MetricsSettings()
     receipts: ReceiptSettings = ReceiptSettings()
+    evidence: EvidenceSettings = EvidenceSettings()
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
 
 
