@@ -30,6 +30,9 @@ class ServerSettings(_Strict):
     """Larger request bodies are answered with 413."""
     stream_keepalive_seconds: float = Field(default=5.0, gt=0)
     """While waiting for the first upstream byte, send an SSE comment this often."""
+    public_url: str = ""
+    """The address people reach the gateway at, e.g. ``https://ai.example.org``: the
+    base of invite links. Empty: ``http://host:port``."""
 
 
 class StorageSettings(_Strict):
@@ -95,6 +98,19 @@ class EvidenceSettings(_Strict):
     """Connect and read timeout of each evidence page fetch."""
     refresh_seconds: float = Field(default=60.0, gt=0)
     """How often a running gateway re-reads the log for suspended providers."""
+
+
+class WebSettings(_Strict):
+    enabled: bool = True
+    """Serve the web app (chat, models, privacy, account pages) at ``/``. Off: only
+    the API and ``/healthz`` are served."""
+    site_name: str = "zdrgate"
+    """The name shown in the pages' header and title (branding)."""
+    operator_name: str = ""
+    """Who runs this deployment, as the privacy page names it."""
+    operator_contact: str = ""
+    """How people reach the operator about privacy (an email address or a URL), shown on
+    the privacy page."""
 
 
 class AttestationSettings(_Strict):
@@ -188,6 +204,7 @@ class Settings(_Strict):
     policy: PolicySettings = PolicySettings()
     upstream: UpstreamSettings = UpstreamSettings()
     images: ImageSettings = ImageSettings()
+    web: WebSettings = WebSettings()
     metrics: MetricsSettings = MetricsSettings()
     receipts: ReceiptSettings = ReceiptSettings()
     evidence: EvidenceSettings = EvidenceSettings()
