@@ -30,6 +30,9 @@ class ServerSettings(_Strict):
     """Larger request bodies are answered with 413."""
     stream_keepalive_seconds: float = Field(default=5.0, gt=0)
     """While waiting for the first upstream byte, send an SSE comment this often."""
+    shutdown_grace_seconds: float = Field(default=30.0, ge=0)
+    """On SIGTERM, stop accepting and let open requests and streams finish for this
+    long (their usage is recorded), then cut what is left."""
     public_url: str = ""
     """The address people reach the gateway at, e.g. ``https://ai.example.org``: the
     base of invite links. Empty: ``http://host:port``."""
