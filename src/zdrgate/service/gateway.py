@@ -169,7 +169,9 @@ class Metering:
         self, endpoint: Endpoint, prompt: int, completion: int, *, images: int = 0
     ) -> None:
         cost = cost_of(endpoint, prompt, completion) + images * (endpoint.image_price or 0.0)
-        self._record(endpoint, 200, None, self.attempts.count + 1, prompt, completion, cost)
+        self._record(
+            endpoint, 200, None, self.attempts.count + 1, prompt, completion, cost, images
+        )
         self._throughput(endpoint, completion)
 
     def failed(self, error: GatewayError, endpoint: Endpoint | None = None) -> None:
@@ -188,7 +190,7 @@ class Metering:
         cost = cost_of(endpoint, prompt, completion) if endpoint else 0.0
         tries = self.attempts.count + (1 if endpoint and outcome is None else 0)
         ttft = None if first_chunk_at is None else first_chunk_at - self.started
-        self._record(endpoint, status, outcome, tries, prompt, completion, cost, ttft)
+        self._record(endpoint, status, outcome, tries, prompt, completion, cost, ttft_seconds=ttft)
         if endpoint is not None and outcome is None:
             self._throughput(endpoint, completion)
 
@@ -206,6 +208,7 @@ class Metering:
         prompt: int,
         completion: int,
         cost: float,
+        images: int = 0,
         ttft_seconds: float | None = None,
     ) -> None:
         self.gateway.usage.record(
@@ -225,6 +228,7 @@ class Metering:
                 latency_ms=(time.perf_counter() - self.started) * 1000,
                 account_id=self.principal.account_id,
                 team_id=self.principal.team_id,
+                images=images,
             ),
             ttft_seconds,
         )
