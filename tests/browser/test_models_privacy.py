@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from playwright.sync_api import expect
-
 from tests.browser.conftest import DESKTOP, MASTER, PHONE
 from tests.browser.test_chat_page import consent
 
