@@ -49,7 +49,10 @@ class PolicySettings(_Strict):
 class UpstreamSettings(_Strict):
     connect_timeout_seconds: float = Field(default=10.0, gt=0)
     read_timeout_seconds: float = Field(default=300.0, gt=0)
-    """Longest silence between two upstream bytes before the attempt fails."""
+    """Longest silence between two upstream bytes before the attempt fails; also the
+    longest the gateway leaves an upstream connection paused for a slow client."""
+    max_response_bytes: int = Field(default=128 * 1024 * 1024, gt=0)
+    """Largest upstream response body (after gzip/deflate decoding), streams included."""
     failure_cooldown_seconds: float = Field(default=30.0, ge=0)
     """How long an endpoint that failed is tried last."""
 
