@@ -28,6 +28,17 @@ class ServerSettings(_Strict):
     """Larger request bodies are answered with 413."""
     stream_keepalive_seconds: float = Field(default=5.0, gt=0)
     """While waiting for the first upstream byte, send an SSE comment this often."""
+    request_timeout_seconds: float = Field(default=30.0, gt=0)
+    """A request's head and body must arrive within this long of its first byte (a new
+    connection: of connecting), else 408 and the connection is closed (slowloris)."""
+    write_timeout_seconds: float = Field(default=60.0, gt=0)
+    """A response the client leaves unread this long closes the connection."""
+    keep_alive_seconds: float = Field(default=5.0, gt=0)
+    """An idle keep-alive connection is closed after this long."""
+    max_connections: int = Field(default=10_000, gt=0)
+    """Open client connections; a request past it is answered 503."""
+    max_header_bytes: int = Field(default=32 * 1024, ge=1024)
+    """Request line and headers together; larger is a 431."""
 
 
 class StorageSettings(_Strict):
