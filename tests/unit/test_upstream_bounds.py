@@ -16,7 +16,7 @@ import pytest
 
 from unit.test_http1 import Serve, keep_alive, read_request, serve  # noqa: F401  (a fixture)
 from unit.test_policy_engine import endpoint
-from zdrgate.protocols.base import StreamProtocolError
+from zdrgate.protocols.errors import StreamProtocolError
 from zdrgate.protocols.sse import SSEDecoder
 from zdrgate.upstream import http1
 from zdrgate.upstream.dispatch import UpstreamFailure, checked_url

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from zdrgate.protocols.base import ErrorKind, StreamProtocolError
+from zdrgate.protocols.errors import ErrorKind, StreamProtocolError
 
 MAX_EVENT_BYTES = 32 * 1024 * 1024  # an image in a chat stream can be a few MiB of base64
 
