@@ -177,12 +177,21 @@ def _one_of(value: str | None, allowed: tuple[str, ...]) -> str | None:
     return value
 
 
+class MetricsSettings(_Strict):
+    enabled: bool = True
+    """Serve Prometheus metrics at ``/metrics`` (metadata only: docs/deploy.md)."""
+    public: bool = False
+    """Off: ``/metrics`` needs an admin key (Prometheus sends it as a bearer token).
+    On: no key (for a scrape port reachable only inside the cluster)."""
+
+
 class Settings(_Strict):
     server: ServerSettings = ServerSettings()
     storage: StorageSettings = StorageSettings()
     policy: PolicySettings = PolicySettings()
     upstream: UpstreamSettings = UpstreamSettings()
     images: ImageSettings = ImageSettings()
+    metrics: MetricsSettings = MetricsSettings()
     receipts: ReceiptSettings = ReceiptSettings()
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
 
