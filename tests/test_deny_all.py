@@ -36,6 +36,7 @@ ROUTE_BODIES: dict[tuple[str, str], Any] = {
     ("GET", "/v1/models/{author}/{slug}"): None,
     ("GET", "/v1/models/{author}/{slug}/endpoints"): None,
     ("POST", "/v1/receipts/verify"): lambda m: {"receipt": "a.b.c"},
+    ("GET", "/v1/policy-log"): None,
 }
 
 # Routes that serve no model: probed once, they answer without any upstream call.

@@ -242,9 +242,10 @@ def keys_revoke(config: str | None, key_id: str) -> None:
 
 
 def _register_proofs() -> None:
-    from zdrgate.cli_proofs import receipt  # noqa: PLC0415 - its imports load lazily
+    from zdrgate.cli_proofs import policy_log, receipt  # noqa: PLC0415
 
     main.add_command(receipt)
+    main.add_command(policy_log)
 
 
 _register_proofs()
