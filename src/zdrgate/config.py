@@ -41,6 +41,9 @@ class ServerSettings(_Strict):
     """Open client connections; a request past it is answered 503."""
     max_header_bytes: int = Field(default=32 * 1024, ge=1024)
     """Request line and headers together; larger is a 431."""
+    public_url: str = ""
+    """The address people reach the gateway at, e.g. ``https://ai.example.org``: the
+    base of invite links. Empty: ``http://host:port``."""
 
 
 class StorageSettings(_Strict):

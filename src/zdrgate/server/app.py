@@ -37,7 +37,16 @@ from zdrgate.metrics import Metrics
 from zdrgate.policy import PolicyEngine
 from zdrgate.receipts import KeyRing, ReceiptSigner, load_key_ring
 from zdrgate.routing import HealthBoard
-from zdrgate.server import health, media_routes, messages, metrics_route, proof_routes, routes
+from zdrgate.server import (
+    account_routes,
+    admin_routes,
+    health,
+    media_routes,
+    messages,
+    metrics_route,
+    proof_routes,
+    routes,
+)
 from zdrgate.server.front import Front
 from zdrgate.server.responses import error_response
 from zdrgate.server.state import AppState
@@ -97,6 +106,7 @@ def build_state(
     if metrics is not None:
         metrics.routable = functools.partial(metrics_route.routable_counts, gateway)
     auth = Authenticator(store, env.get("ZDRGATE_MASTER_KEY") or None)
+    store.on_credentials_changed(auth.forget)
     keys = keys or load_key_ring(settings.receipts, Path(settings.storage.data_dir), env)
     receipts = ReceiptSigner(keys, issuer_of(settings))
     return AppState(
@@ -176,6 +186,7 @@ def _routes() -> list[Route]:
         Route("/v1/models/{author}/{slug}", routes.retrieve_model, methods=["GET"]),
         Route("/v1/models/{author}/{slug}/endpoints", routes.model_endpoints, methods=["GET"]),
     ]
+    table += account_routes.ROUTES + admin_routes.ROUTES
     for feature in STORAGE_FEATURES:
         table.append(Route(f"/v1/{feature}", routes.storage_feature, methods=["GET", "POST"]))
         table.append(

@@ -16,7 +16,6 @@ from zdrgate.server.receipting import Receipting
 from zdrgate.server.responses import JSONBytes
 from zdrgate.server.state import AppState
 from zdrgate.server.streaming import DONE, OpenAIRenderer
-from zdrgate.service.streaming import stream_events
 from zdrgate.wire.chat import ChatRequest
 
 
@@ -52,9 +51,10 @@ async def chat_reply(
     chat = parse_body(ChatRequest, body)
     receipt = Receipting(state.receipts, body, chat.model_fields_set, headers)
     if chat.stream:
-        events = stream_events(state.gateway, chat, principal)
+        events = state.gateway.stream(chat, principal)
         keepalive = state.settings.server.stream_keepalive_seconds
-        return receipt.stream(events, keepalive, OpenAIRenderer(), DONE)
+        include_usage = bool(chat.stream_options and chat.stream_options.include_usage)
+        return receipt.stream(events, keepalive, OpenAIRenderer(include_usage), DONE)
     result, served = await state.gateway.chat(chat, principal)
     return receipt.json(result, served)
 
