@@ -74,7 +74,12 @@ def run(
             "\nNo API key was configured, so zdrgate created an admin key. It is shown once\n"
             f"and stored only as a hash:\n\n    {created}\n\n"
         )
-    options: dict[str, Any] = {"host": host, "port": port, **server_options(settings.server)}
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "timeout_graceful_shutdown": settings.server.shutdown_grace_seconds,
+        **server_options(settings.server),
+    }
     sys.stderr.write(routable_summary(state) + f"zdrgate serving on http://{host}:{port}/v1\n")
     if workers > 1:
         if config_path:
