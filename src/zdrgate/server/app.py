@@ -35,7 +35,7 @@ from zdrgate.errors import GatewayError, MethodNotAllowed, NotFound
 from zdrgate.policy import PolicyEngine
 from zdrgate.receipts import KeyRing, ReceiptSigner, load_key_ring
 from zdrgate.routing import HealthBoard
-from zdrgate.server import health, media_routes, messages, proof_routes, routes
+from zdrgate.server import health, media_routes, messages, openapi, proof_routes, routes
 from zdrgate.server.front import Front
 from zdrgate.server.responses import error_response
 from zdrgate.server.state import AppState
@@ -145,6 +145,7 @@ def _routes() -> list[Route]:
     table = [
         Route("/healthz", routes.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
+        Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
         Route("/v1/chat/completions", routes.chat_completions, methods=["POST"]),
         Route("/v1/messages", messages.messages, methods=["POST"]),
         Route("/v1/images/generations", media_routes.images_generations, methods=["POST"]),
