@@ -133,3 +133,21 @@ def test_schemathesis_finds_no_5xx_and_no_error_outside_the_envelope(
         run()
         ran += 1
     assert ran >= 5
+
+
+def test_a_huge_integer_in_a_tool_use_input_is_a_400(served: str) -> None:
+    """Found by the schemathesis run: orjson cannot write integers past 64 bits."""
+    tool_use = {"type": "tool_use", "id": "t1", "name": "f", "input": {"n": -(10**20)}}
+    body = {
+        "model": "test/chat",
+        "max_tokens": 10,
+        "messages": [
+            {"role": "user", "content": "x"},
+            {"role": "assistant", "content": [tool_use]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1"}]},
+        ],
+    }
+    headers = {"Authorization": f"Bearer {MASTER}"}
+    response = httpx.post(served + "/v1/messages", json=body, headers=headers)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["type"] == "invalid_request_error"

@@ -42,6 +42,7 @@ class Operation:
     stream: bool = False  # may answer ``text/event-stream``
     plain_statuses: tuple[int, ...] = ()  # non-2xx answers that are not errors (503 not ready)
     error_schema: str = "Error"  # "AnthropicError" where the route speaks Anthropic's API
+    text: bool = False  # answers text/plain (Prometheus), not JSON
 
 
 # (method, path as in the route table) -> operation. Add a line with every new route.
@@ -68,6 +69,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "A model's endpoints, policy records and why each is (not) routable"
     ),
     ("GET", "/.well-known/jwks.json"): Operation("The receipt signing keys", auth=False),
+    ("GET", "/metrics"): Operation("Prometheus metrics, metadata only (admin key)", text=True),
     ("POST", "/v1/receipts/verify"): Operation("Verify a privacy receipt", VerifyRequest),
 }
 
@@ -193,6 +195,8 @@ def _operation_id(route: Route, op: Operation) -> str:
 
 def _responses(op: Operation) -> dict[str, Any]:
     success: dict[str, Any] = {"application/json": {"schema": {"type": "object"}}}
+    if op.text:
+        success = {"text/plain": {"schema": {"type": "string"}}}
     if op.stream:
         success["text/event-stream"] = {"schema": {}}  # events: see docs/api.md
     ref = {"$ref": f"#/components/schemas/{op.error_schema}"}

@@ -25,9 +25,8 @@ from zdrgate.protocols.anthropic.inbound.models import (
     ToolResultBlock,
     ToolUseBlock,
 )
+from zdrgate.protocols.common import JSON
 from zdrgate.wire.chat import ChatRequest
-
-JSON = dict[str, Any]
 
 
 def to_chat_request(request: MessagesRequest) -> ChatRequest:
@@ -135,7 +134,13 @@ def _data_url(media_type: str, data: str) -> str:
 
 
 def _dumps(value: object) -> str:
-    return orjson.dumps(value).decode()
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # an integer past 64 bits: a 400, as canonical.encode answers
+        raise InvalidRequest(
+            "The request holds a number that cannot be forwarded (integers must fit in 64 bits).",
+            param="messages",
+        ) from None
 
 
 def _tools(chat: JSON, request: MessagesRequest) -> None:
