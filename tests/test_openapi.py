@@ -151,3 +151,12 @@ def test_a_huge_integer_in_a_tool_use_input_is_a_400(served: str) -> None:
     response = httpx.post(served + "/v1/messages", json=body, headers=headers)
     assert response.status_code == 400, response.text
     assert response.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_a_limit_past_the_column_is_a_400(served: str) -> None:
+    """Found by the schemathesis run: an INTEGER column overflowed in the driver (500)."""
+    headers = {"Authorization": f"Bearer {MASTER}"}
+    for body in ({"name": "t", "tpm": 2**70}, {"name": "t", "budget_day_usd": 1e308}):
+        response = httpx.post(served + "/v1/admin/teams", json=body, headers=headers)
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["code"] == "invalid_value"

@@ -26,6 +26,14 @@ from zdrgate import __version__
 from zdrgate.protocols.anthropic.inbound.models import MessagesRequest
 from zdrgate.server import routes
 from zdrgate.server.responses import JSONBytes
+from zdrgate.wire.admin import (
+    AccountCreate,
+    AccountPatch,
+    KeyCreate,
+    KeyPatch,
+    TeamCreate,
+    TeamPatch,
+)
 from zdrgate.wire.chat import ChatRequest
 from zdrgate.wire.embeddings import EmbeddingRequest
 from zdrgate.wire.images import ImageRequest
@@ -71,6 +79,32 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/.well-known/jwks.json"): Operation("The receipt signing keys", auth=False),
     ("GET", "/metrics"): Operation("Prometheus metrics, metadata only (admin key)", text=True),
     ("POST", "/v1/receipts/verify"): Operation("Verify a privacy receipt", VerifyRequest),
+    ("GET", "/v1/policy-log"): Operation("The signed policy transparency log"),
+    # The caller's own account (docs/accounts.md)
+    ("GET", "/v1/usage"): Operation("The caller's usage"),
+    ("GET", "/v1/account/export"): Operation("GDPR export of the caller's account"),
+    ("DELETE", "/v1/account"): Operation("Erase the caller's account"),
+    # Administration (an admin key)
+    ("GET", "/v1/admin/accounts"): Operation("List accounts"),
+    ("POST", "/v1/admin/accounts"): Operation("Create an account", AccountCreate),
+    ("GET", "/v1/admin/accounts/{account_id}"): Operation("One account"),
+    ("PATCH", "/v1/admin/accounts/{account_id}"): Operation("Change an account", AccountPatch),
+    ("DELETE", "/v1/admin/accounts/{account_id}"): Operation("Erase an account"),
+    ("GET", "/v1/admin/accounts/{account_id}/export"): Operation("GDPR export of an account"),
+    ("GET", "/v1/admin/teams"): Operation("List teams"),
+    ("POST", "/v1/admin/teams"): Operation("Create a team", TeamCreate),
+    ("PATCH", "/v1/admin/teams/{team_id}"): Operation("Change a team", TeamPatch),
+    ("DELETE", "/v1/admin/teams/{team_id}"): Operation("Delete a team"),
+    ("PUT", "/v1/admin/teams/{team_id}/members/{account_id}"): Operation("Add a member"),
+    ("DELETE", "/v1/admin/teams/{team_id}/members/{account_id}"): Operation("Remove a member"),
+    ("GET", "/v1/admin/keys"): Operation("List API keys"),
+    ("POST", "/v1/admin/keys"): Operation("Create an API key", KeyCreate),
+    ("GET", "/v1/admin/keys/{key_id}"): Operation("One API key"),
+    ("PATCH", "/v1/admin/keys/{key_id}"): Operation("Change an API key", KeyPatch),
+    ("POST", "/v1/admin/keys/{key_id}/rotate"): Operation("Rotate an API key"),
+    ("POST", "/v1/admin/keys/{key_id}/revoke"): Operation("Revoke an API key"),
+    ("GET", "/v1/admin/usage"): Operation("Usage by day, filtered"),
+    ("GET", "/v1/admin/audit"): Operation("The admin audit log"),
 }
 
 _STORAGE = Operation("Refused: a provider-side storage feature (400 storage_feature_refused)")
@@ -203,7 +237,7 @@ def _responses(op: Operation) -> dict[str, Any]:
     error = {"application/json": {"schema": ref}}
     responses: dict[str, Any] = {"default": {"description": "An error", "content": error}}
     if op is not _STORAGE:
-        responses["200"] = {"description": "Success", "content": success}
+        responses["2XX"] = {"description": "Success", "content": success}
     for status in op.plain_statuses:
         responses[str(status)] = {"description": "An answer, not an error", "content": success}
     return responses
