@@ -23,7 +23,7 @@ class Collector:
         collector = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+            def do_POST(self) -> None:
                 length = int(self.headers["Content-Length"])
                 collector.bodies.append(self.rfile.read(length))
                 self.send_response(200)
