@@ -94,7 +94,12 @@ def build_state(
     gateway = Gateway(
         catalog=served,
         engine=PolicyEngine(settings.policy.max_verification_age_days),
-        dispatcher=Dispatcher(up.connect_timeout_seconds, up.read_timeout_seconds, today),
+        dispatcher=Dispatcher(
+            up.connect_timeout_seconds,
+            up.read_timeout_seconds,
+            today,
+            max_response_bytes=up.max_response_bytes,
+        ),
         usage=UsageRecorder(store, metrics=metrics),
         health=HealthBoard(up.failure_cooldown_seconds),
         rng=rng,
