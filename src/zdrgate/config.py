@@ -55,6 +55,11 @@ class StorageSettings(_Strict):
     data_dir: str = "."
     """Where the gateway keeps its own files (the first admin key, the receipt
     signing key). Never a prompt or a completion."""
+    usage_flush_seconds: float = Field(default=1.0, ge=0)
+    """Usage rows are written in batches gathered for this long after the first row.
+    0: each row is written as soon as the writer is free (rows arriving meanwhile
+    share the next write), so a killed process loses at most the rows of requests
+    still in flight: the setting for several instances."""
     migrate_on_start: bool = True
     """``serve`` upgrades the schema at start. Off (several instances on one
     database): run ``zdrgate migrate`` once per release; ``serve`` refuses to start on

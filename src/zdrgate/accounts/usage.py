@@ -72,6 +72,7 @@ class UsageRecorder:
     ) -> None:
         self._store = store
         self._flush_seconds = flush_seconds
+        self._pending = asyncio.Event()  # set by the first row after a flush
         self._buffer: list[UsageEvent] = []
         self._task: asyncio.Task[None] | None = None
         self.metrics = metrics
@@ -82,6 +83,8 @@ class UsageRecorder:
         """Queue the row; ``ttft_seconds`` (time to a stream's first chunk) feeds the
         metrics only."""
         self._buffer.append(event)
+        if not self._pending.is_set():
+            self._pending.set()
         if self.metrics is not None:
             self.metrics.observe(event, ttft_seconds)
         if self.spans is not None:
@@ -129,6 +132,13 @@ class UsageRecorder:
         return lost
 
     async def _run(self) -> None:
+        # Wait for a row, then gather for flush_seconds (0: just the rows that arrive
+        # while the previous batch is written, a group commit), then write.
         while True:
-            await asyncio.sleep(self._flush_seconds)
+            await self._pending.wait()
+            self._pending.clear()
+            if self._flush_seconds:
+                await asyncio.sleep(self._flush_seconds)
+            else:
+                await asyncio.sleep(0)
             await self.flush()

@@ -100,7 +100,7 @@ def build_state(
             today,
             max_response_bytes=up.max_response_bytes,
         ),
-        usage=UsageRecorder(store, metrics=metrics),
+        usage=UsageRecorder(store, settings.storage.usage_flush_seconds, metrics=metrics),
         health=HealthBoard(up.failure_cooldown_seconds),
         rng=rng,
         today=today,
