@@ -211,12 +211,16 @@ def keys_create(config: str | None, name: str, admin: bool) -> None:
 @click.argument("key_id")
 def keys_revoke(config: str | None, key_id: str) -> None:
     """Revoke a key by its id (the part after 'zdr-')."""
+    from zdrgate.accounts.epoch import epoch_for  # noqa: PLC0415
     from zdrgate.accounts.store import Store  # noqa: PLC0415
 
-    store = Store(_settings(config).storage.database_url)
+    settings = _settings(config)
+    store = Store(settings.storage.database_url)
     store.migrate()
     if not store.revoke_key(key_id):
         raise click.ClickException(f"no active key with id {key_id!r}")
+    # Running gateways drop their cached keys at their next request.
+    epoch_for(settings.storage.redis_url, settings.storage.data_dir).bump()
     click.echo(f"revoked {key_id}")
 
 

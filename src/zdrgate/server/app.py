@@ -22,6 +22,9 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from zdrgate.accounts.auth import Authenticator
+from zdrgate.accounts.epoch import epoch_for
+from zdrgate.accounts.failures import MemoryAuthFailures
+from zdrgate.accounts.grants import grant_loader
 from zdrgate.accounts.store import Store
 from zdrgate.accounts.usage import UsageRecorder
 from zdrgate.catalog.load import load_packaged_catalog
@@ -81,7 +84,9 @@ def build_state(
         today=today,
         assets=assets or AssetFetcher(fetch_rules(settings)),
     )
-    auth = Authenticator(store, env.get("ZDRGATE_MASTER_KEY") or None)
+    epoch = epoch_for(settings.storage.redis_url, settings.storage.data_dir)
+    master = env.get("ZDRGATE_MASTER_KEY") or None
+    auth = Authenticator(grant_loader(store), master, epoch, MemoryAuthFailures())
     return AppState(settings=settings, gateway=gateway, auth=auth, store=store)
 
 
@@ -114,6 +119,7 @@ def app_for(state: AppState) -> Front:
             await state.gateway.usage.close()
             await state.gateway.dispatcher.close()
             await state.gateway.assets.close()
+            await state.auth.epoch.close()
 
     app = Starlette(
         routes=_routes(),

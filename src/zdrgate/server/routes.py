@@ -10,6 +10,7 @@ from starlette.types import ASGIApp
 from zdrgate.accounts.keys import Principal
 from zdrgate.errors import ModelNotFound, StorageFeatureRefused
 from zdrgate.server.catalog_views import endpoints_view, model_view
+from zdrgate.server.identity import principal_of
 from zdrgate.server.parsing import parse_body
 from zdrgate.server.responses import JSONBytes
 from zdrgate.server.state import AppState
@@ -23,10 +24,6 @@ def state_of(request: Request) -> AppState:
     return state
 
 
-async def authenticate(request: Request) -> Principal:
-    return await state_of(request).auth.authenticate(request.headers.get("authorization"))
-
-
 async def healthz(request: Request) -> JSONBytes:
     return JSONBytes({"status": "ok"})
 
@@ -35,12 +32,11 @@ async def chat_completions(request: Request) -> Any:
     """Reached only without :class:`~zdrgate.server.front.Front`, which serves this
     route itself; kept so the route table stays the whole list of routes."""
     body = await request.body()
-    return await chat_reply(state_of(request), request.headers.get("authorization"), body)
+    return await chat_reply(state_of(request), principal_of(request), body)
 
 
-async def chat_reply(state: AppState, authorization: str | None, body: bytes) -> ASGIApp:
-    """``POST /v1/chat/completions``: the response to send, as an ASGI app."""
-    principal = await state.auth.authenticate(authorization)
+async def chat_reply(state: AppState, principal: Principal, body: bytes) -> ASGIApp:
+    """``POST /v1/chat/completions`` by ``principal``: the response, as an ASGI app."""
     chat = parse_body(ChatRequest, body)
     if chat.stream:
         events = stream_events(state.gateway, chat, principal)
@@ -52,7 +48,6 @@ async def chat_reply(state: AppState, authorization: str | None, body: bytes) ->
 
 async def list_models(request: Request) -> JSONBytes:
     state = state_of(request)
-    await authenticate(request)
     today = state.gateway.today()
     engine = state.gateway.engine
     only_routable = request.query_params.get("routable") in ("1", "true")
@@ -78,7 +73,6 @@ def _model_or_404(request: Request) -> Any:
 
 async def retrieve_model(request: Request) -> JSONBytes:
     state = state_of(request)
-    await authenticate(request)
     model = _model_or_404(request)
     today = state.gateway.today()
     decision = state.gateway.engine.decide(model, today)
@@ -87,14 +81,12 @@ async def retrieve_model(request: Request) -> JSONBytes:
 
 async def model_endpoints(request: Request) -> JSONBytes:
     state = state_of(request)
-    await authenticate(request)
     model = _model_or_404(request)
     decision = state.gateway.engine.decide(model, state.gateway.today())
     return JSONBytes(endpoints_view(decision))
 
 
 async def storage_feature(request: Request) -> JSONBytes:
-    await authenticate(request)
     feature = request.url.path.removeprefix("/v1/").split("/", 1)[0]
     raise StorageFeatureRefused(
         f"/v1/{feature} stores content at the provider (files, batches, assistants, threads, "

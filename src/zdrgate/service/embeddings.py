@@ -30,7 +30,9 @@ ROUTE = "embeddings"
 async def create_embeddings(
     gateway: Gateway, request: EmbeddingRequest, principal: Principal
 ) -> tuple[JSON, Served]:
-    plan = media_plan(gateway, request.model, request.models, request.provider, "embeddings")
+    plan = media_plan(
+        gateway, request.model, request.models, request.provider, "embeddings", principal
+    )
     meter = Metering(gateway, principal, ROUTE, request.model, stream=False)
 
     async def build(endpoint: Endpoint) -> UpstreamCall:

@@ -20,6 +20,7 @@ from zdrgate.errors import GatewayError, StorageFeatureRefused
 from zdrgate.policy import Approval, Constraints, PolicyEngine
 from zdrgate.routing import HealthBoard, Preferences
 from zdrgate.service.attempt import Attempts, RejectedByUpstream, rejected
+from zdrgate.service.entitlements import entitled
 from zdrgate.service.plan import Plan, constraints_for, make_plan, model_ids, preferences_for
 from zdrgate.service.prepare import ProtocolRequests
 from zdrgate.upstream import Dispatcher, UpstreamFailure, UpstreamResponse
@@ -79,17 +80,20 @@ class Gateway:
         self.today = today
         self.assets = assets or AssetFetcher()  # images to inline (see upstream.assets)
 
-    def plan(self, request: ChatRequest) -> Plan:
+    def plan(self, request: ChatRequest, principal: Principal) -> Plan:
         refuse_storage_features(request)
         models = model_ids(request.model, request.models)
         prefs = preferences_for(request.provider)
-        return self.plan_for(models, constraints_for(request), prefs)
+        return self.plan_for(models, constraints_for(request), prefs, principal)
 
-    def plan_for(self, models: list[str], constraints: Constraints, prefs: Preferences) -> Plan:
-        """The plan of any model-serving request (chat, images, embeddings)."""
+    def plan_for(
+        self, models: list[str], constraints: Constraints, prefs: Preferences, principal: Principal
+    ) -> Plan:
+        """The plan of any model-serving request (chat, images, embeddings), narrowed to
+        what the caller's key allows (``service.entitlements``)."""
         return make_plan(
             models,
-            constraints,
+            entitled(principal, models, constraints),
             prefs,
             self.catalog,
             self.engine,
@@ -100,7 +104,7 @@ class Gateway:
 
     async def chat(self, request: ChatRequest, principal: Principal) -> tuple[JSON, Served]:
         """Non-streaming chat: the first approved endpoint that answers serves."""
-        plan = self.plan(request)
+        plan = self.plan(request, principal)
         meter = Metering(self, principal, "chat.completions", request.model, request.stream)
 
         prepared = ProtocolRequests(self.assets, request)

@@ -39,7 +39,7 @@ async def generate_images(
             param="response_format",
             code="unsupported_response_format",
         )
-    plan = media_plan(gateway, request.model, request.models, request.provider, "image")
+    plan = media_plan(gateway, request.model, request.models, request.provider, "image", principal)
     meter = Metering(gateway, principal, ROUTE, request.model, stream=False)
 
     async def build(endpoint: Endpoint) -> UpstreamCall:

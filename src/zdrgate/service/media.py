@@ -7,6 +7,7 @@ embeddings) eligible, so a text model never receives an image request.
 
 from __future__ import annotations
 
+from zdrgate.accounts.keys import Principal
 from zdrgate.policy import Constraints
 from zdrgate.service.gateway import Gateway
 from zdrgate.service.plan import Plan, model_ids, preferences_for
@@ -31,7 +32,9 @@ def media_plan(
     fallbacks: list[str] | None,
     provider: ProviderPreferences | None,
     modality: str,
+    principal: Principal,
 ) -> Plan:
     """Approved endpoints, in routing order, for an image or embedding request."""
     constraints = media_constraints(provider, modality)
-    return gateway.plan_for(model_ids(model, fallbacks), constraints, preferences_for(provider))
+    models = model_ids(model, fallbacks)
+    return gateway.plan_for(models, constraints, preferences_for(provider), principal)

@@ -66,7 +66,7 @@ class _Tally:
 async def stream_events(
     gateway: Gateway, request: ChatRequest, principal: Principal
 ) -> AsyncGenerator[StreamEvent, None]:
-    plan = gateway.plan(request)  # policy errors surface before anything is sent
+    plan = gateway.plan(request, principal)  # policy errors surface before anything is sent
     meter = Metering(gateway, principal, "chat.completions", request.model, stream=True)
     tally = _Tally()
     prepared = ProtocolRequests(gateway.assets, request)

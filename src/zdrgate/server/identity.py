@@ -1,0 +1,50 @@
+"""Who is calling, from the request's headers alone (the body is not read yet).
+
+Usage (the front app does this for every ``/v1`` request)::
+
+    principal = await identify(state, scope)     # 401, 429 or 503 as a GatewayError
+    scope[PRINCIPAL] = principal                  # routes read it with principal_of()
+
+The key may come as ``Authorization: Bearer`` or as ``x-api-key`` (what the
+Anthropic SDK sends); ``x-api-key`` wins when both are present.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.types import Scope
+
+from zdrgate.accounts.keys import Principal
+from zdrgate.errors import AuthenticationFailed
+from zdrgate.server.state import AppState
+
+PRINCIPAL = "zdrgate.principal"
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    for key, value in headers:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def client_address(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else ""
+
+
+async def identify(state: AppState, scope: Scope) -> Principal:
+    client = client_address(scope)
+    key = header(scope, b"x-api-key")
+    if key is not None:
+        return await state.auth.key(key.strip(), client)
+    return await state.auth.authenticate(header(scope, b"authorization"), client)
+
+
+def principal_of(request: Request) -> Principal:
+    """The caller the front app identified; never reached without one."""
+    principal = request.scope.get(PRINCIPAL)
+    if not isinstance(principal, Principal):
+        raise AuthenticationFailed("The request was not authenticated.")
+    return principal
