@@ -35,7 +35,11 @@ ROUTE_BODIES: dict[tuple[str, str], Any] = {
     ("GET", "/v1/models"): None,
     ("GET", "/v1/models/{author}/{slug}"): None,
     ("GET", "/v1/models/{author}/{slug}/endpoints"): None,
+    ("POST", "/v1/receipts/verify"): lambda m: {"receipt": "a.b.c"},
 }
+
+# Routes that serve no model: probed once, they answer without any upstream call.
+NO_MODEL = {("POST", "/v1/receipts/verify")}
 
 
 # Routes whose bodies take ``stream``; the others are probed without it.
@@ -66,8 +70,13 @@ def counter() -> Iterator[tuple[Counter, str]]:
 def denied(counter: tuple[Counter, str], make_gateway: GatewayFactory) -> RunningGateway:
     _, url = counter
     catalog = load_packaged_catalog()
+    # The counter's origin is attested for every provider (http to loopback is
+    # allowed only then), which makes by-agreement records attested too: only
+    # the verification age keeps them shut, as it must.
+    attestation = {"reference": "test", "attested_on": "2026-11-02", "origins": [url]}
     providers: dict[str, Any] = {
-        pid: {"base_url": url + "/v1", "api_key": "x"} for pid in catalog.providers
+        pid: {"base_url": url + "/v1", "api_key": "x", "zdr_attestation": attestation}
+        for pid in catalog.providers
     }
     providers["retainer"] = {
         "protocol": "openai",
@@ -103,6 +112,10 @@ def test_deny_all_sends_nothing_upstream(
     assert len(models) > 300
     with httpx.Client(headers=denied.auth(), timeout=30) as client:
         for (method, path), body in ROUTE_BODIES.items():
+            if (method, path) in NO_MODEL:
+                response = client.request(method, denied.url + path, json=body(None))
+                assert response.status_code == 200, response.text
+                continue
             for model in models if "{" in path or body else [None]:
                 author, _, slug = (model or "a/b").partition("/")
                 url = denied.url + path.format(author=author, slug=slug)

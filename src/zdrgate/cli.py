@@ -72,6 +72,27 @@ def serve(config: str | None, host: str | None, port: int | None, workers: int) 
 
 @main.command()
 @config_option
+def migrate(config: str | None) -> None:
+    """Bring the database schema up to date, then exit.
+
+    Run once per release when several instances share one database (the Kubernetes
+    migration Job does); a single `serve` migrates its own database at start."""
+    from zdrgate.accounts.store import Store  # noqa: PLC0415
+
+    settings = _settings(config)
+    try:
+        store = Store(settings.storage.database_url)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        store.migrate()
+    finally:
+        store.close()
+    click.echo("schema is up to date")
+
+
+@main.command()
+@config_option
 @click.option("--all", "show_all", is_flag=True, help="Also list models with no ZDR endpoint.")
 @click.option("--zdr-only", is_flag=True, help="Only models routable right now (credentials set).")
 @click.option("--provider", default=None, help="Only models with an endpoint at this provider.")
@@ -216,12 +237,22 @@ def keys_revoke(config: str | None, key_id: str) -> None:
 
     settings = _settings(config)
     store = Store(settings.storage.database_url)
+    # Running gateways drop their cached keys at their next request.
+    epoch = epoch_for(settings.storage.redis_url, settings.storage.data_dir)
+    store.on_credentials_changed(epoch.bump)
     store.migrate()
     if not store.revoke_key(key_id):
         raise click.ClickException(f"no active key with id {key_id!r}")
-    # Running gateways drop their cached keys at their next request.
-    epoch_for(settings.storage.redis_url, settings.storage.data_dir).bump()
     click.echo(f"revoked {key_id}")
+
+
+def _register_proofs() -> None:
+    from zdrgate.cli_proofs import receipt  # noqa: PLC0415 - its imports load lazily
+
+    main.add_command(receipt)
+
+
+_register_proofs()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,12 +3,17 @@
 Usage::
 
     auth = Authenticator(grant_loader(store), master_key, epoch, failures)
+
+One query reads the key with its owner's and team's limits (``keys_store``); the
+principal carries the key's allowlist, region and images flag. A revoked key loads
+as None, like an unknown one; an expired key loads with its expiry, which the
+authenticator checks on every request.
 """
 
 from __future__ import annotations
 
+from zdrgate.accounts.accounts_store import aware
 from zdrgate.accounts.auth import KeyGrant, KeyLoader
-from zdrgate.accounts.keys import Principal
 from zdrgate.accounts.store import Store
 
 
@@ -17,6 +22,7 @@ def grant_loader(store: Store) -> KeyLoader:
         row = store.get_key(key_id)
         if row is None or row.revoked:
             return None
-        return KeyGrant(row.secret_hash, Principal(row.key_id, row.is_admin))
+        expires = aware(row.expires_at).timestamp() if row.expires_at is not None else None
+        return KeyGrant(row.secret_hash, row.principal(), expires)
 
     return load

@@ -14,6 +14,7 @@ import os
 import random
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -21,6 +22,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import Route
 
+from zdrgate.accounts import migrate
 from zdrgate.accounts.auth import Authenticator
 from zdrgate.accounts.epoch import epoch_for
 from zdrgate.accounts.failures import MemoryAuthFailures
@@ -34,8 +36,9 @@ from zdrgate.clock import DayClock
 from zdrgate.config import Settings
 from zdrgate.errors import GatewayError, MethodNotAllowed, NotFound
 from zdrgate.policy import PolicyEngine
+from zdrgate.receipts import KeyRing, ReceiptSigner, load_key_ring
 from zdrgate.routing import HealthBoard
-from zdrgate.server import media_routes, messages, routes
+from zdrgate.server import health, media_routes, messages, proof_routes, routes
 from zdrgate.server.front import Front
 from zdrgate.server.responses import error_response
 from zdrgate.server.state import AppState
@@ -68,10 +71,11 @@ def build_state(
     today: Callable[[], dt.date] | None = None,
     rng: random.Random | None = None,
     assets: AssetFetcher | None = None,
+    keys: KeyRing | None = None,
 ) -> AppState:
     env = os.environ if environ is None else environ
     today = today or DayClock()
-    served = build_catalog(catalog or load_packaged_catalog(), settings, env)
+    served = build_catalog(catalog or load_packaged_catalog(), settings, env, today())
     store = store or Store(settings.storage.database_url)
     up = settings.upstream
     gateway = Gateway(
@@ -85,14 +89,27 @@ def build_state(
         assets=assets or AssetFetcher(fetch_rules(settings)),
     )
     epoch = epoch_for(settings.storage.redis_url, settings.storage.data_dir)
+    store.on_credentials_changed(epoch.bump)  # every process drops revoked keys at once
     master = env.get("ZDRGATE_MASTER_KEY") or None
     auth = Authenticator(grant_loader(store), master, epoch, MemoryAuthFailures())
-    return AppState(settings=settings, gateway=gateway, auth=auth, store=store)
+    keys = keys or load_key_ring(settings.receipts, Path(settings.storage.data_dir), env)
+    receipts = ReceiptSigner(keys, issuer_of(settings))
+    return AppState(settings=settings, gateway=gateway, auth=auth, store=store, receipts=receipts)
+
+
+def issuer_of(settings: Settings) -> str:
+    server = settings.server
+    return settings.receipts.issuer or f"http://{server.host}:{server.port}"
 
 
 def fetch_rules(settings: Settings) -> FetchRules:
     conf = settings.images
-    return FetchRules(max_bytes=conf.max_fetch_bytes, timeout_seconds=conf.fetch_timeout_seconds)
+    return FetchRules(
+        max_bytes=conf.max_fetch_bytes,
+        max_request_bytes=conf.max_fetch_bytes_per_request,
+        max_concurrent=conf.max_concurrent_fetches,
+        timeout_seconds=conf.fetch_timeout_seconds,
+    )
 
 
 def create_app(settings: Settings | None = None, **kwargs: object) -> Front:
@@ -103,7 +120,8 @@ def create_app(settings: Settings | None = None, **kwargs: object) -> Front:
 def app_for(state: AppState) -> Front:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        state.store.migrate()
+        storage = state.settings.storage
+        migrate.prepare(state.store.engine, migrate_on_start=storage.migrate_on_start)
         await state.gateway.dispatcher.start()
         await state.gateway.usage.start()
         # Everything built so far (catalog, modules) lives as long as the process:
@@ -133,11 +151,14 @@ def app_for(state: AppState) -> Front:
 def _routes() -> list[Route]:
     table = [
         Route("/healthz", routes.healthz, methods=["GET"]),
+        Route("/readyz", health.readyz, methods=["GET"]),
         Route("/v1/chat/completions", routes.chat_completions, methods=["POST"]),
         Route("/v1/messages", messages.messages, methods=["POST"]),
         Route("/v1/images/generations", media_routes.images_generations, methods=["POST"]),
         Route("/v1/embeddings", media_routes.embeddings, methods=["POST"]),
         Route("/v1/models", routes.list_models, methods=["GET"]),
+        Route("/.well-known/jwks.json", proof_routes.jwks, methods=["GET"]),
+        Route("/v1/receipts/verify", proof_routes.receipts_verify, methods=["POST"]),
         Route("/v1/models/{author}/{slug}", routes.retrieve_model, methods=["GET"]),
         Route("/v1/models/{author}/{slug}/endpoints", routes.model_endpoints, methods=["GET"]),
     ]

@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from zdrgate.accounts.auth import AuthBlocked
 from zdrgate.errors import BodyTooLarge, GatewayError
-from zdrgate.server.identity import PRINCIPAL, header, identify
+from zdrgate.server.identity import PRINCIPAL, header, identify, needs_identity
 from zdrgate.server.messages import anthropic_error
 from zdrgate.server.responses import JSONBytes, error_response
 from zdrgate.server.routes import chat_reply
@@ -48,7 +48,7 @@ class Front:
             return
         try:
             path = scope["path"]
-            if path.startswith("/v1/") or path == "/v1":
+            if needs_identity(path):
                 try:
                     scope[PRINCIPAL] = await identify(self.state, scope)
                 except GatewayError as error:

@@ -19,6 +19,13 @@ from zdrgate.errors import AuthenticationFailed
 from zdrgate.server.state import AppState
 
 PRINCIPAL = "zdrgate.principal"
+PUBLIC_V1_PATHS = frozenset({"/v1/receipts/verify"})
+"""Routes under /v1 that anyone may call: a receipt is verifiable by whoever holds it."""
+
+
+def needs_identity(path: str) -> bool:
+    """Every /v1 path (unknown ones too) but the public ones."""
+    return (path.startswith("/v1/") or path == "/v1") and path not in PUBLIC_V1_PATHS
 
 
 def header(scope: Scope, name: bytes) -> str | None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import uvicorn
 
+from zdrgate.accounts import migrate
 from zdrgate.accounts.keys import generate
 from zdrgate.accounts.store import Store
 from zdrgate.config import Settings, load_settings
@@ -34,12 +35,14 @@ SERVER_OPTIONS: dict[str, Any] = {
 FIRST_KEY_FILE = "first-admin-key"
 
 
-def bootstrap_admin_key(store: Store, master_key: str | None, data_dir: str) -> Path | None:
+def bootstrap_admin_key(
+    store: Store, master_key: str | None, data_dir: str, *, migrate_on_start: bool = True
+) -> Path | None:
     """With no key configured at all, create an admin key and write it, once, to a file
     only the owner may read (``storage.data_dir/first-admin-key``); return its path.
 
     The key itself is never printed: stderr ends up in journald or container logs."""
-    store.migrate()
+    migrate.prepare(store.engine, migrate_on_start=migrate_on_start)
     if master_key or store.count_keys():
         return None
     key = generate()
@@ -60,8 +63,12 @@ def run(
     host = host or settings.server.host
     port = settings.server.port if port is None else port
     state = build_state(settings)
-    master = os.environ.get("ZDRGATE_MASTER_KEY")
-    created = bootstrap_admin_key(state.store, master, settings.storage.data_dir)
+    created = bootstrap_admin_key(
+        state.store,
+        os.environ.get("ZDRGATE_MASTER_KEY"),
+        settings.storage.data_dir,
+        migrate_on_start=settings.storage.migrate_on_start,
+    )
     if created:
         sys.stderr.write(
             "\nNo API key was configured, so zdrgate created an admin key and wrote it to\n"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from zdrgate.accounts.auth import Authenticator
 from zdrgate.accounts.store import Store
 from zdrgate.config import Settings
+from zdrgate.receipts import ReceiptSigner
 from zdrgate.service import Gateway
 
 
@@ -16,3 +17,4 @@ class AppState:
     gateway: Gateway
     auth: Authenticator
     store: Store
+    receipts: ReceiptSigner

@@ -12,12 +12,12 @@ from typing import Any, TypeVar
 
 from zdrgate.accounts.keys import Principal
 from zdrgate.accounts.usage import UsageEvent, UsageRecorder
-from zdrgate.adapters import UpstreamCall, adapter_for
-from zdrgate.adapters.base import JSON, StreamProtocolError
-from zdrgate.adapters.registry import classify_error
 from zdrgate.catalog.model import Catalog, Endpoint
 from zdrgate.errors import GatewayError, StorageFeatureRefused
 from zdrgate.policy import Approval, Constraints, PolicyEngine
+from zdrgate.protocols import UpstreamCall, adapter_for
+from zdrgate.protocols.base import JSON, StreamProtocolError
+from zdrgate.protocols.table import classify_error
 from zdrgate.routing import HealthBoard, Preferences
 from zdrgate.service.attempt import Attempts, RejectedByUpstream, rejected
 from zdrgate.service.entitlements import entitled
@@ -38,6 +38,7 @@ class Served:
     endpoint_id: str
     policy_digest: str
     verified_on: str
+    origin: str  # where the request went, scheme://host[:port]
 
     @classmethod
     def of(cls, approval: Approval) -> Served:
@@ -48,14 +49,19 @@ class Served:
             "x-zdr-endpoint": self.endpoint_id,
             "x-zdr-policy": self.policy_digest,
             "x-zdr-verified-on": self.verified_on,
+            "x-zdr-origin": self.origin,
         }
 
 
 @lru_cache(maxsize=4096)  # approvals live in the engine's decision cache
 def _served(approval: Approval) -> Served:
     verified = approval.endpoint.policy.verified_on
+    endpoint = approval.endpoint
     return Served(
-        approval.endpoint.id, approval.policy_digest, verified.isoformat() if verified else ""
+        endpoint.id,
+        approval.policy_digest,
+        verified.isoformat() if verified else "",
+        endpoint.origin,
     )
 
 
@@ -174,6 +180,9 @@ class Gateway:
         raise UpstreamFailure(info.kind, endpoint.id, response.status)
 
 
+UNKNOWN_MODEL = "unknown"
+
+
 class Metering:
     """Builds the one usage row of a request from metadata (never content)."""
 
@@ -183,7 +192,9 @@ class Metering:
         self.gateway = gateway
         self.principal = principal
         self.route = route
-        self.model = model
+        # A usage row names a catalog model or none: the requested id may be any string
+        # when a `models` fallback is what the catalog knows.
+        self.model = model if model in gateway.catalog.models else UNKNOWN_MODEL
         self.stream = stream
         self.attempts = Attempts()
         self.started = time.perf_counter()
@@ -239,6 +250,8 @@ class Metering:
                 completion_tokens=completion,
                 cost_usd=cost,
                 latency_ms=(time.perf_counter() - self.started) * 1000,
+                account_id=self.principal.account_id,
+                team_id=self.principal.team_id,
             )
         )
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 import time
 
 from zdrgate.accounts.keys import Principal
-from zdrgate.adapters.base import JSON, UpstreamCall
-from zdrgate.adapters.media import GeneratedImage, ImageBatch
-from zdrgate.adapters.registry import image_adapter_for
 from zdrgate.catalog.model import Endpoint, Provider
 from zdrgate.errors import InvalidRequest, UpstreamUnavailable
+from zdrgate.protocols.base import JSON, UpstreamCall
+from zdrgate.protocols.media import GeneratedImage, ImageBatch
+from zdrgate.protocols.table import image_adapter_for
 from zdrgate.service.gateway import Gateway, Metering, Served
 from zdrgate.service.media import media_plan
 from zdrgate.upstream.assets import AssetFetcher, AssetRefused
@@ -64,12 +64,13 @@ async def inline_urls(
 ) -> list[GeneratedImage]:
     """Images with every provider URL replaced by its bytes, unless ``keep``."""
     out = []
+    budget = assets.budget()  # shared by every image of this response
     for image in images:
         if image.url is None or keep:
             out.append(image)
             continue
         try:
-            asset = await assets.provider_asset(provider, image.url)
+            asset = await assets.provider_asset(provider, image.url, budget)
         except AssetRefused as exc:
             raise UpstreamUnavailable(
                 f"The endpoint answered with an image URL that zdrgate would not fetch "
