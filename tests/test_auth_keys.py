@@ -23,10 +23,12 @@ from fake_openai import FakeOpenAI
 from zdrgate.accounts.auth import Authenticator
 from zdrgate.accounts.epoch import FileEpoch, RedisEpoch
 from zdrgate.accounts.failures import MemoryAuthFailures
-from zdrgate.accounts.keys import generate
+from zdrgate.accounts.keys import Principal, generate
+from zdrgate.accounts.keys_store import KeySpec, create_key
 from zdrgate.accounts.store import Store
 from zdrgate.cli import main
-from zdrgate.errors import AuthenticationFailed, ServiceUnavailable
+from zdrgate.errors import AuthenticationFailed, PermissionDenied, ServiceUnavailable
+from zdrgate.server.identity import require_admin
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -170,3 +172,32 @@ async def test_an_unreachable_redis_refuses_rather_than_skips_the_check() -> Non
     with pytest.raises(ServiceUnavailable):
         await auth.key(rows_key.plaintext)
     await epoch.close()
+
+
+def test_a_keys_allowlist_and_images_flag_from_its_row_are_enforced(
+    upstream: FakeOpenAI, make_gateway: GatewayFactory
+) -> None:
+    gw = make_gateway(
+        {"p": provider(upstream.base_url, [chat_model(), chat_model("ok", "test/other")])}
+    )
+    gw.state.store.migrate()
+    spec = KeySpec(name="narrow", models=frozenset({"test/chat"}), images_allowed=False)
+    with gw.state.store.begin() as conn:
+        key, _row = create_key(conn, spec)
+    headers = {"Authorization": f"Bearer {key.plaintext}"}
+    assert httpx.post(gw.v1 + "/chat/completions", json=CHAT, headers=headers).status_code == 200
+    other = {**CHAT, "model": "test/other"}
+    refused = httpx.post(gw.v1 + "/chat/completions", json=other, headers=headers)
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "model_not_allowed"
+    assert "test/other" in refused.json()["error"]["message"]
+    drawing = {**CHAT, "modalities": ["image", "text"]}
+    refused = httpx.post(gw.v1 + "/chat/completions", json=drawing, headers=headers)
+    assert refused.json()["error"]["code"] == "images_not_allowed"
+    assert upstream.count() == 1
+
+
+def test_only_admins_pass_require_admin() -> None:
+    assert require_admin(Principal("k", is_admin=True)).is_admin
+    with pytest.raises(PermissionDenied):
+        require_admin(Principal("k", is_admin=False))

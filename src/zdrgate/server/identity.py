@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.types import Scope
 
 from zdrgate.accounts.keys import Principal
-from zdrgate.errors import AuthenticationFailed
+from zdrgate.errors import AuthenticationFailed, PermissionDenied
 from zdrgate.server.state import AppState
 
 PRINCIPAL = "zdrgate.principal"
@@ -47,6 +47,14 @@ async def identify(state: AppState, scope: Scope) -> Principal:
     if key is not None:
         return await state.auth.key(key.strip(), client)
     return await state.auth.authenticate(header(scope, b"authorization"), client)
+
+
+def require_admin(principal: Principal) -> Principal:
+    """The principal if it may act as an admin (an admin key, the master key, or an
+    admin's session), else a 403. Every admin route calls this first."""
+    if not principal.is_admin:
+        raise PermissionDenied("This action needs an admin key or an admin's session.")
+    return principal
 
 
 def principal_of(request: Request) -> Principal:
