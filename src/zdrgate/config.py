@@ -14,7 +14,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from zdrgate.catalog.model import Auth
 from zdrgate.errors import ConfigError
+from zdrgate.protocols.table import protocol_names
 
 
 class _Strict(BaseModel):
@@ -124,9 +126,12 @@ class ModelSettings(_Strict):
 
 
 class ProviderSettings(_Strict):
-    protocol: Literal["openai", "anthropic", "anthropic-vertex", "gemini"] | None = None
-    auth: Literal["bearer", "x-api-key", "x-goog-api-key", "api-key"] | None = None
-    """Header that carries the key; default: the protocol's usual one."""
+    protocol: str | None = None
+    """A name from the protocol table (``zdrgate.protocols.table``): openai, anthropic,
+    anthropic-vertex, gemini."""
+    auth: str | None = None
+    """How the key travels (bearer, x-api-key, x-goog-api-key, api-key); default: the
+    protocol's own (its spec's ``auth``)."""
     name: str | None = None
     base_url: str | None = None
     api_key_env: str | None = None
@@ -141,6 +146,30 @@ class ProviderSettings(_Strict):
     for catalog providers."""
     models: list[ModelSettings] = Field(default_factory=list)
 
+    @field_validator("protocol")
+    @classmethod
+    def _known_protocol(cls, value: str | None) -> str | None:
+        return _one_of(value, protocol_names())
+
+    @field_validator("auth")
+    @classmethod
+    def _known_auth(cls, value: str | None) -> str | None:
+        return _one_of(value, tuple(a.value for a in Auth))
+
+
+def _one_of(value: str | None, allowed: tuple[str, ...]) -> str | None:
+    if value is not None and value not in allowed:
+        raise ValueError(f"must be one of {', '.join(allowed)}")
+    return value
+
+
+class MetricsSettings(_Strict):
+    enabled: bool = True
+    """Serve Prometheus metrics at ``/metrics`` (metadata only: docs/deploy.md)."""
+    public: bool = False
+    """Off: ``/metrics`` needs an admin key (Prometheus sends it as a bearer token).
+    On: no key (for a scrape port reachable only inside the cluster)."""
+
 
 class Settings(_Strict):
     server: ServerSettings = ServerSettings()
@@ -148,6 +177,7 @@ class Settings(_Strict):
     policy: PolicySettings = PolicySettings()
     upstream: UpstreamSettings = UpstreamSettings()
     images: ImageSettings = ImageSettings()
+    metrics: MetricsSettings = MetricsSettings()
     receipts: ReceiptSettings = ReceiptSettings()
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
 

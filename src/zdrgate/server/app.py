@@ -9,6 +9,7 @@ Usage::
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import gc
 import os
 import random
@@ -35,10 +36,11 @@ from zdrgate.catalog.model import Catalog
 from zdrgate.clock import DayClock
 from zdrgate.config import Settings
 from zdrgate.errors import GatewayError, MethodNotAllowed, NotFound
+from zdrgate.metrics import Metrics
 from zdrgate.policy import PolicyEngine
 from zdrgate.receipts import KeyRing, ReceiptSigner, load_key_ring
 from zdrgate.routing import HealthBoard
-from zdrgate.server import health, media_routes, messages, proof_routes, routes
+from zdrgate.server import health, media_routes, messages, metrics_route, proof_routes, routes
 from zdrgate.server.front import Front
 from zdrgate.server.responses import error_response
 from zdrgate.server.state import AppState
@@ -78,16 +80,19 @@ def build_state(
     served = build_catalog(catalog or load_packaged_catalog(), settings, env, today())
     store = store or Store(settings.storage.database_url)
     up = settings.upstream
+    metrics = Metrics(served) if settings.metrics.enabled else None
     gateway = Gateway(
         catalog=served,
         engine=PolicyEngine(settings.policy.max_verification_age_days),
         dispatcher=Dispatcher(up.connect_timeout_seconds, up.read_timeout_seconds, today),
-        usage=UsageRecorder(store),
+        usage=UsageRecorder(store, metrics=metrics),
         health=HealthBoard(up.failure_cooldown_seconds),
         rng=rng,
         today=today,
         assets=assets or AssetFetcher(fetch_rules(settings)),
     )
+    if metrics is not None:
+        metrics.routable = functools.partial(metrics_route.routable_counts, gateway)
     epoch = epoch_for(settings.storage.redis_url, settings.storage.data_dir)
     store.on_credentials_changed(epoch.bump)  # every process drops revoked keys at once
     master = env.get("ZDRGATE_MASTER_KEY") or None
@@ -152,6 +157,7 @@ def _routes() -> list[Route]:
     table = [
         Route("/healthz", routes.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
+        Route("/metrics", metrics_route.metrics, methods=["GET"]),
         Route("/v1/chat/completions", routes.chat_completions, methods=["POST"]),
         Route("/v1/messages", messages.messages, methods=["POST"]),
         Route("/v1/images/generations", media_routes.images_generations, methods=["POST"]),

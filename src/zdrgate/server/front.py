@@ -68,7 +68,7 @@ class Front:
     async def _chat(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             body = await read_body(self._limited(scope, receive))
-            reply = await chat_reply(self.state, scope[PRINCIPAL], body)
+            reply = await chat_reply(self.state, scope[PRINCIPAL], body, scope["headers"])
         except GatewayError as error:
             reply = error_response(error)
         await reply(scope, receive, send)

@@ -6,6 +6,7 @@ from starlette.requests import Request
 
 from zdrgate.server.identity import principal_of
 from zdrgate.server.parsing import parse_body
+from zdrgate.server.receipting import Receipting
 from zdrgate.server.responses import JSONBytes
 from zdrgate.server.routes import state_of
 from zdrgate.service.embeddings import create_embeddings
@@ -17,15 +18,19 @@ from zdrgate.wire.images import ImageRequest
 async def images_generations(request: Request) -> JSONBytes:
     state = state_of(request)
     principal = principal_of(request)
-    body = parse_body(ImageRequest, await request.body())
+    raw = await request.body()
+    body = parse_body(ImageRequest, raw)
+    receipt = Receipting(state.receipts, raw, body.model_fields_set, request.scope["headers"])
     pass_urls = state.settings.images.pass_through_provider_urls
     result, served = await generate_images(state.gateway, body, principal, pass_urls=pass_urls)
-    return JSONBytes(result, headers=served.headers())
+    return receipt.json(result, served)
 
 
 async def embeddings(request: Request) -> JSONBytes:
     state = state_of(request)
     principal = principal_of(request)
-    body = parse_body(EmbeddingRequest, await request.body())
+    raw = await request.body()
+    body = parse_body(EmbeddingRequest, raw)
+    receipt = Receipting(state.receipts, raw, body.model_fields_set, request.scope["headers"])
     result, served = await create_embeddings(state.gateway, body, principal)
-    return JSONBytes(result, headers=served.headers())
+    return receipt.json(result, served)

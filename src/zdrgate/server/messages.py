@@ -20,9 +20,9 @@ from zdrgate.protocols.anthropic.inbound.render import PING, MessageEvents, erro
 from zdrgate.protocols.anthropic.inbound.request import to_chat_request
 from zdrgate.server.identity import principal_of
 from zdrgate.server.parsing import parse_body
+from zdrgate.server.receipting import Receipting
 from zdrgate.server.responses import JSONBytes
 from zdrgate.server.routes import state_of
-from zdrgate.server.streaming import StreamReply
 from zdrgate.service.streaming import Chunks, StreamEnd, StreamEvent, stream_events
 
 
@@ -35,15 +35,22 @@ async def messages(request: Request) -> Any:
     try:
         state = state_of(request)
         principal = principal_of(request)
-        chat = to_chat_request(parse_body(MessagesRequest, await request.body()))
+        raw = await request.body()
+        parsed = parse_body(MessagesRequest, raw)
+        chat = to_chat_request(parsed)
+        receipt = Receipting(state.receipts, raw, parsed.model_fields_set, request.scope["headers"])
         if chat.stream:
             events = stream_events(state.gateway, chat, principal)
             keepalive = state.settings.server.stream_keepalive_seconds
-            return StreamReply(events, keepalive, AnthropicRenderer(chat.model))
+            renderer = AnthropicRenderer(chat.model)
+            return receipt.stream(events, keepalive, renderer, MESSAGE_STOP)
         result, served = await state.gateway.chat(chat, principal)
-        return JSONBytes(to_message(result), headers=served.headers())
+        return receipt.json(to_message(result), served)
     except GatewayError as error:
         return anthropic_error(error)
+
+
+MESSAGE_STOP = b"event: message_stop\n"  # the stream's receipt goes just before it
 
 
 class AnthropicRenderer:

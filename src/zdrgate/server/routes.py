@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from starlette.requests import Request
@@ -10,11 +11,12 @@ from starlette.types import ASGIApp
 from zdrgate.accounts.keys import Principal
 from zdrgate.errors import ModelNotFound, StorageFeatureRefused
 from zdrgate.server.catalog_views import endpoints_view, model_view
-from zdrgate.server.identity import principal_of
+from zdrgate.server.identity import identify, principal_of
 from zdrgate.server.parsing import parse_body
+from zdrgate.server.receipting import Receipting
 from zdrgate.server.responses import JSONBytes
 from zdrgate.server.state import AppState
-from zdrgate.server.streaming import OpenAIRenderer, StreamReply
+from zdrgate.server.streaming import DONE, OpenAIRenderer
 from zdrgate.service.streaming import stream_events
 from zdrgate.wire.chat import ChatRequest
 
@@ -22,6 +24,12 @@ from zdrgate.wire.chat import ChatRequest
 def state_of(request: Request) -> AppState:
     state: AppState = request.app.state.zdrgate
     return state
+
+
+async def authenticate(request: Request) -> Principal:
+    """For routes outside /v1 that need a caller (``/metrics``); /v1 routes have theirs
+    from the front app (:func:`~zdrgate.server.identity.principal_of`)."""
+    return await identify(state_of(request), request.scope)
 
 
 async def healthz(request: Request) -> JSONBytes:
@@ -32,18 +40,26 @@ async def chat_completions(request: Request) -> Any:
     """Reached only without :class:`~zdrgate.server.front.Front`, which serves this
     route itself; kept so the route table stays the whole list of routes."""
     body = await request.body()
-    return await chat_reply(state_of(request), principal_of(request), body)
+    return await chat_reply(
+        state_of(request), principal_of(request), body, request.scope["headers"]
+    )
 
 
-async def chat_reply(state: AppState, principal: Principal, body: bytes) -> ASGIApp:
+async def chat_reply(
+    state: AppState,
+    principal: Principal,
+    body: bytes,
+    headers: Iterable[tuple[bytes, bytes]] = (),
+) -> ASGIApp:
     """``POST /v1/chat/completions`` by ``principal``: the response, as an ASGI app."""
     chat = parse_body(ChatRequest, body)
+    receipt = Receipting(state.receipts, body, chat.model_fields_set, headers)
     if chat.stream:
         events = stream_events(state.gateway, chat, principal)
         keepalive = state.settings.server.stream_keepalive_seconds
-        return StreamReply(events, keepalive, OpenAIRenderer())
+        return receipt.stream(events, keepalive, OpenAIRenderer(), DONE)
     result, served = await state.gateway.chat(chat, principal)
-    return JSONBytes(result, headers=served.headers())
+    return receipt.json(result, served)
 
 
 async def list_models(request: Request) -> JSONBytes:

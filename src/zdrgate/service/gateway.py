@@ -6,7 +6,7 @@ import datetime as dt
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -15,9 +15,9 @@ from zdrgate.accounts.usage import UsageEvent, UsageRecorder
 from zdrgate.catalog.model import Catalog, Endpoint
 from zdrgate.errors import GatewayError, StorageFeatureRefused
 from zdrgate.policy import Approval, Constraints, PolicyEngine
-from zdrgate.protocols import UpstreamCall, adapter_for
-from zdrgate.protocols.base import JSON, StreamProtocolError
-from zdrgate.protocols.table import classify_error
+from zdrgate.protocols import UpstreamCall, spec_for
+from zdrgate.protocols.common import JSON
+from zdrgate.protocols.errors import StreamProtocolError
 from zdrgate.routing import HealthBoard, Preferences
 from zdrgate.service.attempt import Attempts, RejectedByUpstream, rejected
 from zdrgate.service.entitlements import entitled
@@ -39,6 +39,7 @@ class Served:
     policy_digest: str
     verified_on: str
     origin: str  # where the request went, scheme://host[:port]
+    endpoint: Endpoint = field(compare=False, repr=False)  # for the signed receipt
 
     @classmethod
     def of(cls, approval: Approval) -> Served:
@@ -62,6 +63,7 @@ def _served(approval: Approval) -> Served:
         approval.policy_digest,
         verified.isoformat() if verified else "",
         endpoint.origin,
+        endpoint,
     )
 
 
@@ -116,11 +118,11 @@ class Gateway:
         prepared = ProtocolRequests(self.assets, request)
 
         async def build(endpoint: Endpoint) -> UpstreamCall:
-            adapter = adapter_for(endpoint.provider.protocol)
-            return adapter.build_chat(endpoint, await prepared.for_endpoint(endpoint))
+            codec = spec_for(endpoint.provider.protocol).require_chat()
+            return codec.build_chat(endpoint, await prepared.for_endpoint(endpoint))
 
         def parse(endpoint: Endpoint, body: bytes) -> JSON:
-            return adapter_for(endpoint.provider.protocol).parse_chat(endpoint, body)
+            return spec_for(endpoint.provider.protocol).require_chat().parse_chat(endpoint, body)
 
         result, approval = await self.first_success(plan, build, parse, meter)
         usage = result.get("usage")
@@ -172,8 +174,8 @@ class Gateway:
 
     async def raise_for_status(self, endpoint: Endpoint, response: UpstreamResponse) -> None:
         body = await response.read(ERROR_BODY_LIMIT)
-        protocol, headers = endpoint.provider.protocol, dict(response.headers)
-        info = classify_error(protocol, response.status, headers, body)
+        classify = spec_for(endpoint.provider.protocol).classify
+        info = classify(response.status, response.headers, body)
         del body  # classified; never kept, logged or relayed
         if not info.kind.retryable:
             raise rejected(endpoint.id, info)
