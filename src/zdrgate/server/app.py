@@ -40,7 +40,16 @@ from zdrgate.metrics import Metrics
 from zdrgate.policy import PolicyEngine
 from zdrgate.receipts import KeyRing, ReceiptSigner, load_key_ring
 from zdrgate.routing import HealthBoard
-from zdrgate.server import health, media_routes, messages, metrics_route, proof_routes, routes
+from zdrgate.server import (
+    account_routes,
+    admin_routes,
+    health,
+    media_routes,
+    messages,
+    metrics_route,
+    proof_routes,
+    routes,
+)
 from zdrgate.server.front import Front
 from zdrgate.server.responses import error_response
 from zdrgate.server.state import AppState
@@ -77,7 +86,8 @@ def build_state(
 ) -> AppState:
     env = os.environ if environ is None else environ
     today = today or DayClock()
-    served = build_catalog(catalog or load_packaged_catalog(), settings, env, today())
+    base = catalog or load_packaged_catalog()
+    served = build_catalog(base, settings, env, today())
     store = store or Store(settings.storage.database_url)
     up = settings.upstream
     metrics = Metrics(served) if settings.metrics.enabled else None
@@ -99,7 +109,14 @@ def build_state(
     auth = Authenticator(grant_loader(store), master, epoch, MemoryAuthFailures())
     keys = keys or load_key_ring(settings.receipts, Path(settings.storage.data_dir), env)
     receipts = ReceiptSigner(keys, issuer_of(settings))
-    return AppState(settings=settings, gateway=gateway, auth=auth, store=store, receipts=receipts)
+    return AppState(
+        settings=settings,
+        gateway=gateway,
+        auth=auth,
+        store=store,
+        receipts=receipts,
+        base_catalog=base,
+    )
 
 
 def issuer_of(settings: Settings) -> str:
@@ -127,6 +144,7 @@ def app_for(state: AppState) -> Front:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         storage = state.settings.storage
         migrate.prepare(state.store.engine, migrate_on_start=storage.migrate_on_start)
+        proof_routes.log_policy_changes(state)
         await state.gateway.dispatcher.start()
         await state.gateway.usage.start()
         # Everything built so far (catalog, modules) lives as long as the process:
@@ -165,9 +183,11 @@ def _routes() -> list[Route]:
         Route("/v1/models", routes.list_models, methods=["GET"]),
         Route("/.well-known/jwks.json", proof_routes.jwks, methods=["GET"]),
         Route("/v1/receipts/verify", proof_routes.receipts_verify, methods=["POST"]),
+        Route("/v1/policy-log", proof_routes.policy_log, methods=["GET"]),
         Route("/v1/models/{author}/{slug}", routes.retrieve_model, methods=["GET"]),
         Route("/v1/models/{author}/{slug}/endpoints", routes.model_endpoints, methods=["GET"]),
     ]
+    table += account_routes.ROUTES + admin_routes.ROUTES
     for feature in STORAGE_FEATURES:
         table.append(Route(f"/v1/{feature}", routes.storage_feature, methods=["GET", "POST"]))
         table.append(

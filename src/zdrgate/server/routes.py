@@ -11,7 +11,7 @@ from starlette.types import ASGIApp
 from zdrgate.accounts.keys import Principal
 from zdrgate.errors import ModelNotFound, StorageFeatureRefused
 from zdrgate.server.catalog_views import endpoints_view, model_view
-from zdrgate.server.identity import identify, principal_of
+from zdrgate.server.identity import PRINCIPAL, identify, principal_of
 from zdrgate.server.parsing import parse_body
 from zdrgate.server.receipting import Receipting
 from zdrgate.server.responses import JSONBytes
@@ -27,8 +27,11 @@ def state_of(request: Request) -> AppState:
 
 
 async def authenticate(request: Request) -> Principal:
-    """For routes outside /v1 that need a caller (``/metrics``); /v1 routes have theirs
-    from the front app (:func:`~zdrgate.server.identity.principal_of`)."""
+    """The caller: the one the front app identified for a /v1 route, else (``/metrics``)
+    identified now from the headers."""
+    principal = request.scope.get(PRINCIPAL)
+    if isinstance(principal, Principal):
+        return principal
     return await identify(state_of(request), request.scope)
 
 

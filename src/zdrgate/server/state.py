@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from zdrgate.accounts.auth import Authenticator
 from zdrgate.accounts.store import Store
+from zdrgate.catalog.model import Catalog
 from zdrgate.config import Settings
 from zdrgate.receipts import ReceiptSigner
 from zdrgate.service import Gateway
@@ -18,3 +19,4 @@ class AppState:
     auth: Authenticator
     store: Store
     receipts: ReceiptSigner
+    base_catalog: Catalog | None = None  # the packaged catalog, before the config
