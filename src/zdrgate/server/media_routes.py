@@ -9,8 +9,6 @@ from zdrgate.server.parsing import parse_body
 from zdrgate.server.receipting import Receipting
 from zdrgate.server.responses import JSONBytes
 from zdrgate.server.routes import state_of
-from zdrgate.service.embeddings import create_embeddings
-from zdrgate.service.images import generate_images
 from zdrgate.wire.embeddings import EmbeddingRequest
 from zdrgate.wire.images import ImageRequest
 
@@ -22,7 +20,7 @@ async def images_generations(request: Request) -> JSONBytes:
     body = parse_body(ImageRequest, raw)
     receipt = Receipting(state.receipts, raw, body.model_fields_set, request.scope["headers"])
     pass_urls = state.settings.images.pass_through_provider_urls
-    result, served = await generate_images(state.gateway, body, principal, pass_urls=pass_urls)
+    result, served = await state.gateway.images(body, principal, pass_urls=pass_urls)
     return receipt.json(result, served)
 
 
@@ -32,5 +30,5 @@ async def embeddings(request: Request) -> JSONBytes:
     raw = await request.body()
     body = parse_body(EmbeddingRequest, raw)
     receipt = Receipting(state.receipts, raw, body.model_fields_set, request.scope["headers"])
-    result, served = await create_embeddings(state.gateway, body, principal)
+    result, served = await state.gateway.embeddings(body, principal)
     return receipt.json(result, served)

@@ -23,7 +23,7 @@ from zdrgate.server.parsing import parse_body
 from zdrgate.server.receipting import Receipting
 from zdrgate.server.responses import JSONBytes
 from zdrgate.server.routes import state_of
-from zdrgate.service.streaming import Chunks, StreamEnd, StreamEvent, stream_events
+from zdrgate.service.events import Chunks, StreamEnd, StreamEvent, StreamFailed
 
 
 def anthropic_error(error: GatewayError) -> JSONBytes:
@@ -40,7 +40,7 @@ async def messages(request: Request) -> Any:
         chat = to_chat_request(parsed)
         receipt = Receipting(state.receipts, raw, parsed.model_fields_set, request.scope["headers"])
         if chat.stream:
-            events = stream_events(state.gateway, chat, principal)
+            events = state.gateway.stream(chat, principal)
             keepalive = state.settings.server.stream_keepalive_seconds
             renderer = AnthropicRenderer(chat.model)
             return receipt.stream(events, keepalive, renderer, MESSAGE_STOP)
@@ -68,6 +68,8 @@ class AnthropicRenderer:
             return [data for chunk in event.items for data in self.events.chunk(chunk)]
         if isinstance(event, StreamEnd):
             return self.events.done()
+        if isinstance(event, StreamFailed):
+            return self.events.error(502, event.message, event.kind.value)
         return []  # a late receipt: Anthropic's format has no place for comments
 
     def closing(self) -> list[bytes]:

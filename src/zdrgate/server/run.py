@@ -75,7 +75,12 @@ def run(
             f"    {created.resolve()}\n(readable by this user only; the database holds only "
             "its hash). Read it, then delete the file.\n\n"
         )
-    options: dict[str, Any] = {"host": host, "port": port, **SERVER_OPTIONS}
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "timeout_graceful_shutdown": settings.server.shutdown_grace_seconds,
+        **SERVER_OPTIONS,
+    }
     sys.stderr.write(routable_summary(state) + f"zdrgate serving on http://{host}:{port}/v1\n")
     if workers > 1:
         if config_path:
