@@ -47,10 +47,12 @@ from zdrgate.server import (
     media_routes,
     messages,
     metrics_route,
+    openapi,
     proof_routes,
     routes,
 )
 from zdrgate.server.front import Front
+from zdrgate.server.proofs_lifecycle import start_proofs, stop_proofs
 from zdrgate.server.responses import error_response
 from zdrgate.server.state import AppState
 from zdrgate.server.web import WebApp
@@ -95,7 +97,12 @@ def build_state(
     gateway = Gateway(
         catalog=served,
         engine=PolicyEngine(settings.policy.max_verification_age_days),
-        dispatcher=Dispatcher(up.connect_timeout_seconds, up.read_timeout_seconds, today),
+        dispatcher=Dispatcher(
+            up.connect_timeout_seconds,
+            up.read_timeout_seconds,
+            today,
+            max_response_bytes=up.max_response_bytes,
+        ),
         usage=UsageRecorder(store, metrics=metrics),
         health=HealthBoard(up.failure_cooldown_seconds),
         rng=rng,
@@ -145,7 +152,7 @@ def app_for(state: AppState) -> Front:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         storage = state.settings.storage
         migrate.prepare(state.store.engine, migrate_on_start=storage.migrate_on_start)
-        proof_routes.log_policy_changes(state)
+        proofs = start_proofs(state)
         await state.gateway.dispatcher.start()
         await state.gateway.usage.start()
         # Everything built so far (catalog, modules) lives as long as the process:
@@ -158,6 +165,7 @@ def app_for(state: AppState) -> Front:
         try:
             yield
         finally:
+            await stop_proofs(proofs)
             await state.gateway.usage.close()
             await state.gateway.dispatcher.close()
             await state.gateway.assets.close()
@@ -179,6 +187,7 @@ def _routes() -> list[Route]:
     table = [
         Route("/healthz", routes.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
+        Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
         Route("/metrics", metrics_route.metrics, methods=["GET"]),
         Route("/v1/chat/completions", routes.chat_completions, methods=["POST"]),
         Route("/v1/messages", messages.messages, methods=["POST"]),

@@ -7,13 +7,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from types import MappingProxyType
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from zdrgate.catalog.model import Auth, Endpoint
 from zdrgate.policy import Approval, verify
 from zdrgate.protocols import UpstreamCall, spec_for
 from zdrgate.protocols.errors import ErrorKind
-from zdrgate.upstream import http1
+from zdrgate.upstream import evidence, http1
 
 ERROR_BODY_LIMIT = 64 * 1024  # enough to classify an error; the rest is never read
 _KEPT_HEADERS = ("retry-after", "retry-after-ms", "content-type")
@@ -72,11 +72,24 @@ def _target(base_url: str, path: str) -> tuple[http1.Origin, str] | None:
         return None
     if (got.scheme, got.netloc) != (base.scheme, base.netloc) or got.fragment:
         return None
-    if not got.path.startswith(base.path):
+    if not _under(got.path, base.path):
         return None
     port = port or (443 if base.scheme == "https" else 80)
     origin = http1.Origin(base.scheme, base.hostname, port)
     return origin, (got.path or "/") + (f"?{got.query}" if got.query else "")
+
+
+def _under(path: str, prefix: str) -> bool:
+    """``path`` stays under ``prefix`` as a server would read it: no dot segment, plain
+    or percent-encoded (even twice: ``/v1/../x``, ``/v1/%2e%2e/x``, ``/v1/%252e%252e/x``),
+    no backslash, and the prefix ends at a segment (``/v1`` does not cover ``/v1x``)."""
+    decoded = path
+    for _ in range(3):  # a server or a proxy in front of it may decode more than once
+        decoded = unquote(decoded)
+    if "\\" in decoded or any(s in (".", "..") for s in decoded.split("/")):
+        return False
+    prefix = prefix.rstrip("/")
+    return not prefix or path == prefix or path.startswith(prefix + "/")
 
 
 class Dispatcher:
@@ -85,14 +98,18 @@ class Dispatcher:
         connect_timeout: float = 10.0,
         read_timeout: float = 300.0,
         today: Callable[[], dt.date] = dt.date.today,
+        max_response_bytes: int = http1.MAX_BODY_BYTES,
     ) -> None:
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
+        self._max_response_bytes = max_response_bytes
         self._today = today
         self._client: http1.Client | None = None
 
     async def start(self) -> None:
-        self._client = http1.Client(self._connect_timeout, self._read_timeout)
+        self._client = http1.Client(
+            self._connect_timeout, self._read_timeout, max_body_bytes=self._max_response_bytes
+        )
 
     async def close(self) -> None:
         if self._client is not None:
@@ -105,6 +122,15 @@ class Dispatcher:
         endpoint = verify(approval, self._today()).endpoint
         origin, target = checked_url(endpoint, call.path)
         return Exchange(self._require_client(), endpoint, origin, target, call)
+
+    async def fetch_evidence(self, url: str, allowed: frozenset[str]) -> tuple[int, bytes]:
+        """Status and body of an evidence page (``upstream.evidence``: only URLs whose
+        origin is in ``allowed``, no credentials, no redirects followed). Raises
+        :class:`UpstreamFailure` or ``EvidenceRefused``."""
+        try:
+            return await evidence.fetch_page(self._require_client(), url, allowed)
+        except (http1.HTTPClientError, ValueError) as exc:
+            raise UpstreamFailure(evidence.failure_kind(exc), "evidence") from exc
 
     def _require_client(self) -> http1.Client:
         if self._client is None:
