@@ -39,6 +39,8 @@ _NEGATIVE_MAX = 4_096
 _NEGATIVE_SECONDS = 10.0
 _POSITIVE_SECONDS = 300.0  # a safety net only: the epoch is what makes revocation immediate
 _WRONG_KEY = "Incorrect API key provided."
+MASTER_ID = "master"
+MASTER = Principal(MASTER_ID, is_admin=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +93,7 @@ class Authenticator:
         if len(presented) > MAX_CREDENTIAL_LENGTH:
             raise await self._wrong(client)
         if self._master_hash and hmac.compare_digest(hash_secret(presented), self._master_hash):
-            return Principal("master", is_admin=True)
+            return MASTER
         parts = split(presented)
         if parts is None or not _KEY_ID.fullmatch(parts[0]):
             raise await self._wrong(client)
@@ -102,6 +104,18 @@ class Authenticator:
         if grant.expires_at is not None and self._clock() >= grant.expires_at:
             raise AuthenticationFailed("This API key has expired.", code="api_key_expired")
         return grant.principal
+
+    async def principal_by_id(
+        self, key_id: str, client: str = ""
+    ) -> tuple[Principal, float | None] | None:
+        """A usable key's principal and expiry (Unix time), by id alone: for sessions
+        opened with a key, which act as that key while it lives."""
+        if key_id == MASTER_ID:
+            return (MASTER, None) if self._master_hash else None
+        if not _KEY_ID.fullmatch(key_id):
+            return None
+        grant = await self._grant(key_id, client)
+        return None if grant is None else (grant.principal, grant.expires_at)
 
     async def _grant(self, key_id: str, client: str) -> KeyGrant | None:
         epoch = await self.epoch.current()
@@ -118,9 +132,9 @@ class Authenticator:
             return None
         grant = await asyncio.to_thread(self._load, key_id)
         if grant is None:
-            _put(self._unknown, key_id, now + _NEGATIVE_SECONDS, _NEGATIVE_MAX)
+            put_bounded(self._unknown, key_id, now + _NEGATIVE_SECONDS, _NEGATIVE_MAX)
         else:
-            _put(self._valid, key_id, _Cached(grant, epoch, now), _POSITIVE_MAX)
+            put_bounded(self._valid, key_id, _Cached(grant, epoch, now), _POSITIVE_MAX)
         return grant
 
     async def _refuse_if_blocked(self, client: str) -> None:
@@ -136,10 +150,12 @@ class Authenticator:
         return AuthenticationFailed(_WRONG_KEY)
 
 
+K = TypeVar("K")
 V = TypeVar("V")
 
 
-def _put(cache: dict[str, V], key: str, value: V, limit: int) -> None:
+def put_bounded(cache: dict[K, V], key: K, value: V, limit: int) -> None:
+    """Insert into a cache of at most ``limit`` entries, dropping the oldest first."""
     if len(cache) >= limit and key not in cache:
         del cache[next(iter(cache))]  # the oldest entry: dicts keep insertion order
     cache[key] = value

@@ -34,7 +34,8 @@ from typing import Any, Protocol
 from zdrgate.errors import ServiceUnavailable
 
 EPOCH_FILE = "auth-epoch"
-REDIS_KEY = "zdrgate:auth:epoch"
+REDIS_KEY_SUFFIX = "auth:epoch"
+REDIS_KEY = "zdrgate:" + REDIS_KEY_SUFFIX
 
 
 class AuthEpoch(Protocol):
@@ -139,8 +140,8 @@ class RedisEpoch:
         self._sync.close()
 
 
-def epoch_for(redis_url: str, data_dir: str) -> AuthEpoch:
+def epoch_for(redis_url: str, data_dir: str, redis_prefix: str = "zdrgate:") -> AuthEpoch:
     """Redis when configured (several machines), else a file in ``data_dir``."""
     if redis_url:
-        return RedisEpoch(redis_url)
+        return RedisEpoch(redis_url, redis_prefix + REDIS_KEY_SUFFIX)
     return FileEpoch(Path(data_dir) / EPOCH_FILE)  # made by the first bump
