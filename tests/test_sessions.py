@@ -226,3 +226,16 @@ def test_the_cookie_is_secure_behind_an_https_public_url(
     with_password(gw)
     reply = httpx.post(gw.url + "/auth/login", json={"email": EMAIL, "password": PASSWORD})
     assert "Secure" in reply.headers["set-cookie"]
+
+
+def test_erasure_leaves_no_session_of_the_accounts_keys(signin: Any) -> None:
+    gw = signin()
+    account, _token = admin(gw).create_account(EMAIL)
+    key, row = admin(gw).create_key(KeySpec(name="web", account_id=account.id))
+    client = login(gw, api_key=key.plaintext)
+    assert client.get("/v1/models").status_code == 200
+    admin(gw).delete_account(account.id)
+    assert client.get("/v1/models").status_code == 401
+    with gw.state.store.connect() as conn:
+        sessions = conn.exec_driver_sql("select * from sessions").fetchall()
+    assert row.key_id not in str(sessions) and account.id not in str(sessions)
