@@ -16,6 +16,7 @@ from zdrgate.accounts.store import Store
 from zdrgate.audit.run import AuditReport, new_canary, run_audit
 from zdrgate.cli import main
 from zdrgate.config import Settings, parse_settings
+from zdrgate.policylog import PolicyLog
 
 EXPECTED = {
     "upstream 400 echoing the prompt": 400,
@@ -51,7 +52,10 @@ def test_a_clean_deployment_passes(tmp_path: Path) -> None:
     places = {p["place"] for p in report["places"]}
     assert {"data directory", "database", "log output", "temp directory", "core dumps"} <= places
     database = next(p for p in report["places"] if p["place"] == "database")
-    assert database["scanned"] != "sqlite: 0 rows"  # usage rows and the policy log were written
+    assert database["scanned"] != "sqlite: 0 rows"  # usage rows were written
+    store = Store(f"sqlite:///{tmp_path}/zdrgate.db")
+    assert PolicyLog(store.engine).entries() == []  # the fakes are not logged as policy
+    store.close()
 
 
 def test_planted_canaries_are_found(tmp_path: Path) -> None:
