@@ -208,9 +208,10 @@ def catalog_check(config: str | None, as_json: bool) -> None:
 
 
 def _register_accounts() -> None:
-    from zdrgate.cli_accounts import COMMANDS  # noqa: PLC0415
+    from zdrgate.cli_accounts import accounts, teams  # noqa: PLC0415
+    from zdrgate.cli_keys import keys, usage  # noqa: PLC0415
 
-    for command in COMMANDS:
+    for command in (accounts, teams, keys, usage):
         main.add_command(command)
 
 
@@ -218,11 +219,12 @@ _register_accounts()
 
 
 def _register_proofs() -> None:
-    from zdrgate.cli_proofs import policy_log, receipt  # noqa: PLC0415
+    from zdrgate.cli_proofs import audit, policy_log, receipt  # noqa: PLC0415
     from zdrgate.cli_watch import catalog_verify, catalog_watch  # noqa: PLC0415
 
     main.add_command(receipt)
     main.add_command(policy_log)
+    main.add_command(audit)
     catalog.add_command(catalog_watch)
     catalog.add_command(catalog_verify)
 
