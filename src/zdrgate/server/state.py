@@ -24,3 +24,4 @@ class AppState:
     passkeys: Passkeys
     receipts: ReceiptSigner
     base_catalog: Catalog | None = None  # the packaged catalog, before the config
+    log_policy_changes: bool = True  # off for `zdrgate audit`, whose providers are fakes
