@@ -37,7 +37,7 @@ class ServerSettings(_Strict):
     """A response the client leaves unread this long closes the connection."""
     keep_alive_seconds: float = Field(default=5.0, gt=0)
     """An idle keep-alive connection is closed after this long."""
-    max_connections: int = Field(default=10_000, gt=0)
+    max_connections: int = Field(default=16_384, gt=0)
     """Open client connections; a request past it is answered 503."""
     max_header_bytes: int = Field(default=32 * 1024, ge=1024)
     """Request line and headers together; larger is a 431."""
