@@ -11,6 +11,7 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -57,6 +58,18 @@ class UpstreamSettings(_Strict):
     """Longest silence between two upstream bytes before the attempt fails."""
     failure_cooldown_seconds: float = Field(default=30.0, ge=0)
     """How long an endpoint that failed is tried last."""
+    egress_proxy: str = ""
+    """An HTTP proxy (``http://[user:password@]host:port``) that https upstream
+    connections are tunnelled through with ``CONNECT``; TLS stays end to end, so the
+    proxy sees host names only. Empty (default): direct connections."""
+
+    @field_validator("egress_proxy")
+    @classmethod
+    def _proxy_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if value and (parts.scheme != "http" or not parts.hostname or parts.path not in ("", "/")):
+            raise ValueError("must be an http://host:port URL (the proxy carries CONNECT only)")
+        return value
 
 
 class ImageSettings(_Strict):
