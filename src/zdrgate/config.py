@@ -31,6 +31,9 @@ class ServerSettings(_Strict):
     """Larger request bodies are answered with 413."""
     stream_keepalive_seconds: float = Field(default=5.0, gt=0)
     """While waiting for the first upstream byte, send an SSE comment this often."""
+    shutdown_grace_seconds: float = Field(default=30.0, ge=0)
+    """On SIGTERM, stop accepting and let open requests and streams finish for this
+    long (their usage is recorded), then cut what is left."""
     public_url: str = ""
     """The address people reach the gateway at, e.g. ``https://ai.example.org``: the
     base of invite links. Empty: ``http://host:port``."""
@@ -100,6 +103,30 @@ class ReceiptSettings(_Strict):
     lifetime_days: int = Field(default=365, gt=0)
     """How long a receipt stays verifiable: a retired signing key stays in the JWKS
     this many days after it was replaced."""
+
+
+class EvidenceSettings(_Strict):
+    on_change: Literal["keep", "suspend"] = "keep"
+    """When evidence watch finds a provider's evidence pages changed: ``keep`` its
+    endpoints routable until their verification ages out (``max_verification_age_days``),
+    or ``suspend`` them until an admin runs ``zdrgate catalog verify``."""
+    timeout_seconds: float = Field(default=20.0, gt=0)
+    """Connect and read timeout of each evidence page fetch."""
+    refresh_seconds: float = Field(default=60.0, gt=0)
+    """How often a running gateway re-reads the log for suspended providers."""
+
+
+class WebSettings(_Strict):
+    enabled: bool = True
+    """Serve the web app (chat, models, privacy, account pages) at ``/``. Off: only
+    the API and ``/healthz`` are served."""
+    site_name: str = "zdrgate"
+    """The name shown in the pages' header and title (branding)."""
+    operator_name: str = ""
+    """Who runs this deployment, as the privacy page names it."""
+    operator_contact: str = ""
+    """How people reach the operator about privacy (an email address or a URL), shown on
+    the privacy page."""
 
 
 class AttestationSettings(_Strict):
@@ -193,8 +220,10 @@ class Settings(_Strict):
     policy: PolicySettings = PolicySettings()
     upstream: UpstreamSettings = UpstreamSettings()
     images: ImageSettings = ImageSettings()
+    web: WebSettings = WebSettings()
     metrics: MetricsSettings = MetricsSettings()
     receipts: ReceiptSettings = ReceiptSettings()
+    evidence: EvidenceSettings = EvidenceSettings()
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
 
 

@@ -48,8 +48,10 @@ from zdrgate.server import (
     routes,
 )
 from zdrgate.server.front import Front
+from zdrgate.server.proofs_lifecycle import start_proofs, stop_proofs
 from zdrgate.server.responses import error_response
 from zdrgate.server.state import AppState
+from zdrgate.server.web import WebApp
 from zdrgate.service import Gateway
 from zdrgate.upstream import Dispatcher, Transport
 from zdrgate.upstream.assets import AssetFetcher, FetchRules
@@ -150,7 +152,7 @@ def app_for(state: AppState) -> Front:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         storage = state.settings.storage
         migrate.prepare(state.store.engine, migrate_on_start=storage.migrate_on_start)
-        proof_routes.log_policy_changes(state)
+        proofs = start_proofs(state)
         await state.gateway.dispatcher.start()
         await state.gateway.usage.start()
         # Everything built so far (catalog, modules) lives as long as the process:
@@ -163,12 +165,16 @@ def app_for(state: AppState) -> Front:
         try:
             yield
         finally:
+            await stop_proofs(proofs)
             await state.gateway.usage.close()
             await state.gateway.dispatcher.close()
             await state.gateway.assets.close()
 
+    routes = _routes()
+    if state.settings.web.enabled:
+        routes += WebApp.load(state.settings.web.site_name).routes()
     app = Starlette(
-        routes=_routes(),
+        routes=routes,
         exception_handlers={GatewayError: _gateway_error, HTTPException: _http_error},
         lifespan=lifespan,
     )

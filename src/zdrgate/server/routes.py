@@ -10,7 +10,7 @@ from starlette.types import ASGIApp
 
 from zdrgate.accounts.keys import Principal
 from zdrgate.errors import ModelNotFound, StorageFeatureRefused
-from zdrgate.server.catalog_views import endpoints_view, model_view
+from zdrgate.server.catalog_views import endpoints_view, listing_decision, model_view
 from zdrgate.server.parsing import parse_body
 from zdrgate.server.receipting import Receipting
 from zdrgate.server.responses import JSONBytes
@@ -67,7 +67,7 @@ async def list_models(request: Request) -> JSONBytes:
     only_routable = request.query_params.get("routable") in ("1", "true")
     data = []
     for model in state.gateway.catalog.models.values():
-        decision = engine.decide(model, today)
+        decision = listing_decision(engine, model, today)
         if only_routable and not decision.approvals:
             continue
         data.append(model_view(model, decision, engine, today))
@@ -90,7 +90,7 @@ async def retrieve_model(request: Request) -> JSONBytes:
     await authenticate(request)
     model = _model_or_404(request)
     today = state.gateway.today()
-    decision = state.gateway.engine.decide(model, today)
+    decision = listing_decision(state.gateway.engine, model, today)
     return JSONBytes(model_view(model, decision, state.gateway.engine, today))
 
 
@@ -98,7 +98,7 @@ async def model_endpoints(request: Request) -> JSONBytes:
     state = state_of(request)
     await authenticate(request)
     model = _model_or_404(request)
-    decision = state.gateway.engine.decide(model, state.gateway.today())
+    decision = listing_decision(state.gateway.engine, model, state.gateway.today())
     return JSONBytes(endpoints_view(decision))
 
 

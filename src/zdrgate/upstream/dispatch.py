@@ -11,6 +11,7 @@ from zdrgate.catalog.model import Auth, Endpoint
 from zdrgate.policy import Approval, verify
 from zdrgate.protocols import UpstreamCall, spec_for
 from zdrgate.protocols.errors import ErrorKind
+from zdrgate.upstream import evidence
 from zdrgate.upstream.transport import (
     HTTP1Transport,
     Origin,
@@ -83,6 +84,12 @@ class Dispatcher:
         endpoint = verify(approval, self._today()).endpoint
         origin, target = checked_url(endpoint, call.path)
         return Exchange(self.transport, endpoint, origin, target, call)
+
+    async def fetch_evidence(self, url: str, allowed: frozenset[str]) -> tuple[int, bytes]:
+        """Status and body of an evidence page (``upstream.evidence``: only URLs whose
+        origin is in ``allowed``, no credentials, no redirects followed). Raises
+        :class:`UpstreamFailure` or ``EvidenceRefused``."""
+        return await evidence.fetch_page(self.transport, url, allowed)
 
 
 class Exchange:
