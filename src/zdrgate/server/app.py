@@ -44,6 +44,7 @@ from zdrgate.server import (
     media_routes,
     messages,
     metrics_route,
+    openapi,
     proof_routes,
     routes,
 )
@@ -126,10 +127,10 @@ def issuer_of(settings: Settings) -> str:
 
 def transport_for(up: UpstreamSettings) -> Transport:
     """The upstream transport: direct, or through the operator's CONNECT proxy."""
-    timeouts = (up.connect_timeout_seconds, up.read_timeout_seconds)
+    limits = (up.connect_timeout_seconds, up.read_timeout_seconds, up.max_response_bytes)
     if up.egress_proxy:
-        return ProxyTransport(up.egress_proxy, *timeouts)
-    return HTTP1Transport(*timeouts)
+        return ProxyTransport(up.egress_proxy, *limits)
+    return HTTP1Transport(*limits)
 
 
 def fetch_rules(settings: Settings) -> FetchRules:
@@ -186,6 +187,7 @@ def _routes() -> list[Route]:
     table = [
         Route("/healthz", routes.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
+        Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
         Route("/metrics", metrics_route.metrics, methods=["GET"]),
         Route("/v1/chat/completions", routes.chat_completions, methods=["POST"]),
         Route("/v1/messages", messages.messages, methods=["POST"]),

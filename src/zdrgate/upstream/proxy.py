@@ -37,16 +37,15 @@ class ProxyTransport(HTTP1Transport):
         proxy_url: str,
         connect_timeout: float = 10.0,
         read_timeout: float = 300.0,
+        max_body_bytes: int = http1.MAX_BODY_BYTES,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        super().__init__(connect_timeout, read_timeout)
+        super().__init__(connect_timeout, read_timeout, max_body_bytes)
         self.proxy, self.proxy_auth = parse_proxy(proxy_url)
         self._ssl = ssl_context
 
     def make_client(self) -> http1.Client:
-        return TunnelClient(
-            self.proxy, self.proxy_auth, self.connect_timeout, self.read_timeout, self._ssl
-        )
+        return TunnelClient(self.proxy, self.proxy_auth, self, self._ssl)
 
 
 def parse_proxy(url: str) -> tuple[Origin, str | None]:
@@ -66,11 +65,15 @@ class TunnelClient(http1.Client):
         self,
         proxy: Origin,
         proxy_auth: str | None,
-        connect_timeout: float,
-        read_timeout: float,
+        limits: HTTP1Transport,
         ssl_context: ssl.SSLContext | None,
     ) -> None:
-        super().__init__(connect_timeout, read_timeout, ssl_context=ssl_context)
+        super().__init__(
+            limits.connect_timeout,
+            limits.read_timeout,
+            ssl_context=ssl_context,
+            max_body_bytes=limits.max_body_bytes,
+        )
         self.proxy = proxy
         self.proxy_auth = proxy_auth
 

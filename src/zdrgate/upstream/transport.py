@@ -87,13 +87,21 @@ class Transport(Protocol):
 class HTTP1Transport:
     """The default transport: ``http1.Client``, direct connections, pooled."""
 
-    def __init__(self, connect_timeout: float = 10.0, read_timeout: float = 300.0) -> None:
+    def __init__(
+        self,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 300.0,
+        max_body_bytes: int = http1.MAX_BODY_BYTES,
+    ) -> None:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
+        self.max_body_bytes = max_body_bytes
         self._client: http1.Client | None = None
 
     def make_client(self) -> http1.Client:
-        return http1.Client(self.connect_timeout, self.read_timeout)
+        return http1.Client(
+            self.connect_timeout, self.read_timeout, max_body_bytes=self.max_body_bytes
+        )
 
     async def start(self) -> None:
         self._client = self.make_client()
