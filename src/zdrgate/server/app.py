@@ -26,13 +26,13 @@ from starlette.routing import Route
 from zdrgate.accounts import migrate
 from zdrgate.accounts.auth import Authenticator
 from zdrgate.accounts.store import Store
-from zdrgate.accounts.usage import UsageRecorder
+from zdrgate.accounts.usage import SpanSink, UsageRecorder
 from zdrgate.catalog.load import load_packaged_catalog
 from zdrgate.catalog.merge import build_catalog
 from zdrgate.catalog.model import Catalog
 from zdrgate.clock import DayClock
 from zdrgate.config import Settings, UpstreamSettings
-from zdrgate.errors import GatewayError, MethodNotAllowed, NotFound
+from zdrgate.errors import ConfigError, GatewayError, MethodNotAllowed, NotFound
 from zdrgate.metrics import Metrics
 from zdrgate.policy import PolicyEngine
 from zdrgate.receipts import KeyRing, ReceiptSigner, load_key_ring
@@ -106,6 +106,8 @@ def build_state(
     )
     if metrics is not None:
         metrics.routable = functools.partial(metrics_route.routable_counts, gateway)
+    if settings.telemetry.otlp_endpoint:
+        gateway.usage.spans = _spans(settings, served)
     auth = Authenticator(store, env.get("ZDRGATE_MASTER_KEY") or None)
     store.on_credentials_changed(auth.forget)
     keys = keys or load_key_ring(settings.receipts, Path(settings.storage.data_dir), env)
@@ -131,6 +133,18 @@ def transport_for(up: UpstreamSettings) -> Transport:
     if up.egress_proxy:
         return ProxyTransport(up.egress_proxy, *limits)
     return HTTP1Transport(*limits)
+
+
+def _spans(settings: Settings, served: Catalog) -> SpanSink:
+    try:
+        from zdrgate.tracing import SpanRecorder  # noqa: PLC0415 - optional dependency
+    except ImportError as exc:
+        raise ConfigError(
+            "telemetry.otlp_endpoint is set but OpenTelemetry is not installed: "
+            "pip install 'zdrgate[otel]'"
+        ) from exc
+    conf = settings.telemetry
+    return SpanRecorder.otlp(conf.otlp_endpoint, served, conf.service_name)
 
 
 def fetch_rules(settings: Settings) -> FetchRules:
