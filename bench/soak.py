@@ -107,7 +107,7 @@ def soak(args: argparse.Namespace, run_dir: Path, hard_limit: int) -> dict[str, 
     try:
         gateway, _ = bench.start_gateway(args, subs, run_dir / "gateway.log")
         ctx = {"url": bench.render(args.gateway_url, subs), "gw_pid": gateway.pid,
-               "headers": {"Authorization": "Bearer bench-master-key"},
+               "headers": {"Authorization": "Bearer bench-master-key-0123456789abcdef0123"},
                "up_port": up_port, "hard_limit": hard_limit, "run_dir": run_dir}
         report: dict[str, Any] = {"idle_rss_bytes": procstat.tree_rss_bytes(gateway.pid)}
         report["hold"] = bench.slow_stream_phase(args, ctx)
