@@ -33,9 +33,18 @@ class ServerSettings(_Strict):
 class StorageSettings(_Strict):
     database_url: str = "sqlite:///zdrgate.db"
     redis_url: str = ""
+    """Shared counters (rate limits, budgets) for several instances; empty: in memory."""
+    redis_key_prefix: str = "zdrgate:"
+    """Prefix of every Redis key zdrgate writes, so instances of two gateways can share
+    one Redis without meeting."""
     data_dir: str = "."
     """Where the gateway keeps its own files (the first admin key, the receipt
     signing key). Never a prompt or a completion."""
+
+
+class LimitSettings(_Strict):
+    failed_auth_per_minute: int = Field(default=20, gt=0)
+    """Failed authentications a client address may make per minute; then 429."""
 
 
 class PolicySettings(_Strict):
@@ -119,6 +128,7 @@ class Settings(_Strict):
     policy: PolicySettings = PolicySettings()
     upstream: UpstreamSettings = UpstreamSettings()
     images: ImageSettings = ImageSettings()
+    limits: LimitSettings = LimitSettings()
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
 
 

@@ -30,6 +30,8 @@ from zdrgate.catalog.model import Catalog
 from zdrgate.clock import DayClock
 from zdrgate.config import Settings
 from zdrgate.errors import GatewayError, MethodNotAllowed, NotFound
+from zdrgate.limits import AuthFailures, Limiter
+from zdrgate.limits.backend import counters_for
 from zdrgate.policy import PolicyEngine
 from zdrgate.routing import HealthBoard
 from zdrgate.server import media_routes, messages, routes
@@ -71,6 +73,7 @@ def build_state(
     served = build_catalog(catalog or load_packaged_catalog(), settings, env)
     store = store or Store(settings.storage.database_url)
     up = settings.upstream
+    counters = counters_for(settings.storage)
     gateway = Gateway(
         catalog=served,
         engine=PolicyEngine(settings.policy.max_verification_age_days),
@@ -80,9 +83,13 @@ def build_state(
         rng=rng,
         today=today,
         assets=assets or AssetFetcher(fetch_rules(settings)),
+        limiter=Limiter(counters),
     )
     auth = Authenticator(store, env.get("ZDRGATE_MASTER_KEY") or None)
-    return AppState(settings=settings, gateway=gateway, auth=auth, store=store)
+    failures = AuthFailures(counters, settings.limits.failed_auth_per_minute)
+    return AppState(
+        settings=settings, gateway=gateway, auth=auth, store=store, auth_failures=failures
+    )
 
 
 def fetch_rules(settings: Settings) -> FetchRules:
@@ -101,6 +108,7 @@ def app_for(state: AppState) -> Front:
         state.store.migrate()
         await state.gateway.dispatcher.start()
         await state.gateway.usage.start()
+        await state.gateway.limiter.counters.start()
         # Everything built so far (catalog, modules) lives as long as the process:
         # keep it out of the cyclic GC's full passes, which otherwise stall requests.
         gc.collect()
@@ -111,6 +119,7 @@ def app_for(state: AppState) -> Front:
         try:
             yield
         finally:
+            await state.gateway.limiter.counters.close()
             await state.gateway.usage.close()
             await state.gateway.dispatcher.close()
             await state.gateway.assets.close()

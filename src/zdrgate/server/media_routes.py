@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
+from zdrgate.limits.demand import embedding_demand, image_demand
 from zdrgate.server.parsing import parse_body
 from zdrgate.server.responses import JSONBytes
 from zdrgate.server.routes import authenticate, state_of
@@ -16,15 +17,21 @@ from zdrgate.wire.images import ImageRequest
 async def images_generations(request: Request) -> JSONBytes:
     state = state_of(request)
     principal = await authenticate(request)
-    body = parse_body(ImageRequest, await request.body())
+    raw = await request.body()
+    body = parse_body(ImageRequest, raw)
     pass_urls = state.settings.images.pass_through_provider_urls
-    result, served = await generate_images(state.gateway, body, principal, pass_urls=pass_urls)
+    demand = image_demand(len(raw), body)
+    result, served = await generate_images(
+        state.gateway, body, principal, pass_urls=pass_urls, demand=demand
+    )
     return JSONBytes(result, headers=served.headers())
 
 
 async def embeddings(request: Request) -> JSONBytes:
     state = state_of(request)
     principal = await authenticate(request)
-    body = parse_body(EmbeddingRequest, await request.body())
-    result, served = await create_embeddings(state.gateway, body, principal)
+    raw = await request.body()
+    body = parse_body(EmbeddingRequest, raw)
+    demand = embedding_demand(len(raw), body)
+    result, served = await create_embeddings(state.gateway, body, principal, demand)
     return JSONBytes(result, headers=served.headers())

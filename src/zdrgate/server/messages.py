@@ -17,6 +17,7 @@ from zdrgate.accounts.keys import Principal
 from zdrgate.adapters.anthropic_inbound import to_chat_request
 from zdrgate.adapters.anthropic_render import PING, MessageEvents, error_body, to_message
 from zdrgate.errors import GatewayError
+from zdrgate.limits.demand import chat_demand
 from zdrgate.server.parsing import parse_body
 from zdrgate.server.responses import JSONBytes
 from zdrgate.server.routes import state_of
@@ -27,7 +28,7 @@ from zdrgate.wire.anthropic import MessagesRequest
 
 def anthropic_error(error: GatewayError) -> JSONBytes:
     body = error_body(error.status, error.message, error.code)
-    return JSONBytes(body, status_code=error.status)
+    return JSONBytes(body, status_code=error.status, headers=error.headers)
 
 
 async def authenticate(request: Request) -> Principal:
@@ -40,12 +41,14 @@ async def messages(request: Request) -> Any:
     try:
         state = state_of(request)
         principal = await authenticate(request)
-        chat = to_chat_request(parse_body(MessagesRequest, await request.body()))
+        body = await request.body()
+        chat = to_chat_request(parse_body(MessagesRequest, body))
+        demand = chat_demand(len(body), chat)
         if chat.stream:
-            events = stream_events(state.gateway, chat, principal)
+            events = stream_events(state.gateway, chat, principal, demand)
             keepalive = state.settings.server.stream_keepalive_seconds
             return StreamReply(events, keepalive, AnthropicRenderer(chat.model))
-        result, served = await state.gateway.chat(chat, principal)
+        result, served = await state.gateway.chat(chat, principal, demand)
         return JSONBytes(to_message(result), headers=served.headers())
     except GatewayError as error:
         return anthropic_error(error)

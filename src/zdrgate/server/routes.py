@@ -9,6 +9,7 @@ from starlette.types import ASGIApp
 
 from zdrgate.accounts.keys import Principal
 from zdrgate.errors import ModelNotFound, StorageFeatureRefused
+from zdrgate.limits.demand import chat_demand
 from zdrgate.server.catalog_views import endpoints_view, model_view
 from zdrgate.server.parsing import parse_body
 from zdrgate.server.responses import JSONBytes
@@ -42,11 +43,12 @@ async def chat_reply(state: AppState, authorization: str | None, body: bytes) ->
     """``POST /v1/chat/completions``: the response to send, as an ASGI app."""
     principal = await state.auth.authenticate(authorization)
     chat = parse_body(ChatRequest, body)
+    demand = chat_demand(len(body), chat)
     if chat.stream:
-        events = stream_events(state.gateway, chat, principal)
+        events = stream_events(state.gateway, chat, principal, demand)
         keepalive = state.settings.server.stream_keepalive_seconds
         return StreamReply(events, keepalive, OpenAIRenderer())
-    result, served = await state.gateway.chat(chat, principal)
+    result, served = await state.gateway.chat(chat, principal, demand)
     return JSONBytes(result, headers=served.headers())
 
 

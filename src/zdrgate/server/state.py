@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from zdrgate.accounts.auth import Authenticator
 from zdrgate.accounts.store import Store
 from zdrgate.config import Settings
+from zdrgate.limits import AuthFailures
 from zdrgate.service import Gateway
 
 
@@ -16,3 +17,6 @@ class AppState:
     gateway: Gateway
     auth: Authenticator
     store: Store
+    auth_failures: AuthFailures
+    """Failed authentications per client address: ``blocked(addr)`` before a key is
+    checked, ``await hit(addr)`` after one fails (see zdrgate.limits.auth_failures)."""

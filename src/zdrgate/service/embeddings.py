@@ -20,6 +20,7 @@ from zdrgate.adapters.base import JSON, UpstreamCall
 from zdrgate.adapters.media import EmbeddingBatch
 from zdrgate.adapters.registry import embedding_adapter_for
 from zdrgate.catalog.model import Endpoint
+from zdrgate.limits import NO_DEMAND, Demand
 from zdrgate.service.gateway import Gateway, Metering, Served
 from zdrgate.service.media import media_plan
 from zdrgate.wire.embeddings import EmbeddingRequest
@@ -28,10 +29,11 @@ ROUTE = "embeddings"
 
 
 async def create_embeddings(
-    gateway: Gateway, request: EmbeddingRequest, principal: Principal
+    gateway: Gateway, request: EmbeddingRequest, principal: Principal, demand: Demand = NO_DEMAND
 ) -> tuple[JSON, Served]:
     plan = media_plan(gateway, request.model, request.models, request.provider, "embeddings")
     meter = Metering(gateway, principal, ROUTE, request.model, stream=False)
+    meter.demand = demand
 
     async def build(endpoint: Endpoint) -> UpstreamCall:
         adapter = embedding_adapter_for(endpoint.provider.protocol)
@@ -43,7 +45,7 @@ async def create_embeddings(
     batch, approval = await gateway.first_success(plan, build, parse, meter)
     meter.succeeded(approval.endpoint, batch.prompt_tokens, 0)
     as_base64 = request.encoding_format == "base64"
-    return render(batch, approval.endpoint.model_id, as_base64), Served.of(approval)
+    return render(batch, approval.endpoint.model_id, as_base64), meter.served(approval)
 
 
 def render(batch: EmbeddingBatch, model_id: str, as_base64: bool) -> JSON:

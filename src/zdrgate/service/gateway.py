@@ -17,6 +17,7 @@ from zdrgate.adapters.base import JSON, StreamProtocolError
 from zdrgate.adapters.registry import classify_error
 from zdrgate.catalog.model import Catalog, Endpoint
 from zdrgate.errors import GatewayError, StorageFeatureRefused
+from zdrgate.limits import NO_DEMAND, NO_TICKET, Demand, Limiter, MemoryCounters, Ticket
 from zdrgate.policy import Approval, Constraints, PolicyEngine
 from zdrgate.routing import HealthBoard, Preferences
 from zdrgate.service.attempt import Attempts, RejectedByUpstream, rejected
@@ -37,17 +38,27 @@ class Served:
     endpoint_id: str
     policy_digest: str
     verified_on: str
+    limits: tuple[tuple[str, str], ...] = ()  # x-ratelimit-* of the caller's limits
+
+    def with_limits(self, ticket: Ticket) -> Served:
+        if not ticket.headers:
+            return self
+        limits = tuple(ticket.headers.items())
+        return Served(self.endpoint_id, self.policy_digest, self.verified_on, limits)
 
     @classmethod
     def of(cls, approval: Approval) -> Served:
         return _served(approval)
 
     def headers(self) -> dict[str, str]:
-        return {
+        headers = {
             "x-zdr-endpoint": self.endpoint_id,
             "x-zdr-policy": self.policy_digest,
             "x-zdr-verified-on": self.verified_on,
         }
+        if self.limits:
+            headers.update(self.limits)
+        return headers
 
 
 @lru_cache(maxsize=4096)  # approvals live in the engine's decision cache
@@ -69,6 +80,7 @@ class Gateway:
         rng: random.Random | None = None,
         today: Callable[[], dt.date] = dt.date.today,
         assets: AssetFetcher | None = None,
+        limiter: Limiter | None = None,
     ) -> None:
         self.catalog = catalog
         self.engine = engine
@@ -78,6 +90,7 @@ class Gateway:
         self.rng = rng or random.Random()  # noqa: S311 - load spreading, not secrets
         self.today = today
         self.assets = assets or AssetFetcher()  # images to inline (see upstream.assets)
+        self.limiter = limiter or Limiter(MemoryCounters())  # rate limits and budgets
 
     def plan(self, request: ChatRequest) -> Plan:
         refuse_storage_features(request)
@@ -98,10 +111,13 @@ class Gateway:
             self.today(),
         )
 
-    async def chat(self, request: ChatRequest, principal: Principal) -> tuple[JSON, Served]:
+    async def chat(
+        self, request: ChatRequest, principal: Principal, demand: Demand = NO_DEMAND
+    ) -> tuple[JSON, Served]:
         """Non-streaming chat: the first approved endpoint that answers serves."""
         plan = self.plan(request)
         meter = Metering(self, principal, "chat.completions", request.model, request.stream)
+        meter.demand = demand
 
         prepared = ProtocolRequests(self.assets, request)
 
@@ -116,7 +132,7 @@ class Gateway:
         usage = result.get("usage")
         prompt, completion = token_counts(usage if isinstance(usage, dict) else None)
         meter.succeeded(approval.endpoint, prompt, completion)
-        return result, Served.of(approval)
+        return result, meter.served(approval)
 
     async def first_success(
         self,
@@ -127,21 +143,27 @@ class Gateway:
     ) -> tuple[T, Approval]:
         """Try the plan's approvals in order; the first parsed 200 response wins.
 
-        Retryable failures move on to the next approved endpoint; a request the
-        upstream found invalid ends the request at once.
+        Rate limits and budgets admit the request first (nothing is sent if they
+        refuse). Retryable failures move on to the next approved endpoint; a request
+        the upstream found invalid ends the request at once.
         """
-        for approval in plan.approvals:
-            try:
-                call = await build(approval.endpoint)
-                result = await self.call_json(approval, call, parse)
-            except (UpstreamFailure, StreamProtocolError) as exc:
-                meter.attempts.failed(exc.kind)
-                self.health.record_failure(approval.endpoint.id)
-                continue
-            except RejectedByUpstream as exc:
-                meter.failed(exc)
-                raise
-            return result, approval
+        await meter.admit(plan)
+        try:
+            for approval in plan.approvals:
+                try:
+                    call = await build(approval.endpoint)
+                    result = await self.call_json(approval, call, parse)
+                except (UpstreamFailure, StreamProtocolError) as exc:
+                    meter.attempts.failed(exc.kind)
+                    self.health.record_failure(approval.endpoint.id)
+                    continue
+                except RejectedByUpstream as exc:
+                    meter.failed(exc)
+                    raise
+                return result, approval
+        except BaseException:
+            meter.release()  # a cancelled or broken request holds no reservation
+            raise
         error = meter.attempts.final_error()
         meter.failed(error)
         raise error
@@ -171,7 +193,8 @@ class Gateway:
 
 
 class Metering:
-    """Builds the one usage row of a request from metadata (never content)."""
+    """Builds the one usage row of a request from metadata (never content), and
+    holds its rate-limit and budget reservations until that row settles them."""
 
     def __init__(
         self, gateway: Gateway, principal: Principal, route: str, model: str, stream: bool
@@ -183,6 +206,22 @@ class Metering:
         self.stream = stream
         self.attempts = Attempts()
         self.started = time.perf_counter()
+        self.demand = NO_DEMAND  # set by the route's service call: what it may consume
+        self.ticket = NO_TICKET
+
+    async def admit(self, plan: Plan) -> None:
+        """Before any upstream call: raises RateLimited, BudgetExceeded (402) or
+        LimitStoreUnavailable (503); else reserves the request's maximum."""
+        endpoints = [approval.endpoint for approval in plan.approvals]
+        self.ticket = await self.gateway.limiter.admit(self.principal, self.demand, endpoints)
+
+    def release(self) -> None:
+        """Give the reservations back (no usage); a no-op once a row settled them."""
+        self.ticket.settle(0, 0.0)
+
+    def served(self, approval: Approval) -> Served:
+        """The receipt headers, with the caller's x-ratelimit-* when it has limits."""
+        return Served.of(approval).with_limits(self.ticket)
 
     def succeeded(
         self, endpoint: Endpoint, prompt: int, completion: int, *, images: int = 0
@@ -220,6 +259,7 @@ class Metering:
         completion: int,
         cost: float,
     ) -> None:
+        self.ticket.settle(prompt + completion, cost)
         self.gateway.usage.record(
             UsageEvent(
                 key_id=self.principal.key_id,

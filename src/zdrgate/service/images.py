@@ -20,6 +20,7 @@ from zdrgate.adapters.media import GeneratedImage, ImageBatch
 from zdrgate.adapters.registry import image_adapter_for
 from zdrgate.catalog.model import Endpoint, Provider
 from zdrgate.errors import InvalidRequest, UpstreamUnavailable
+from zdrgate.limits import NO_DEMAND, Demand
 from zdrgate.service.gateway import Gateway, Metering, Served
 from zdrgate.service.media import media_plan
 from zdrgate.upstream.assets import AssetFetcher, AssetRefused
@@ -29,7 +30,12 @@ ROUTE = "images.generations"
 
 
 async def generate_images(
-    gateway: Gateway, request: ImageRequest, principal: Principal, *, pass_urls: bool
+    gateway: Gateway,
+    request: ImageRequest,
+    principal: Principal,
+    *,
+    pass_urls: bool,
+    demand: Demand = NO_DEMAND,
 ) -> tuple[JSON, Served]:
     keep_urls = request.response_format == "url"
     if keep_urls and not pass_urls:
@@ -41,6 +47,7 @@ async def generate_images(
         )
     plan = media_plan(gateway, request.model, request.models, request.provider, "image")
     meter = Metering(gateway, principal, ROUTE, request.model, stream=False)
+    meter.demand = demand
 
     async def build(endpoint: Endpoint) -> UpstreamCall:
         return image_adapter_for(endpoint.provider.protocol).build_images(endpoint, request)
@@ -56,7 +63,7 @@ async def generate_images(
         meter.failed(error, endpoint)
         raise
     meter.succeeded(endpoint, batch.input_tokens, batch.output_tokens, images=len(images))
-    return render(batch, images), Served.of(approval)
+    return render(batch, images), meter.served(approval)
 
 
 async def inline_urls(

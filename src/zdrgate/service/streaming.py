@@ -21,6 +21,7 @@ from zdrgate.accounts.keys import Principal
 from zdrgate.adapters import ErrorKind, adapter_for
 from zdrgate.adapters.base import JSON, StreamProtocolError
 from zdrgate.errors import GatewayError
+from zdrgate.limits import NO_DEMAND, Demand
 from zdrgate.policy import Approval
 from zdrgate.service.attempt import Attempts, RejectedByUpstream
 from zdrgate.service.gateway import Gateway, Metering, Served
@@ -64,10 +65,12 @@ class _Tally:
 
 
 async def stream_events(
-    gateway: Gateway, request: ChatRequest, principal: Principal
+    gateway: Gateway, request: ChatRequest, principal: Principal, demand: Demand = NO_DEMAND
 ) -> AsyncGenerator[StreamEvent, None]:
     plan = gateway.plan(request)  # policy errors surface before anything is sent
     meter = Metering(gateway, principal, "chat.completions", request.model, stream=True)
+    meter.demand = demand
+    await meter.admit(plan)  # rate limits and budgets: 429/402/503 before anything is sent
     tally = _Tally()
     prepared = ProtocolRequests(gateway.assets, request)
     served = None
@@ -76,7 +79,9 @@ async def stream_events(
             async for event in _attempt(gateway, approval, prepared, meter.attempts, tally):
                 if isinstance(event, Committed):
                     served = approval.endpoint
-                yield event
+                    yield Committed(event.served.with_limits(meter.ticket))
+                else:
+                    yield event
             if tally.outcome is not None:
                 return
         error = meter.attempts.final_error()
