@@ -232,8 +232,28 @@ def build_providers(reviewed: Reviewed) -> dict[str, Json]:
             provider["regional_base_urls"] = dict(item["regional_base_urls"])
         if item.get("auth"):
             provider["auth"] = item["auth"]
+        if item.get("requires_base_url"):
+            provider["requires_base_url"] = True
+            provider["base_url_hosts"] = sorted(item["base_url_hosts"])
+        check_placeholders(pid, provider)
         out[pid] = provider
     return out
+
+
+# A URL that names a resource the operator must choose. The catalog marks such
+# providers with ``requires_base_url`` (the policy engine reads the marker, never
+# this pattern); the pattern only stops a placeholder from shipping unmarked.
+PLACEHOLDER = re.compile(r"YOUR-|[<>{}]|example\.(com|invalid)", re.IGNORECASE)
+
+
+def check_placeholders(pid: str, provider: Json) -> None:
+    urls = [provider["base_url"], *provider.get("regional_base_urls", {}).values()]
+    marked = provider.get("requires_base_url", False)
+    if marked and (provider.get("regional_base_urls") or not provider.get("base_url_hosts")):
+        raise SystemExit(f"{pid}: requires_base_url needs base_url_hosts and no regional URLs")
+    for url in urls:
+        if PLACEHOLDER.search(url) and not marked:
+            raise SystemExit(f"{pid}: {url} looks like a placeholder; mark requires_base_url")
 
 
 # ---------------------------------------------------------------- endpoints

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import uvicorn
 
+from databases import DATABASES, database_url
 from fake_openai import FakeOpenAI, start_fake_openai
 from zdrgate.catalog.model import Catalog
 from zdrgate.config import parse_settings
@@ -182,6 +183,13 @@ def gateway(three_fakes: dict[str, str], make_gateway: GatewayFactory) -> Runnin
     from protocol_fakes import three_providers  # noqa: PLC0415
 
     return make_gateway(three_providers(three_fakes))
+
+
+@pytest.fixture(params=DATABASES)
+def db_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    """A fresh, empty database: SQLite, and PostgreSQL in a random schema."""
+    with database_url(request.param, tmp_path) as url:
+        yield url
 
 
 REDIS_URL = "redis://127.0.0.1:6379/0"

@@ -10,7 +10,7 @@ import pytest
 from conftest import GatewayFactory, RunningGateway
 from fake_media import FakeMedia, start_fake_media
 from media_setup import media_provider
-from zdrgate.adapters.gemini_media import inline_images
+from zdrgate.protocols.gemini.media import inline_images
 
 
 @pytest.fixture

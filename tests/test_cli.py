@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -71,9 +72,10 @@ def test_explain_unknown_model_fails_clearly() -> None:
 
 def test_attestation_in_config_makes_openai_routable(tmp_path: Path) -> None:
     config = tmp_path / "z.toml"
+    attested_on = (dt.date.today() - dt.timedelta(days=10)).isoformat()  # attestations age
     config.write_text(
         '[providers.openai]\napi_key = "sk-test"\n'
-        'zdr_attestation = { reference = "ZDR amendment", attested_on = "2026-03-02" }\n'
+        f'zdr_attestation = {{ reference = "ZDR amendment", attested_on = "{attested_on}" }}\n'
     )
     _, out = run("explain", "openai/gpt-4o-mini", "--json", "--config", str(config))
     rows = json.loads(out)["endpoints"]

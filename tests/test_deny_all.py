@@ -66,8 +66,13 @@ def counter() -> Iterator[tuple[Counter, str]]:
 def denied(counter: tuple[Counter, str], make_gateway: GatewayFactory) -> RunningGateway:
     _, url = counter
     catalog = load_packaged_catalog()
+    # The counter's origin is attested for every provider (http to loopback is
+    # allowed only then), which makes by-agreement records attested too: only
+    # the verification age keeps them shut, as it must.
+    attestation = {"reference": "test", "attested_on": "2026-11-02", "origins": [url]}
     providers: dict[str, Any] = {
-        pid: {"base_url": url + "/v1", "api_key": "x"} for pid in catalog.providers
+        pid: {"base_url": url + "/v1", "api_key": "x", "zdr_attestation": attestation}
+        for pid in catalog.providers
     }
     providers["retainer"] = {
         "protocol": "openai",

@@ -10,10 +10,10 @@ import click
 from pydantic import BaseModel
 
 from zdrgate import errors
-from zdrgate.adapters.base import ErrorKind
 from zdrgate.cli import main
 from zdrgate.config import Settings
 from zdrgate.policy import Reason
+from zdrgate.protocols.base import ErrorKind
 
 ROOT = Path(__file__).resolve().parents[1]
 

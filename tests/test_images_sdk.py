@@ -190,7 +190,8 @@ def openai_image_catalog() -> Catalog:
 def test_shipped_catalog_routes_gpt_image_but_never_dall_e(
     media: FakeMedia, make_gateway: GatewayFactory
 ) -> None:
-    attestation = {"reference": "ZDR amendment", "attested_on": "2026-10-01"}
+    origin = media.openai_url.split("/v1")[0]
+    attestation = {"reference": "ZDR amendment", "attested_on": "2026-10-01", "origins": [origin]}
     conf = {"base_url": media.openai_url, "api_key": "sk-test", "zdr_attestation": attestation}
     gw = make_gateway({"openai": conf}, catalog=openai_image_catalog())
     client = sdk(gw)

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import RETAINING_POLICY, GatewayFactory, RunningGateway, chat_model, provider
 from protocol_fakes import PROTOCOLS
-from zdrgate.adapters.anthropic_render import MessageEvents
+from zdrgate.protocols.anthropic.inbound.render import MessageEvents
 
 TOOLS: Any = [
     {

@@ -7,16 +7,14 @@ skipping them.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import time
-import uuid
 from collections.abc import Iterator
 
 import httpx
-import psycopg
 import pytest
 
 from conftest import GatewayFactory, chat_model, provider
+from databases import postgres_schema_url
 from fake_openai import FakeOpenAI
 from unit.test_usage_store import EVENT, same_as_core
 from zdrgate.accounts.auth import Authenticator
@@ -25,24 +23,12 @@ from zdrgate.accounts.store import Store
 from zdrgate.errors import AuthenticationFailed
 
 pytestmark = pytest.mark.services
-ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    try:
-        admin = psycopg.connect(ADMIN_DSN, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
-    schema = f"zdrgate_{uuid.uuid4().hex[:12]}"
-    admin.execute(f"create schema {schema}")
-    try:
-        yield f"{ADMIN_DSN}?options=-csearch_path%3D{schema}"
-    finally:
-        admin.execute(f"drop schema {schema} cascade")
-        admin.close()
+    with postgres_schema_url() as url:
+        yield url
 
 
 async def test_keys_are_stored_hashed_and_revocable(pg_url: str) -> None:

@@ -16,16 +16,16 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from unit.test_policy_engine import endpoint as base_endpoint
-from zdrgate.adapters.anthropic import AnthropicAdapter
-from zdrgate.adapters.anthropic_inbound import to_chat_request
-from zdrgate.adapters.anthropic_render import MessageEvents, to_message
-from zdrgate.adapters.base import ChatAdapter, StreamProtocolError
-from zdrgate.adapters.gemini import GeminiAdapter
-from zdrgate.adapters.openai import OpenAIAdapter
 from zdrgate.catalog.model import Endpoint, Protocol
 from zdrgate.errors import GatewayError
+from zdrgate.protocols.anthropic.chat import AnthropicAdapter
+from zdrgate.protocols.anthropic.inbound.models import MessagesRequest
+from zdrgate.protocols.anthropic.inbound.render import MessageEvents, to_message
+from zdrgate.protocols.anthropic.inbound.request import to_chat_request
+from zdrgate.protocols.base import ChatAdapter, StreamProtocolError
+from zdrgate.protocols.gemini.chat import GeminiAdapter
+from zdrgate.protocols.openai.chat import OpenAIAdapter
 from zdrgate.server.parsing import parse_body
-from zdrgate.wire.anthropic import MessagesRequest
 from zdrgate.wire.chat import ChatRequest
 
 ADAPTERS: dict[Protocol, ChatAdapter] = {

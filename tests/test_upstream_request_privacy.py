@@ -7,8 +7,8 @@ import pytest
 
 from conftest import MASTER, GatewayFactory, chat_model, provider
 from fake_openai import FakeOpenAI
-from zdrgate.adapters.openai import request_payload
 from zdrgate.catalog.load import load_packaged_catalog
+from zdrgate.protocols.openai.chat import request_payload
 from zdrgate.wire.chat import ChatRequest
 
 CLIENT_HEADERS = {

@@ -72,6 +72,27 @@ def serve(config: str | None, host: str | None, port: int | None, workers: int) 
 
 @main.command()
 @config_option
+def migrate(config: str | None) -> None:
+    """Bring the database schema up to date, then exit.
+
+    Run once per release when several instances share one database (the Kubernetes
+    migration Job does); a single `serve` migrates its own database at start."""
+    from zdrgate.accounts.store import Store  # noqa: PLC0415
+
+    settings = _settings(config)
+    try:
+        store = Store(settings.storage.database_url)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        store.migrate()
+    finally:
+        store.close()
+    click.echo("schema is up to date")
+
+
+@main.command()
+@config_option
 @click.option("--all", "show_all", is_flag=True, help="Also list models with no ZDR endpoint.")
 @click.option("--zdr-only", is_flag=True, help="Only models routable right now (credentials set).")
 @click.option("--provider", default=None, help="Only models with an endpoint at this provider.")

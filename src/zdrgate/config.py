@@ -74,6 +74,9 @@ class ImageSettings(_Strict):
 class AttestationSettings(_Strict):
     reference: str = Field(min_length=1)
     attested_on: dt.date
+    origins: list[str] = Field(default_factory=list)
+    """Upstream origins (``https://host[:port]``) besides the catalog's that the
+    agreement covers: where an overridden ``base_url`` points (docs/security.md)."""
 
 
 class PolicyOverride(_Strict):

@@ -12,7 +12,12 @@ import pytest
 from zdrgate.catalog.load import packaged_catalog_bytes
 
 REPO = Path(__file__).resolve().parents[2]
-DATA = REPO.parent / "shared" / "data"
+# ../shared beside the clone; a worktree under wt/ has it one level further up.
+DATA = next(
+    (d for d in (REPO.parent / "shared" / "data", REPO.parent.parent / "shared" / "data")
+     if d.is_dir()),
+    REPO.parent / "shared" / "data",
+)
 
 
 def load_script():  # type: ignore[no-untyped-def]

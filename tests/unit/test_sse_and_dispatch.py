@@ -6,9 +6,9 @@ import orjson
 import pytest
 
 from unit.test_policy_engine import endpoint
-from zdrgate.adapters import adapter_for
-from zdrgate.adapters.sse import SSEDecoder
 from zdrgate.catalog.model import Auth, Protocol
+from zdrgate.protocols import adapter_for
+from zdrgate.protocols.sse import SSEDecoder
 from zdrgate.upstream import UpstreamFailure
 from zdrgate.upstream.dispatch import auth_headers, checked_url
 from zdrgate.upstream.http1 import Origin

@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from zdrgate.accounts import schema
+from zdrgate.accounts import migrate, schema
 from zdrgate.accounts.keys import NewKey
 from zdrgate.errors import ConfigError
 
@@ -35,8 +35,8 @@ class Store:
         self._usage_insert = _UsageInsert(self.engine.dialect)
 
     def migrate(self) -> None:
-        """Create missing tables (idempotent)."""
-        schema.metadata.create_all(self.engine)
+        """Bring the schema to the newest migration (idempotent; see ``migrate.py``)."""
+        migrate.upgrade(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()

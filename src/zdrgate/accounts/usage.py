@@ -31,6 +31,9 @@ class UsageEvent:
     completion_tokens: int
     cost_usd: float
     latency_ms: float
+    account_id: str | None = None  # the key's owner, for per-account usage and budgets
+    team_id: str | None = None
+    images: int = 0  # images generated (not their bytes, not their prompts)
 
 
 _FIELDS = tuple(f.name for f in fields(UsageEvent))

@@ -23,6 +23,7 @@ class FindingKind(StrEnum):
     ZDR_UNKNOWN = "zdr_unknown"  # nobody knows whether ZDR is offered
     NO_EVIDENCE = "no_evidence"  # nothing a reviewer could check
     SOURCES_CONFLICT = "sources_conflict"  # stricter reading applied; re-verify
+    FUTURE_DATE = "future_date"  # verified_on after today: a typo; never routable
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,10 @@ def check_record(
         return Finding(kind=kind, policy=key, providers=providers, message=message)
 
     out: list[Finding] = []
-    if is_stale(record, today, max_verification_age_days):
+    if record.verified_on is not None and record.verified_on > today:
+        when = record.verified_on.isoformat()
+        out.append(finding(FindingKind.FUTURE_DATE, f"verified {when}: after today"))
+    elif is_stale(record, today, max_verification_age_days):
         when = record.verified_on.isoformat() if record.verified_on else "never"
         out.append(
             finding(FindingKind.STALE, f"verified {when}; limit {max_verification_age_days} days")

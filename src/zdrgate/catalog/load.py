@@ -7,7 +7,9 @@ File shape (``schema_version`` 1), written by ``scripts/build_catalog.py``::
       "policies": {"groq": {<policy record>}, "google-ai-studio-free": {...}},
       "providers": {"groq": {"name", "protocol", "base_url", "api_key_env",
                              "regional_base_urls": {"eu": url}, "policy": "groq",
-                             "asset_origins"?: ["https://cdn.example"]}},
+                             "asset_origins"?: ["https://cdn.example"],
+                             "requires_base_url"?: true,
+                             "base_url_hosts"?: ["*.openai.azure.com"]}},
       "models": [{"id", "name", "context_length", "input_modalities",
                   "output_modalities", "description", "created",
                   "endpoints": [{"provider", "upstream_id", "policy"?, "region"?,
@@ -17,7 +19,10 @@ File shape (``schema_version`` 1), written by ``scripts/build_catalog.py``::
                                  "image_price"}]}]
     }
 
-An endpoint without ``policy`` has its provider's record.
+An endpoint without ``policy`` has its provider's record. A provider with
+``requires_base_url`` ships a placeholder URL: its endpoints are unroutable
+(``upstream_not_configured``) until the operator sets ``base_url`` to a host that
+``base_url_hosts`` matches.
 """
 
 from __future__ import annotations
@@ -104,6 +109,8 @@ def parse_provider(pid: str, raw: dict[str, Any], policies: dict[str, PolicyReco
         regional_base_urls=tuple(sorted(raw.get("regional_base_urls", {}).items())),
         auth=Auth(raw["auth"]) if raw.get("auth") else None,
         asset_origins=tuple(raw.get("asset_origins", ())),
+        requires_base_url=bool(raw.get("requires_base_url", False)),
+        base_url_hosts=tuple(raw.get("base_url_hosts", ())),
     )
 
 

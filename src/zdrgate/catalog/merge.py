@@ -8,9 +8,11 @@ their declared policy and models. Credentials are read here, once, at start-up.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Mapping
 
 from zdrgate.catalog.model import (
+    ATTESTABLE,
     Attestation,
     Auth,
     Catalog,
@@ -21,13 +23,25 @@ from zdrgate.catalog.model import (
     Protocol,
     Provider,
     ZdrAvailability,
+    origin_of,
 )
+from zdrgate.catalog.origins import attested_origins, catalog_covers, checked_base_url
 from zdrgate.config import ModelSettings, PolicyOverride, ProviderSettings, Settings
 from zdrgate.errors import ConfigError
 
 
-def build_catalog(base: Catalog, settings: Settings, environ: Mapping[str, str]) -> Catalog:
-    """The catalog as configured: ``base`` plus ``settings.providers`` plus credentials."""
+def build_catalog(
+    base: Catalog,
+    settings: Settings,
+    environ: Mapping[str, str],
+    today: dt.date | None = None,
+) -> Catalog:
+    """The catalog as configured: ``base`` plus ``settings.providers`` plus credentials.
+
+    ``today`` (default: the system date) is what dates in the config are checked
+    against: a date in the future is refused.
+    """
+    refuse_future_dates(settings, today or dt.date.today())
     providers = {
         pid: _with_credentials(p, settings.providers.get(pid), environ)
         for pid, p in base.providers.items()
@@ -40,6 +54,27 @@ def build_catalog(base: Catalog, settings: Settings, environ: Mapping[str, str])
         for model_conf in conf.models:
             _add_endpoint(models, providers[pid], model_conf)
     return Catalog(providers=providers, models=models)
+
+
+# A date written today east of UTC is tomorrow for a gateway running on UTC.
+_CLOCK_SLACK = dt.timedelta(days=1)
+
+
+def refuse_future_dates(settings: Settings, today: dt.date) -> None:
+    """A ``verified_on`` or ``attested_on`` in the future would never go stale."""
+    for pid, conf in settings.providers.items():
+        dates = {
+            "policy.verified_on": conf.policy.verified_on if conf.policy else None,
+            "zdr_attestation.attested_on": (
+                conf.zdr_attestation.attested_on if conf.zdr_attestation else None
+            ),
+        }
+        for key, value in dates.items():
+            if value is not None and value > today + _CLOCK_SLACK:
+                raise ConfigError(
+                    f"providers.{pid}.{key}: {value.isoformat()} is in the future "
+                    f"(today is {today.isoformat()}); write the date it happened"
+                )
 
 
 def _with_credentials(
@@ -55,12 +90,23 @@ def _with_credentials(
             "be overridden; attest an agreement with zdr_attestation instead"
         )
     key_env = conf.api_key_env or provider.api_key_env
+    policy = _attested(provider.id, policy, conf)
+    base_url, covered = provider.base_url, True
+    if conf.base_url:
+        attestation = policy.attestation
+        attested = origin_of(conf.base_url) in (attestation.origins if attestation else ())
+        base_url = checked_base_url(
+            f"providers.{provider.id}.base_url", conf.base_url, declared=attested
+        )
+        covered = attested or catalog_covers(provider, base_url)
     return dataclasses.replace(
         provider,
-        base_url=(conf.base_url or provider.base_url).rstrip("/"),
+        base_url=base_url,
+        requires_base_url=provider.requires_base_url and not conf.base_url,
+        origin_covered=covered,
         api_key_env=key_env,
         api_key=conf.api_key or (environ.get(key_env) if key_env else None) or None,
-        policy=_attested(policy, conf),
+        policy=policy,
         asset_origins=_origins(conf, provider.asset_origins),
         auth=Auth(conf.auth) if conf.auth else provider.auth,
     )
@@ -72,11 +118,14 @@ def _origins(conf: ProviderSettings, default: tuple[str, ...]) -> tuple[str, ...
     return tuple(o.rstrip("/") for o in conf.asset_origins)
 
 
-def _attested(policy: PolicyRecord, conf: ProviderSettings) -> PolicyRecord:
-    if conf.zdr_attestation is None:
+def _attested(pid: str, policy: PolicyRecord, conf: ProviderSettings) -> PolicyRecord:
+    given = conf.zdr_attestation
+    if given is None:
         return policy
     attestation = Attestation(
-        reference=conf.zdr_attestation.reference, attested_on=conf.zdr_attestation.attested_on
+        reference=given.reference,
+        attested_on=given.attested_on,
+        origins=attested_origins(f"providers.{pid}.zdr_attestation.origins", given.origins),
     )
     return dataclasses.replace(policy, attestation=attestation)
 
@@ -93,9 +142,9 @@ def _custom_provider(pid: str, conf: ProviderSettings, environ: Mapping[str, str
         name=conf.name or pid,
         protocol=Protocol(conf.protocol),
         auth=Auth(conf.auth) if conf.auth else None,
-        base_url=conf.base_url.rstrip("/"),
+        base_url=checked_base_url(f"providers.{pid}.base_url", conf.base_url, declared=True),
         api_key_env=key_env,
-        policy=_attested(policy, conf),
+        policy=_attested(pid, policy, conf),
         api_key=conf.api_key or (environ.get(key_env) if key_env else None) or None,
         asset_origins=_origins(conf, ()),
     )
@@ -124,12 +173,14 @@ def _rebind(model: Model, providers: dict[str, Provider]) -> Model:
 
 
 def _rebind_endpoint(endpoint: Endpoint, provider: Provider) -> Endpoint:
-    # An endpoint with a record of its own (DALL-E, a free tier) keeps it, but an
-    # operator's attestation covers every endpoint of the provider.
-    if endpoint.policy is endpoint.provider.policy:
+    # An endpoint with a record of its own keeps it. The operator's attestation of an
+    # agreement with the provider reaches it only if that record needs an agreement:
+    # a record that offers no ZDR (DALL-E, a free tier) stays as the catalog has it.
+    policy = endpoint.policy
+    if policy is endpoint.provider.policy:
         policy = provider.policy
-    else:
-        policy = dataclasses.replace(endpoint.policy, attestation=provider.policy.attestation)
+    elif policy.zdr in ATTESTABLE and provider.policy.attestation is not None:
+        policy = dataclasses.replace(policy, attestation=provider.policy.attestation)
     return dataclasses.replace(endpoint, provider=provider, policy=policy)
 
 

@@ -13,6 +13,7 @@ import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -54,6 +55,13 @@ class ZdrAvailability(StrEnum):
     UNKNOWN = "unknown"
 
 
+# Records an operator's attestation applies to: ZDR exists but is switched on or
+# granted per customer. Never "none" or "unknown", and never "default" (nothing to attest).
+ATTESTABLE = frozenset(
+    {ZdrAvailability.SELF_SERVE, ZdrAvailability.BY_AGREEMENT, ZdrAvailability.ENTERPRISE}
+)
+
+
 class Confidence(StrEnum):
     HIGH = "high"
     MEDIUM = "medium"
@@ -63,10 +71,15 @@ class Confidence(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Attestation:
-    """An operator's statement that a ZDR agreement with the provider is in force."""
+    """An operator's statement that a ZDR agreement with the provider is in force.
+
+    ``origins`` are upstream origins (``https://host[:port]``) besides the catalog's
+    that the operator states the agreement covers: a regional resource, their own proxy.
+    """
 
     reference: str
     attested_on: dt.date
+    origins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +117,15 @@ class Provider:
     asset_origins: tuple[str, ...] = ()  # origins whose image URLs the gateway may fetch
     api_key: str | None = field(default=None, repr=False)  # from config; never logged
     auth: Auth | None = None  # None: the protocol's usual header (DEFAULT_AUTH)
+    # The catalog's base_url is a placeholder (an Azure resource, a Vertex project):
+    # nothing routes until the operator sets base_url. Cleared by the config merge.
+    requires_base_url: bool = False
+    # Hosts (fnmatch patterns) the catalog's policy record covers over https; empty:
+    # the hosts of base_url and regional_base_urls.
+    base_url_hosts: tuple[str, ...] = ()
+    # False when the operator moved base_url to an origin neither the catalog's record
+    # nor the operator's attestation covers (set by the config merge).
+    origin_covered: bool = True
 
     @property
     def auth_style(self) -> Auth:
@@ -140,6 +162,11 @@ class Endpoint:
             return dict(self.provider.regional_base_urls).get(self.region, self.provider.base_url)
         return self.provider.base_url
 
+    @property
+    def origin(self) -> str:
+        """Where requests go, ``scheme://host[:port]``; named in the receipt."""
+        return origin_of(self.base_url)
+
 
 @dataclass(frozen=True, slots=True)
 class Model:
@@ -162,6 +189,24 @@ class Catalog:
         return self.models.get(model_id)
 
 
+def origin_of(url: str) -> str:
+    """``https://Host:443/v1`` -> ``https://host``: the origin, default port left out.
+
+    >>> origin_of("http://127.0.0.1:8000/v1")
+    'http://127.0.0.1:8000'
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    default = {"https": 443, "http": 80}.get(parts.scheme)
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
 def policy_to_dict(record: PolicyRecord) -> dict[str, Any]:
     """The public JSON form of a policy record (API, CLI, digest)."""
     out: dict[str, Any] = {
@@ -179,4 +224,6 @@ def policy_to_dict(record: PolicyRecord) -> dict[str, Any]:
             "reference": record.attestation.reference,
             "attested_on": record.attestation.attested_on.isoformat(),
         }
+        if record.attestation.origins:  # absent when empty: older digests stay the same
+            out["attestation"]["origins"] = list(record.attestation.origins)
     return out

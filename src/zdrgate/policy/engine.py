@@ -15,6 +15,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from zdrgate.catalog.model import (
+    ATTESTABLE,
     Attestation,
     Confidence,
     Endpoint,
@@ -26,9 +27,7 @@ from zdrgate.policy.approval import Approval, mint
 from zdrgate.policy.constraints import NO_CONSTRAINTS, Constraints
 from zdrgate.policy.reasons import Reason
 
-_ATTESTABLE = frozenset(
-    {ZdrAvailability.SELF_SERVE, ZdrAvailability.BY_AGREEMENT, ZdrAvailability.ENTERPRISE}
-)
+_ATTESTABLE = ATTESTABLE
 _NEEDS_AGREEMENT = frozenset({ZdrAvailability.BY_AGREEMENT, ZdrAvailability.ENTERPRISE})
 _TRUSTED = frozenset({Confidence.HIGH, Confidence.MEDIUM})
 
@@ -46,13 +45,27 @@ class Decision:
     rejections: tuple[Rejection, ...]
 
 
+# Tomorrow is still "today" somewhere east of the gateway; later is a typo or a lie.
+_CLOCK_SLACK = dt.timedelta(days=1)
+
+
+def fresh(when: dt.date | None, today: dt.date, max_age_days: int) -> bool:
+    """Checked no longer than ``max_age_days`` ago, and not in the future."""
+    if when is None or when > today + _CLOCK_SLACK:
+        return False
+    return (today - when).days <= max_age_days
+
+
 def record_reasons(record: PolicyRecord, today: dt.date, max_age_days: int) -> list[Reason]:
     """Why ``record`` does not allow zero-retention routing (empty list: it does)."""
     reasons: list[Reason] = []
-    attested = record.attestation is not None and record.zdr in _ATTESTABLE
+    attestation = record.attestation if record.zdr in _ATTESTABLE else None
+    attested = attestation is not None and fresh(attestation.attested_on, today, max_age_days)
     if record.zdr in (ZdrAvailability.NONE, ZdrAvailability.UNKNOWN):
         reasons.append(Reason.ZDR_NOT_OFFERED)
-    if record.zdr in _NEEDS_AGREEMENT and not attested:
+    if attestation is not None and not attested:
+        reasons.append(Reason.STALE_ATTESTATION)
+    elif record.zdr in _NEEDS_AGREEMENT and not attested:
         reasons.append(Reason.AGREEMENT_NOT_ATTESTED)
     if not attested and record.retention_days != 0:
         reasons.append(Reason.RETAINS_DATA)
@@ -60,7 +73,7 @@ def record_reasons(record: PolicyRecord, today: dt.date, max_age_days: int) -> l
         reasons.append(Reason.TRAINS_ON_DATA)
     if not record.evidence and not attested:
         reasons.append(Reason.NO_EVIDENCE)
-    if record.verified_on is None or (today - record.verified_on).days > max_age_days:
+    if not fresh(record.verified_on, today, max_age_days):
         reasons.append(Reason.STALE_VERIFICATION)
     if record.confidence not in _TRUSTED:
         reasons.append(Reason.LOW_CONFIDENCE)
@@ -79,10 +92,20 @@ def endpoint_reasons(
     endpoint: Endpoint, constraints: Constraints, today: dt.date, max_age_days: int
 ) -> list[Reason]:
     reasons = record_reasons(endpoint.policy, today, max_age_days)
+    if endpoint.provider.requires_base_url:  # a placeholder URL: nowhere to send yet
+        reasons.append(Reason.UPSTREAM_NOT_CONFIGURED)
+    elif not endpoint.provider.origin_covered and _uses_base_url(endpoint):
+        reasons.append(Reason.ORIGIN_NOT_ATTESTED)  # the record speaks for other servers
     if not endpoint.provider.api_key:
         reasons.append(Reason.NO_CREDENTIALS)
     reasons.extend(_request_reasons(endpoint, constraints))
     return reasons
+
+
+def _uses_base_url(endpoint: Endpoint) -> bool:
+    """False for a regional endpoint: it goes to the catalog's own regional URL."""
+    region = endpoint.region
+    return region is None or region not in dict(endpoint.provider.regional_base_urls)
 
 
 def _request_reasons(endpoint: Endpoint, c: Constraints) -> list[Reason]:
@@ -153,5 +176,9 @@ class PolicyEngine:
         return Decision(model, tuple(approvals), tuple(rejections))
 
     def _expiry(self, record: PolicyRecord) -> dt.date:
+        """The day the approval stops: its record's or its attestation's age limit."""
         assert record.verified_on is not None  # a fresh record has a date
-        return record.verified_on + dt.timedelta(days=self.max_age_days)
+        checked = record.verified_on
+        if record.attestation is not None and record.zdr in _ATTESTABLE:
+            checked = min(checked, record.attestation.attested_on)
+        return checked + dt.timedelta(days=self.max_age_days)

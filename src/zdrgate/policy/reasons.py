@@ -17,6 +17,9 @@ class Reason(StrEnum):
     FILTERED_BY_REQUEST = "filtered_by_request"
     MISSING_CAPABILITY = "missing_capability"
     OVER_MAX_PRICE = "over_max_price"
+    UPSTREAM_NOT_CONFIGURED = "upstream_not_configured"
+    ORIGIN_NOT_ATTESTED = "origin_not_attested"
+    STALE_ATTESTATION = "stale_attestation"
 
 
 _TEXT = {
@@ -25,12 +28,19 @@ _TEXT = {
     Reason.ZDR_NOT_OFFERED: "the provider offers no zero-retention option (or it is unknown)",
     Reason.AGREEMENT_NOT_ATTESTED: "ZDR needs an agreement the operator has not attested",
     Reason.NO_EVIDENCE: "the policy record has no evidence",
-    Reason.STALE_VERIFICATION: "the policy record's verification is too old",
+    Reason.STALE_VERIFICATION: "the policy record's verification is too old, missing or "
+    "dated in the future",
+    Reason.STALE_ATTESTATION: "the operator's attestation is older than "
+    "max_verification_age_days (or dated in the future); attest it again",
     Reason.LOW_CONFIDENCE: "the policy facts are low-confidence or unknown",
     Reason.NO_CREDENTIALS: "no credentials",
     Reason.FILTERED_BY_REQUEST: "excluded by the request's provider preferences",
     Reason.MISSING_CAPABILITY: "does not support what the request needs",
     Reason.OVER_MAX_PRICE: "more expensive than the request's max_price",
+    Reason.UPSTREAM_NOT_CONFIGURED: "the catalog's base URL is a placeholder the operator "
+    "has not replaced",
+    Reason.ORIGIN_NOT_ATTESTED: "base_url points to an origin the policy record does not "
+    "cover and the operator's attestation does not name",
 }
 
 

@@ -34,7 +34,7 @@ from zdrgate.limits import AuthFailures, Limiter
 from zdrgate.limits.backend import counters_for
 from zdrgate.policy import PolicyEngine
 from zdrgate.routing import HealthBoard
-from zdrgate.server import media_routes, messages, routes
+from zdrgate.server import health, media_routes, messages, routes
 from zdrgate.server.front import Front
 from zdrgate.server.responses import error_response
 from zdrgate.server.state import AppState
@@ -70,7 +70,7 @@ def build_state(
 ) -> AppState:
     env = os.environ if environ is None else environ
     today = today or DayClock()
-    served = build_catalog(catalog or load_packaged_catalog(), settings, env)
+    served = build_catalog(catalog or load_packaged_catalog(), settings, env, today())
     store = store or Store(settings.storage.database_url)
     up = settings.upstream
     counters = counters_for(settings.storage)
@@ -136,6 +136,7 @@ def app_for(state: AppState) -> Front:
 def _routes() -> list[Route]:
     table = [
         Route("/healthz", routes.healthz, methods=["GET"]),
+        Route("/readyz", health.readyz, methods=["GET"]),
         Route("/v1/chat/completions", routes.chat_completions, methods=["POST"]),
         Route("/v1/messages", messages.messages, methods=["POST"]),
         Route("/v1/images/generations", media_routes.images_generations, methods=["POST"]),

@@ -14,16 +14,16 @@ from typing import Any
 from starlette.requests import Request
 
 from zdrgate.accounts.keys import Principal
-from zdrgate.adapters.anthropic_inbound import to_chat_request
-from zdrgate.adapters.anthropic_render import PING, MessageEvents, error_body, to_message
 from zdrgate.errors import GatewayError
 from zdrgate.limits.demand import chat_demand
+from zdrgate.protocols.anthropic.inbound.models import MessagesRequest
+from zdrgate.protocols.anthropic.inbound.render import PING, MessageEvents, error_body, to_message
+from zdrgate.protocols.anthropic.inbound.request import to_chat_request
 from zdrgate.server.parsing import parse_body
 from zdrgate.server.responses import JSONBytes
 from zdrgate.server.routes import state_of
 from zdrgate.server.streaming import StreamReply
 from zdrgate.service.streaming import Chunks, StreamEnd, StreamEvent, stream_events
-from zdrgate.wire.anthropic import MessagesRequest
 
 
 def anthropic_error(error: GatewayError) -> JSONBytes:

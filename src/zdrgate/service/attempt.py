@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from zdrgate.adapters import ErrorKind, UpstreamErrorInfo
 from zdrgate.errors import GatewayError, InvalidRequest, UpstreamUnavailable
+from zdrgate.protocols import ErrorKind, UpstreamErrorInfo
 
 _OVERLOAD = frozenset({ErrorKind.RATE_LIMITED, ErrorKind.OVERLOADED})
 

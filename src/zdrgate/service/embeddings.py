@@ -16,11 +16,11 @@ import sys
 from array import array
 
 from zdrgate.accounts.keys import Principal
-from zdrgate.adapters.base import JSON, UpstreamCall
-from zdrgate.adapters.media import EmbeddingBatch
-from zdrgate.adapters.registry import embedding_adapter_for
 from zdrgate.catalog.model import Endpoint
 from zdrgate.limits import NO_DEMAND, Demand
+from zdrgate.protocols.base import JSON, UpstreamCall
+from zdrgate.protocols.media import EmbeddingBatch
+from zdrgate.protocols.table import embedding_adapter_for
 from zdrgate.service.gateway import Gateway, Metering, Served
 from zdrgate.service.media import media_plan
 from zdrgate.wire.embeddings import EmbeddingRequest

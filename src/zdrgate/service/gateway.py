@@ -12,13 +12,13 @@ from typing import Any, TypeVar
 
 from zdrgate.accounts.keys import Principal
 from zdrgate.accounts.usage import UsageEvent, UsageRecorder
-from zdrgate.adapters import UpstreamCall, adapter_for
-from zdrgate.adapters.base import JSON, StreamProtocolError
-from zdrgate.adapters.registry import classify_error
 from zdrgate.catalog.model import Catalog, Endpoint
 from zdrgate.errors import GatewayError, StorageFeatureRefused
 from zdrgate.limits import NO_DEMAND, NO_TICKET, Demand, Limiter, MemoryCounters, Ticket
 from zdrgate.policy import Approval, Constraints, PolicyEngine
+from zdrgate.protocols import UpstreamCall, adapter_for
+from zdrgate.protocols.base import JSON, StreamProtocolError
+from zdrgate.protocols.table import classify_error
 from zdrgate.routing import HealthBoard, Preferences
 from zdrgate.service.attempt import Attempts, RejectedByUpstream, rejected
 from zdrgate.service.plan import Plan, constraints_for, make_plan, model_ids, preferences_for
@@ -38,13 +38,14 @@ class Served:
     endpoint_id: str
     policy_digest: str
     verified_on: str
+    origin: str  # where the request went, scheme://host[:port]
     limits: tuple[tuple[str, str], ...] = ()  # x-ratelimit-* of the caller's limits
 
     def with_limits(self, ticket: Ticket) -> Served:
         if not ticket.headers:
             return self
         limits = tuple(ticket.headers.items())
-        return Served(self.endpoint_id, self.policy_digest, self.verified_on, limits)
+        return Served(self.endpoint_id, self.policy_digest, self.verified_on, self.origin, limits)
 
     @classmethod
     def of(cls, approval: Approval) -> Served:
@@ -55,6 +56,7 @@ class Served:
             "x-zdr-endpoint": self.endpoint_id,
             "x-zdr-policy": self.policy_digest,
             "x-zdr-verified-on": self.verified_on,
+            "x-zdr-origin": self.origin,
         }
         if self.limits:
             headers.update(self.limits)
@@ -64,8 +66,12 @@ class Served:
 @lru_cache(maxsize=4096)  # approvals live in the engine's decision cache
 def _served(approval: Approval) -> Served:
     verified = approval.endpoint.policy.verified_on
+    endpoint = approval.endpoint
     return Served(
-        approval.endpoint.id, approval.policy_digest, verified.isoformat() if verified else ""
+        endpoint.id,
+        approval.policy_digest,
+        verified.isoformat() if verified else "",
+        endpoint.origin,
     )
 
 
@@ -275,6 +281,8 @@ class Metering:
                 completion_tokens=completion,
                 cost_usd=cost,
                 latency_ms=(time.perf_counter() - self.started) * 1000,
+                account_id=self.principal.account_id,
+                team_id=self.principal.team_id,
             )
         )
 

@@ -15,12 +15,12 @@ from __future__ import annotations
 import time
 
 from zdrgate.accounts.keys import Principal
-from zdrgate.adapters.base import JSON, UpstreamCall
-from zdrgate.adapters.media import GeneratedImage, ImageBatch
-from zdrgate.adapters.registry import image_adapter_for
 from zdrgate.catalog.model import Endpoint, Provider
 from zdrgate.errors import InvalidRequest, UpstreamUnavailable
 from zdrgate.limits import NO_DEMAND, Demand
+from zdrgate.protocols.base import JSON, UpstreamCall
+from zdrgate.protocols.media import GeneratedImage, ImageBatch
+from zdrgate.protocols.table import image_adapter_for
 from zdrgate.service.gateway import Gateway, Metering, Served
 from zdrgate.service.media import media_plan
 from zdrgate.upstream.assets import AssetFetcher, AssetRefused

@@ -11,13 +11,14 @@ import random
 from dataclasses import dataclass
 from functools import lru_cache
 
-from zdrgate.catalog.model import Catalog
+from zdrgate.catalog.model import Catalog, Endpoint
 from zdrgate.errors import ModelNotFound, NoRoutableEndpoint
 from zdrgate.policy import Approval, Constraints, Decision, PolicyEngine, Reason, describe
 from zdrgate.routing import HealthBoard, Preferences, order_approvals
 from zdrgate.wire.chat import ChatRequest, ProviderPreferences
 
 _CREDENTIAL_HINT = "set {env} to make it routable"
+_BASE_URL_HINT = "set providers.{provider}.base_url"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +109,7 @@ def make_plan(
 def refusal_message(decisions: list[Decision]) -> str:
     parts = []
     for decision in decisions:
-        lines = [
-            _rejection_line(r.endpoint.id, r.reasons, r.endpoint.provider.api_key_env)
-            for r in decision.rejections
-        ]
+        lines = [_rejection_line(r.endpoint, r.reasons) for r in decision.rejections]
         if decision.approvals:  # approved but cut by allow_fallbacks/order
             lines.append("approved endpoints were excluded by the request's routing preferences")
         detail = "; ".join(lines) if lines else "it has no endpoints"
@@ -119,12 +117,15 @@ def refusal_message(decisions: list[Decision]) -> str:
     return " ".join(parts)
 
 
-def _rejection_line(endpoint_id: str, reasons: tuple[Reason, ...], env: str) -> str:
+def _rejection_line(endpoint: Endpoint, reasons: tuple[Reason, ...]) -> str:
     texts = []
+    env = endpoint.provider.api_key_env
     for reason in reasons:
         text = describe(reason)
         if reason is Reason.NO_CREDENTIALS and env:
             text = f"{text} ({_CREDENTIAL_HINT.format(env=env)})"
+        elif reason is Reason.UPSTREAM_NOT_CONFIGURED:
+            text = f"{text} ({_BASE_URL_HINT.format(provider=endpoint.provider.id)})"
         texts.append(text)
     codes = ",".join(r.value for r in reasons)
-    return f"{endpoint_id} [{codes}]: {', '.join(texts)}"
+    return f"{endpoint.id} [{codes}]: {', '.join(texts)}"

@@ -18,11 +18,11 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 
 from zdrgate.accounts.keys import Principal
-from zdrgate.adapters import ErrorKind, adapter_for
-from zdrgate.adapters.base import JSON, StreamProtocolError
 from zdrgate.errors import GatewayError
 from zdrgate.limits import NO_DEMAND, Demand
 from zdrgate.policy import Approval
+from zdrgate.protocols import ErrorKind, adapter_for
+from zdrgate.protocols.base import JSON, StreamProtocolError
 from zdrgate.service.attempt import Attempts, RejectedByUpstream
 from zdrgate.service.gateway import Gateway, Metering, Served
 from zdrgate.service.prepare import ProtocolRequests

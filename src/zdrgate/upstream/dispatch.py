@@ -9,9 +9,9 @@ from functools import lru_cache, partial
 from types import MappingProxyType
 from urllib.parse import urlsplit
 
-from zdrgate.adapters.base import ErrorKind, UpstreamCall
 from zdrgate.catalog.model import Auth, Endpoint
 from zdrgate.policy import Approval, verify
+from zdrgate.protocols.base import ErrorKind, UpstreamCall
 from zdrgate.upstream import http1
 
 ERROR_BODY_LIMIT = 64 * 1024  # enough to classify an error; the rest is never read

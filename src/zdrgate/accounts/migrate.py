@@ -1,0 +1,50 @@
+"""Schema migrations, run in-process: ``Store.migrate()`` brings any database to the
+newest Alembic revision.
+
+A database made before migrations existed (by ``create_all``) holds the baseline's
+tables but no ``alembic_version`` row: it is stamped at the baseline first, then
+upgraded like any other. On PostgreSQL an advisory lock makes concurrent starts of
+several instances migrate one after the other.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+BASELINE = "0001"  # the schema `create_all` made before migrations
+_LOCK_KEY = 0x2D6761746531  # any constant shared by every zdrgate instance
+_SCRIPTS = Path(__file__).with_name("migrations")
+
+
+def upgrade(engine: sa.Engine) -> None:
+    """Upgrade the database to the newest revision (idempotent)."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("select pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+        config = _config(conn)
+        if current_revision(conn) is None and sa.inspect(conn).has_table("api_keys"):
+            command.stamp(config, BASELINE)
+        command.upgrade(config, "head")
+
+
+def current_revision(conn: sa.Connection) -> str | None:
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision() -> str:
+    head = ScriptDirectory(str(_SCRIPTS)).get_current_head()
+    assert head is not None
+    return head
+
+
+def _config(conn: sa.Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(_SCRIPTS))
+    config.attributes["connection"] = conn
+    return config

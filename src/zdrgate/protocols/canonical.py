@@ -1,0 +1,178 @@
+"""Helpers shared by the protocol adapters: reading the canonical request, and
+building canonical (OpenAI-shaped) completions, chunks and usage.
+
+Errors raised here are the gateway's own 4xx errors; their messages name fields,
+never the content of one.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import orjson
+
+from zdrgate.catalog.model import Endpoint
+from zdrgate.errors import InvalidRequest
+from zdrgate.protocols.base import JSON
+from zdrgate.wire.chat import ChatRequest, Message
+
+_DATA_URL = re.compile(r"^data:([\w.+-]+/[\w.+-]+)(?:;[^,;]*)*;base64,(.*)$", re.DOTALL)
+DEFAULT_MAX_TOKENS = 4096
+# Thinking budgets (tokens) for an OpenAI-style effort, where a protocol wants a number.
+EFFORT_BUDGET = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 16384, "xhigh": 32768}
+
+
+def encode(body: JSON) -> bytes:
+    """A request body as JSON bytes; numbers JSON cannot carry portably are a 400."""
+    try:
+        return orjson.dumps(body)
+    except TypeError:
+        raise InvalidRequest(
+            "The request holds a number that cannot be forwarded (integers must fit in 64 bits)."
+        ) from None
+
+
+def data_url(url: str) -> tuple[str, str] | None:
+    """``(media_type, base64 data)`` of a base64 data URL, else None."""
+    match = _DATA_URL.match(url)
+    return (match.group(1).lower(), match.group(2)) if match else None
+
+
+def text_of(content: str | list[Any] | None) -> str:
+    """The text of a message's content (text parts only, concatenated)."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    return "".join(part.text for part in content if part.type == "text")
+
+
+def tool_arguments(raw: str) -> dict[str, Any]:
+    """An assistant tool call's JSON arguments as an object ("" means none)."""
+    if not raw.strip():
+        return {}
+    try:
+        parsed = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise InvalidRequest(
+            "A tool call's function.arguments must be a JSON object.", param="messages"
+        )
+    return parsed
+
+
+def stop_list(stop: str | list[str] | None) -> list[str]:
+    if stop is None:
+        return []
+    return [stop] if isinstance(stop, str) else list(stop)
+
+
+def max_output(request: ChatRequest, endpoint: Endpoint) -> int:
+    """The requested output limit, else the endpoint's, else a conservative default."""
+    return (
+        request.max_completion_tokens
+        or request.max_tokens
+        or endpoint.max_output_tokens
+        or DEFAULT_MAX_TOKENS
+    )
+
+
+def thinking_budget(request: ChatRequest) -> int | None:
+    """Tokens of thinking the request asks for; None when it asks for none."""
+    reasoning = request.reasoning
+    if reasoning is not None and reasoning.max_tokens is not None:
+        return reasoning.max_tokens or None
+    effort = (reasoning.effort if reasoning else None) or request.reasoning_effort
+    if effort is None and reasoning is not None and reasoning.enabled:
+        effort = "medium"
+    if effort is None or effort == "none" or (reasoning and reasoning.enabled is False):
+        return None
+    return EFFORT_BUDGET[effort]
+
+
+def system_text(messages: list[Message]) -> str:
+    """System and developer messages, joined: protocols that take one system prompt."""
+    parts = [text_of(m.content) for m in messages if m.role in ("system", "developer")]
+    return "\n\n".join(p for p in parts if p)
+
+
+def refuse_n(request: ChatRequest, protocol: str) -> None:
+    if request.n is not None and request.n > 1:
+        raise InvalidRequest(f"n > 1 is not supported by the {protocol} protocol.", param="n")
+
+
+def usage(
+    prompt: int, completion: int, *, cached: int | None = None, reasoning: int | None = None
+) -> JSON:
+    out: JSON = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+    if cached is not None:
+        out["prompt_tokens_details"] = {"cached_tokens": cached}
+    if reasoning is not None:
+        out["completion_tokens_details"] = {"reasoning_tokens": reasoning}
+    return out
+
+
+def completion(ident: str, endpoint: Endpoint, choices: list[JSON], use: JSON | None) -> JSON:
+    out: JSON = {
+        "id": ident,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": endpoint.model_id,
+        "provider": endpoint.provider.name,
+        "choices": choices,
+    }
+    if use is not None:
+        out["usage"] = use
+    return out
+
+
+def choice(message: JSON, finish: str | None, index: int = 0) -> JSON:
+    return {"index": index, "message": message, "logprobs": None, "finish_reason": finish}
+
+
+def assistant_message(
+    text: str, tool_calls: list[JSON], reasoning: str | None = None, *, had_text: bool = True
+) -> JSON:
+    content = text if (had_text or not tool_calls) else None
+    message: JSON = {"role": "assistant", "content": content, "refusal": None}
+    if tool_calls:
+        message["tool_calls"] = tool_calls
+    if reasoning:
+        message["reasoning"] = reasoning
+    return message
+
+
+def tool_call(ident: str, name: str, arguments: str) -> JSON:
+    return {"id": ident, "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+class ChunkMaker:
+    """Canonical ``chat.completion.chunk`` dicts of one stream (same id, created)."""
+
+    def __init__(self, endpoint: Endpoint, ident: str = "chatcmpl-stream") -> None:
+        self.endpoint = endpoint
+        self.ident = ident
+        self.created = int(time.time())
+
+    def _base(self) -> JSON:
+        return {
+            "id": self.ident,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.endpoint.model_id,
+            "provider": self.endpoint.provider.name,
+        }
+
+    def delta(self, delta: JSON, finish: str | None = None, index: int = 0) -> JSON:
+        entry = {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
+        return {**self._base(), "choices": [entry]}
+
+    def usage(self, use: JSON) -> JSON:
+        return {**self._base(), "choices": [], "usage": use}

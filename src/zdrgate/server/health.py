@@ -1,0 +1,46 @@
+"""Readiness for load balancers and Kubernetes probes.
+
+(``GET /healthz``, liveness, is in routes.) ``GET /readyz``: this instance can
+serve: the catalog is loaded and the database answers. Each check is named in the
+answer with ``ok`` or a fixed failure word, never an exception message (which could
+carry a connection string).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import sqlalchemy as sa
+from starlette.requests import Request
+
+from zdrgate.server.responses import JSONBytes
+from zdrgate.server.state import AppState
+
+CHECK_TIMEOUT_SECONDS = 2.0
+
+
+async def readyz(request: Request) -> JSONBytes:
+    state: AppState = request.app.state.zdrgate
+    checks = {
+        "catalog": "ok" if state.gateway.catalog.models else "empty",
+        "database": await _database(state),
+    }
+    ready = all(v == "ok" for v in checks.values())
+    return JSONBytes(
+        {"status": "ready" if ready else "not_ready", "checks": checks},
+        status_code=200 if ready else 503,
+    )
+
+
+async def _database(state: AppState) -> str:
+    def ping() -> None:
+        with state.store.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    try:
+        await asyncio.wait_for(asyncio.to_thread(ping), CHECK_TIMEOUT_SECONDS)
+    except TimeoutError:
+        return "timeout"
+    except Exception:  # any driver error: unreachable, refused, bad credentials
+        return "unreachable"
+    return "ok"
