@@ -146,7 +146,10 @@ def make_gateway(tmp_path: Any) -> Iterator[GatewayFactory]:
         assets: AssetFetcher | None = None,
     ) -> RunningGateway:
         raw = {
-            "storage": {"database_url": f"sqlite:///{tmp_path}/zdrgate.db"},
+            "storage": {
+                "database_url": f"sqlite:///{tmp_path}/zdrgate.db",
+                "data_dir": str(tmp_path),
+            },
             "providers": providers,
             **(extra or {}),
         }

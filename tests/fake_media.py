@@ -11,7 +11,9 @@ One aiohttp server serves:
 - Gemini ``/v1beta/models/{id}:generateContent`` (``inlineData`` image parts) and
   ``/v1beta/models/{id}:batchEmbedContents``;
 - a plain asset server: ``/assets/{name}`` (image bytes as image/png), with
-  ``redirect``, ``text`` and ``big`` variants.
+  ``redirect``, ``text``, ``big``, ``medium`` (3,000 bytes), ``bomb`` (1 MiB of zeros
+  sent gzip-encoded in about 1 KiB) and ``slow`` (answers after 50 ms, counting how
+  many such requests were in flight at once) variants.
 
 The image bytes are ``FakeMedia.image`` (tests put a canary pattern in them).
 Every request is recorded (path, headers, JSON body) for assertions.
@@ -19,7 +21,9 @@ Every request is recorded (path, headers, JSON body) for assertions.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import gzip
 import json
 import struct
 import time
@@ -45,6 +49,8 @@ class FakeMedia:
     requests: list[Recorded] = field(default_factory=list)
     asset_hits: int = 0
     port: int = 0
+    in_flight: int = 0
+    most_in_flight: int = 0
 
     @property
     def origin(self) -> str:
@@ -190,6 +196,23 @@ class FakeMedia:
             return web.Response(body=b"not an image", content_type="text/plain")
         if name == "big":
             return web.Response(body=self.image * 4096, content_type="image/png")
+        if name == "medium":
+            return web.Response(body=self.image.ljust(3000, b"m"), content_type="image/png")
+        if name == "bomb":
+            headers = {"content-encoding": "gzip"}
+            body = gzip.compress(bytes(1024 * 1024))
+            return web.Response(body=body, content_type="image/png", headers=headers)
+        if name == "slow":
+            return await self._slow()
+        return web.Response(body=self.image, content_type="image/png")
+
+    async def _slow(self) -> web.Response:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(0.05)
+        finally:
+            self.in_flight -= 1
         return web.Response(body=self.image, content_type="image/png")
 
 

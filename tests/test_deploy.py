@@ -153,7 +153,10 @@ def test_readyz_says_ready_and_names_a_failing_database(tmp_path: Path) -> None:
     with TestClient(create_app(settings, environ={})) as client:
         ready = client.get("/readyz")
         assert ready.status_code == 200
-        assert ready.json() == {"status": "ready", "checks": {"catalog": "ok", "database": "ok"}}
+        assert ready.json() == {
+            "status": "ready",
+            "checks": {"catalog": "ok", "database": "ok", "migrations": "ok"},
+        }
     broken = parse_settings(
         {"storage": {"database_url": "postgresql://nobody@127.0.0.1:1/none?connect_timeout=1"}}
     )
@@ -163,3 +166,20 @@ def test_readyz_says_ready_and_names_a_failing_database(tmp_path: Path) -> None:
     assert answer.status_code == 503
     assert answer.json()["checks"]["database"] == "unreachable"
     assert "nobody" not in answer.text
+
+
+def test_without_migrate_on_start_serve_waits_for_zdrgate_migrate(tmp_path: Path) -> None:
+    from zdrgate.accounts.store import Store  # noqa: PLC0415
+    from zdrgate.errors import ConfigError  # noqa: PLC0415
+    from zdrgate.server.run import bootstrap_admin_key  # noqa: PLC0415
+
+    url = f"sqlite:///{tmp_path}/z.db"
+    config = tmp_path / "z.toml"
+    config.write_text(f'[storage]\ndatabase_url = "{url}"\nmigrate_on_start = false\n')
+    store = Store(url)
+    with pytest.raises(ConfigError, match="zdrgate migrate"):
+        bootstrap_admin_key(store, None, migrate_on_start=False)
+    result = CliRunner().invoke(main, ["migrate", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert bootstrap_admin_key(store, None, migrate_on_start=False) is not None
+    store.close()

@@ -6,8 +6,12 @@ The default rules refuse 127.0.0.1, so the positive cases widen the address chec
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import ipaddress
+import subprocess
+import sys
+import tracemalloc
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -172,3 +176,107 @@ async def test_provider_assets_only_from_allowed_origins(
     asset = await default_fetcher.provider_asset(provider_with((media.origin + "/",)), url)
     assert asset.data == media.image and asset.mime_type == "image/png"
     assert media.asset_hits == 1
+
+
+# ------------------------------------------------------------ resource limits (#11.6)
+
+
+async def test_encoded_bodies_are_refused_not_inflated(media: FakeMedia) -> None:
+    """A 1 KiB gzip body of 1 MiB zeros: the fetcher neither asks for nor decodes it."""
+    fetcher = AssetFetcher(dataclasses.replace(LOOPBACK_RULES, max_bytes=2 * 1024 * 1024))
+    try:
+        with pytest.raises(AssetRefused) as caught:
+            await fetcher.public_image(f"{media.origin}/assets/bomb")
+    finally:
+        await fetcher.close()
+    assert caught.value.reason == "content_encoding_not_allowed"
+
+
+async def test_fetches_of_one_request_share_a_byte_budget(media: FakeMedia) -> None:
+    fetcher = AssetFetcher(dataclasses.replace(LOOPBACK_RULES, max_request_bytes=5000))
+    url = f"{media.origin}/assets/medium"  # 3,000 bytes
+    try:
+        budget = fetcher.budget()
+        assert len((await fetcher.public_image(url, budget)).data) == 3000
+        with pytest.raises(AssetRefused) as caught:
+            await fetcher.public_image(url, budget)
+        assert caught.value.reason == "request_budget_exceeded"
+        assert budget.remaining == 2000  # refused on its Content-Length, nothing read
+        # Another request has its own budget.
+        assert len((await fetcher.public_image(url, fetcher.budget())).data) == 3000
+    finally:
+        await fetcher.close()
+
+
+async def test_vision_inlining_stops_at_the_request_budget(media: FakeMedia) -> None:
+    fetcher = AssetFetcher(dataclasses.replace(LOOPBACK_RULES, max_request_bytes=5000))
+    content = [
+        {"type": "image_url", "image_url": {"url": f"{media.origin}/assets/medium"}}
+        for _ in range(3)
+    ]
+    request = ChatRequest.model_validate(
+        {"model": "m/x", "messages": [{"role": "user", "content": content}]}
+    )
+    try:
+        with pytest.raises(InvalidRequest) as caught:
+            await inline_image_urls(fetcher, request)
+    finally:
+        await fetcher.close()
+    assert "request_budget_exceeded" in caught.value.message
+    assert media.asset_hits == 2  # the third is not even asked for
+
+
+async def test_concurrent_fetches_are_capped(media: FakeMedia) -> None:
+    fetcher = AssetFetcher(dataclasses.replace(LOOPBACK_RULES, max_concurrent=2))
+    try:
+        assets = await asyncio.gather(
+            *(fetcher.public_image(f"{media.origin}/assets/slow") for _ in range(6))
+        )
+    finally:
+        await fetcher.close()
+    assert len(assets) == 6 and media.asset_hits == 6
+    assert media.most_in_flight <= 2
+
+
+_IMAGE_SERVER = """
+import http.server, sys
+BODY = bytes(range(256)) * 16384  # 4 MiB
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("content-type", "image/png")
+        self.send_header("content-length", str(len(BODY)))
+        self.end_headers()
+        self.wfile.write(BODY)
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"""
+
+
+async def test_a_fetched_image_is_held_about_once_in_memory() -> None:
+    """Peak memory of fetching a 4 MiB image stays well under two copies of it (the
+    receive buffer is the asset's data; it was copied into ``bytes`` before). The
+    image server runs in another process, so only the fetch is traced."""
+    server = subprocess.Popen(
+        [sys.executable, "-c", _IMAGE_SERVER], stdout=subprocess.PIPE, text=True
+    )
+    assert server.stdout is not None
+    url = f"http://127.0.0.1:{server.stdout.readline().strip()}/x.png"
+    fetcher = AssetFetcher(dataclasses.replace(LOOPBACK_RULES, max_bytes=8 * 1024 * 1024))
+    try:
+        await fetcher.public_image(url)  # warm the session up; not measured
+        tracemalloc.start()
+        asset = await fetcher.public_image(url)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    finally:
+        await fetcher.close()
+        server.kill()
+        server.wait()
+        server.stdout.close()
+    size = len(asset.data)
+    assert size == 4 * 1024 * 1024
+    assert peak < 1.6 * size

@@ -72,7 +72,10 @@ def test_image_url_for_gemini_is_fetched_and_inlined_when_allowed(
 def test_openai_protocol_gets_the_url_and_the_gateway_fetches_nothing(
     upstream: FakeOpenAI, media: FakeMedia, make_gateway: GatewayFactory
 ) -> None:
-    gw = make_gateway({"p": provider(upstream.base_url, [chat_model("ok")])})
+    # A declared provider inlines by default (below); this one opts out, as a public
+    # OpenAI-compatible service declared in the config would.
+    conf = {**provider(upstream.base_url, [chat_model("ok")]), "inline_image_urls": False}
+    gw = make_gateway({"p": conf})
     url = "https://images.example/cat.png"
     response = httpx.post(gw.v1 + "/chat/completions", json=vision_body(url), headers=gw.auth())
     assert response.status_code == 200
@@ -89,3 +92,31 @@ def test_integers_beyond_64_bits_are_a_400(
     response = httpx.post(gw.v1 + "/chat/completions", json=body, headers=gw.auth())
     assert response.status_code == 400
     assert upstream.count() == 0
+
+
+def test_self_hosted_openai_endpoint_never_receives_a_client_url(
+    upstream: FakeOpenAI, make_gateway: GatewayFactory
+) -> None:
+    """A vLLM on the operator's network would fetch the URL from inside: refused here,
+    since the gateway's own guarded fetch will not go to a private address."""
+    gw = make_gateway({"p": provider(upstream.base_url, [chat_model("ok")])})
+    for url in ("https://10.0.0.5/cam.jpg", "https://169.254.169.254/latest", "https://2130706433/"):
+        response = httpx.post(gw.v1 + "/chat/completions", json=vision_body(url), headers=gw.auth())
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == "image_url_refused"
+    assert upstream.count() == 0
+
+
+def test_self_hosted_openai_endpoint_gets_the_image_inline(
+    upstream: FakeOpenAI, media: FakeMedia, make_gateway: GatewayFactory
+) -> None:
+    gw = make_gateway(
+        {"p": provider(upstream.base_url, [chat_model("ok")])},
+        assets=AssetFetcher(LOOPBACK_RULES),
+    )
+    url = f"{media.origin}/assets/0.png"
+    response = httpx.post(gw.v1 + "/chat/completions", json=vision_body(url), headers=gw.auth())
+    assert response.status_code == 200, response.text
+    sent = upstream.requests[-1].body["messages"][0]["content"][1]["image_url"]["url"]
+    assert sent == f"data:image/png;base64,{media.b64}"
+    assert media.asset_hits == 1

@@ -241,5 +241,14 @@ def keys_revoke(config: str | None, key_id: str) -> None:
     click.echo(f"revoked {key_id}")
 
 
+def _register_proofs() -> None:
+    from zdrgate.cli_proofs import receipt  # noqa: PLC0415 - its imports load lazily
+
+    main.add_command(receipt)
+
+
+_register_proofs()
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

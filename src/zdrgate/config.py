@@ -40,6 +40,10 @@ class StorageSettings(_Strict):
     data_dir: str = "."
     """Where the gateway keeps its own files (the first admin key, the receipt
     signing key). Never a prompt or a completion."""
+    migrate_on_start: bool = True
+    """``serve`` upgrades the schema at start. Off (several instances on one
+    database): run ``zdrgate migrate`` once per release; ``serve`` refuses to start on
+    a schema that is not current."""
 
 
 class LimitSettings(_Strict):
@@ -69,6 +73,24 @@ class ImageSettings(_Strict):
     """Largest image the gateway fetches (a provider's image URL, or a vision input
     a protocol needs inline)."""
     fetch_timeout_seconds: float = Field(default=30.0, gt=0)
+    max_fetch_bytes_per_request: int = Field(default=32 * 1024 * 1024, gt=0)
+    """All images fetched for one request together read at most this many bytes."""
+    max_concurrent_fetches: int = Field(default=16, gt=0)
+    """Image fetches in flight at once in one process; more wait (within their timeout)."""
+
+
+class ReceiptSettings(_Strict):
+    issuer: str = ""
+    """The ``iss`` claim of receipts: this deployment's public URL. Empty:
+    ``http://{server.host}:{server.port}``."""
+    signing_key_file: str = ""
+    """A PEM Ed25519 private key given by the operator. Empty: the key is generated
+    at first start into ``storage.data_dir`` (mode 0600)."""
+    signing_key_env: str = "ZDRGATE_RECEIPT_KEY"
+    """An environment variable that, when set, holds the PEM key (wins over the file)."""
+    lifetime_days: int = Field(default=365, gt=0)
+    """How long a receipt stays verifiable: a retired signing key stays in the JWKS
+    this many days after it was replaced."""
 
 
 class AttestationSettings(_Strict):
@@ -122,6 +144,10 @@ class ProviderSettings(_Strict):
     policy: PolicyOverride | None = None
     asset_origins: list[str] | None = None
     """Origins (``https://host``) whose image URLs the gateway may fetch and inline."""
+    inline_image_urls: bool | None = None
+    """Fetch a client's image URLs (SSRF-guarded) and send the bytes inline instead of
+    the URL. Default: on for a provider the catalog does not know (self-hosted), off
+    for catalog providers."""
     models: list[ModelSettings] = Field(default_factory=list)
 
 
@@ -132,6 +158,7 @@ class Settings(_Strict):
     upstream: UpstreamSettings = UpstreamSettings()
     images: ImageSettings = ImageSettings()
     limits: LimitSettings = LimitSettings()
+    receipts: ReceiptSettings = ReceiptSettings()
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
 
 

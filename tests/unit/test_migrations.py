@@ -16,7 +16,8 @@ from zdrgate.accounts.store import Store
 # point is to upgrade what exists in the field).
 OLD = sa.MetaData()
 sa.Table(
-    "api_keys", OLD,
+    "api_keys",
+    OLD,
     sa.Column("key_id", sa.String(32), primary_key=True),
     sa.Column("secret_hash", sa.String(64), nullable=False),
     sa.Column("name", sa.String(128), nullable=False, default=""),
@@ -25,7 +26,8 @@ sa.Table(
     sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
 )
 sa.Table(
-    "usage", OLD,
+    "usage",
+    OLD,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("key_id", sa.String(32), nullable=False, index=True),
     sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
@@ -54,14 +56,28 @@ def check_upgrades_old_database(url: str) -> None:
     store = Store(url)
     OLD.create_all(store.engine)
     with store.engine.begin() as conn:
-        conn.execute(OLD.tables["api_keys"].insert().values(
-            key_id="old1", secret_hash="h" * 64, name="old", is_admin=True, created_at=NOW
-        ))
-        conn.execute(OLD.tables["usage"].insert().values(
-            key_id="old1", started_at=NOW, route="chat.completions", model="a/b",
-            status=200, stream=False, attempts=1, prompt_tokens=3, completion_tokens=4,
-            cost_usd=0.5, latency_ms=1.0,
-        ))
+        conn.execute(
+            OLD.tables["api_keys"]
+            .insert()
+            .values(key_id="old1", secret_hash="h" * 64, name="old", is_admin=True, created_at=NOW)
+        )
+        conn.execute(
+            OLD.tables["usage"]
+            .insert()
+            .values(
+                key_id="old1",
+                started_at=NOW,
+                route="chat.completions",
+                model="a/b",
+                status=200,
+                stream=False,
+                attempts=1,
+                prompt_tokens=3,
+                completion_tokens=4,
+                cost_usd=0.5,
+                latency_ms=1.0,
+            )
+        )
     store.migrate()
     with store.engine.connect() as conn:
         assert migrate.current_revision(conn) == migrate.head_revision()
@@ -82,7 +98,8 @@ def check_new_database(url: str) -> None:
         assert migrate.current_revision(conn) == migrate.head_revision()
     assert drift(store) == []
     assert set(sa.inspect(store.engine).get_table_names()) == {
-        *schema.metadata.tables, "alembic_version"
+        *schema.metadata.tables,
+        "alembic_version",
     }
     store.close()
 

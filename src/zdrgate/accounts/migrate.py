@@ -48,3 +48,23 @@ def _config(conn: sa.Connection) -> Config:
     config.set_main_option("script_location", str(_SCRIPTS))
     config.attributes["connection"] = conn
     return config
+
+
+def is_current(engine: sa.Engine) -> bool:
+    """Whether the database is at the newest revision (no change made)."""
+    with engine.connect() as conn:
+        return current_revision(conn) == head_revision()
+
+
+def prepare(engine: sa.Engine, *, migrate_on_start: bool) -> None:
+    """At start: upgrade, or (when instances must not migrate) insist on a current
+    schema, with the command that fixes it."""
+    if migrate_on_start:
+        upgrade(engine)
+    elif not is_current(engine):
+        from zdrgate.errors import ConfigError  # noqa: PLC0415
+
+        raise ConfigError(
+            "the database schema is not current and storage.migrate_on_start is off: "
+            "run `zdrgate migrate` first"
+        )

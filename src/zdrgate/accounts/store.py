@@ -1,4 +1,5 @@
-"""Where keys and usage rows live: SQLite by default, PostgreSQL when configured.
+"""The database: SQLite by default, PostgreSQL when configured; its schema comes from
+the Alembic revisions in ``migrations/``.
 
 Calls are synchronous (SQLAlchemy Core); the async side runs them in a thread and
 never on the request path except for a key-cache miss.
@@ -7,32 +8,37 @@ never on the request path except for a key-cache miss.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import sqlalchemy as sa
 
-from zdrgate.accounts import migrate, schema
+from zdrgate.accounts import keys_store, migrate, schema
 from zdrgate.accounts.keys import NewKey
+from zdrgate.accounts.keys_store import KeyRow
 from zdrgate.errors import ConfigError
 
-
-@dataclass(frozen=True, slots=True)
-class KeyRow:
-    key_id: str
-    secret_hash: str
-    name: str
-    is_admin: bool
-    revoked: bool
+__all__ = ["KeyRow", "Store"]
 
 
 class Store:
+    """The database. Concepts live in their own modules, as functions of a connection
+    (``accounts_store``, ``keys_store``, ``sign_in_store``, ``audit``, ``gdpr``,
+    ``usage_report``); a change and its audit entry share one transaction::
+
+        with store.begin() as conn:
+            keys_store.revoke_key(conn, key_id)
+            audit.record(conn, actor, "keys.revoke", f"key:{key_id}")
+        store.credentials_changed()   # caches of keys and sessions drop it everywhere
+    """
+
     def __init__(self, database_url: str) -> None:
         self.engine = sa.create_engine(_driver_url(database_url), future=True)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self._usage_insert = _UsageInsert(self.engine.dialect)
+        self._on_credentials_changed: list[Callable[[], None]] = []
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration (idempotent; see ``migrate.py``)."""
@@ -41,11 +47,25 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
+    def begin(self) -> AbstractContextManager[sa.Connection]:
+        """A connection in a transaction, committed at the end of the ``with`` block."""
+        return self.engine.begin()
+
+    def connect(self) -> AbstractContextManager[sa.Connection]:
+        return self.engine.connect()
+
+    def on_credentials_changed(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after a key, session or account stopped or changed (the
+        authenticator's revocation epoch subscribes here)."""
+        self._on_credentials_changed.append(listener)
+
+    def credentials_changed(self) -> None:
+        for listener in self._on_credentials_changed:
+            listener()
+
     def count_keys(self) -> int:
-        with self.engine.connect() as conn:
-            return int(
-                conn.execute(sa.select(sa.func.count()).select_from(schema.api_keys)).scalar_one()
-            )
+        with self.connect() as conn:
+            return keys_store.count_keys(conn)
 
     def add_key(self, key: NewKey, *, name: str, is_admin: bool) -> None:
         row = {
@@ -59,29 +79,22 @@ class Store:
             conn.execute(schema.api_keys.insert().values(**row))
 
     def get_key(self, key_id: str) -> KeyRow | None:
-        table = schema.api_keys
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(table).where(table.c.key_id == key_id)).first()
-        if row is None:
-            return None
-        return KeyRow(
-            row.key_id, row.secret_hash, row.name, row.is_admin, row.revoked_at is not None
-        )
+        with self.connect() as conn:
+            return keys_store.get_key(conn, key_id)
 
     def revoke_key(self, key_id: str) -> bool:
-        table = schema.api_keys
-        with self.engine.begin() as conn:
-            result = conn.execute(
-                table.update()
-                .where(table.c.key_id == key_id, table.c.revoked_at.is_(None))
-                .values(revoked_at=dt.datetime.now(dt.UTC))
-            )
-        return bool(result.rowcount)
+        with self.begin() as conn:
+            revoked = keys_store.revoke_key(conn, key_id)
+        if revoked:
+            self.credentials_changed()
+        return revoked
 
     def insert_usage(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
+            used = {r["key_id"] for r in rows}
             with self.engine.begin() as conn:
                 self._usage_insert.run(conn, rows)
+                keys_store.mark_used(conn, used, rows[-1]["started_at"].date())
 
     def usage_rows(self, key_id: str | None = None) -> list[dict[str, Any]]:
         query = sa.select(schema.usage).order_by(schema.usage.c.id)

@@ -109,6 +109,7 @@ def _with_credentials(
         policy=policy,
         asset_origins=_origins(conf, provider.asset_origins),
         auth=Auth(conf.auth) if conf.auth else provider.auth,
+        inline_image_urls=bool(conf.inline_image_urls),
     )
 
 
@@ -147,6 +148,9 @@ def _custom_provider(pid: str, conf: ProviderSettings, environ: Mapping[str, str
         policy=_attested(pid, policy, conf),
         api_key=conf.api_key or (environ.get(key_env) if key_env else None) or None,
         asset_origins=_origins(conf, ()),
+        # A self-hosted server sits on the operator's network: it must not be handed
+        # a client's URL to fetch (SSRF from inside). The gateway fetches it, guarded.
+        inline_image_urls=conf.inline_image_urls is not False,
     )
 
 

@@ -117,6 +117,9 @@ class Provider:
     asset_origins: tuple[str, ...] = ()  # origins whose image URLs the gateway may fetch
     api_key: str | None = field(default=None, repr=False)  # from config; never logged
     auth: Auth | None = None  # None: the protocol's usual header (DEFAULT_AUTH)
+    # Client image URLs are fetched by the gateway (SSRF-guarded) and sent inline,
+    # never passed on: on by default for operator-declared (self-hosted) providers.
+    inline_image_urls: bool = False
     # The catalog's base_url is a placeholder (an Azure resource, a Vertex project):
     # nothing routes until the operator sets base_url. Cleared by the config merge.
     requires_base_url: bool = False

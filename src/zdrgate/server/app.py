@@ -14,6 +14,7 @@ import os
 import random
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -21,6 +22,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import Route
 
+from zdrgate.accounts import migrate
 from zdrgate.accounts.auth import Authenticator
 from zdrgate.accounts.store import Store
 from zdrgate.accounts.usage import UsageRecorder
@@ -33,8 +35,9 @@ from zdrgate.errors import GatewayError, MethodNotAllowed, NotFound
 from zdrgate.limits import AuthFailures, Limiter
 from zdrgate.limits.backend import counters_for
 from zdrgate.policy import PolicyEngine
+from zdrgate.receipts import KeyRing, ReceiptSigner, load_key_ring
 from zdrgate.routing import HealthBoard
-from zdrgate.server import health, media_routes, messages, routes
+from zdrgate.server import health, media_routes, messages, proof_routes, routes
 from zdrgate.server.front import Front
 from zdrgate.server.responses import error_response
 from zdrgate.server.state import AppState
@@ -67,6 +70,7 @@ def build_state(
     today: Callable[[], dt.date] | None = None,
     rng: random.Random | None = None,
     assets: AssetFetcher | None = None,
+    keys: KeyRing | None = None,
 ) -> AppState:
     env = os.environ if environ is None else environ
     today = today or DayClock()
@@ -86,15 +90,32 @@ def build_state(
         limiter=Limiter(counters),
     )
     auth = Authenticator(store, env.get("ZDRGATE_MASTER_KEY") or None)
+    keys = keys or load_key_ring(settings.receipts, Path(settings.storage.data_dir), env)
+    receipts = ReceiptSigner(keys, issuer_of(settings))
     failures = AuthFailures(counters, settings.limits.failed_auth_per_minute)
     return AppState(
-        settings=settings, gateway=gateway, auth=auth, store=store, auth_failures=failures
+        settings=settings,
+        gateway=gateway,
+        auth=auth,
+        store=store,
+        receipts=receipts,
+        auth_failures=failures,
     )
+
+
+def issuer_of(settings: Settings) -> str:
+    server = settings.server
+    return settings.receipts.issuer or f"http://{server.host}:{server.port}"
 
 
 def fetch_rules(settings: Settings) -> FetchRules:
     conf = settings.images
-    return FetchRules(max_bytes=conf.max_fetch_bytes, timeout_seconds=conf.fetch_timeout_seconds)
+    return FetchRules(
+        max_bytes=conf.max_fetch_bytes,
+        max_request_bytes=conf.max_fetch_bytes_per_request,
+        max_concurrent=conf.max_concurrent_fetches,
+        timeout_seconds=conf.fetch_timeout_seconds,
+    )
 
 
 def create_app(settings: Settings | None = None, **kwargs: object) -> Front:
@@ -105,7 +126,8 @@ def create_app(settings: Settings | None = None, **kwargs: object) -> Front:
 def app_for(state: AppState) -> Front:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        state.store.migrate()
+        storage = state.settings.storage
+        migrate.prepare(state.store.engine, migrate_on_start=storage.migrate_on_start)
         await state.gateway.dispatcher.start()
         await state.gateway.usage.start()
         await state.gateway.limiter.counters.start()
@@ -142,6 +164,8 @@ def _routes() -> list[Route]:
         Route("/v1/images/generations", media_routes.images_generations, methods=["POST"]),
         Route("/v1/embeddings", media_routes.embeddings, methods=["POST"]),
         Route("/v1/models", routes.list_models, methods=["GET"]),
+        Route("/.well-known/jwks.json", proof_routes.jwks, methods=["GET"]),
+        Route("/v1/receipts/verify", proof_routes.receipts_verify, methods=["POST"]),
         Route("/v1/models/{author}/{slug}", routes.retrieve_model, methods=["GET"]),
         Route("/v1/models/{author}/{slug}/endpoints", routes.model_endpoints, methods=["GET"]),
     ]

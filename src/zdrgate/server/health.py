@@ -1,9 +1,9 @@
 """Readiness for load balancers and Kubernetes probes.
 
 (``GET /healthz``, liveness, is in routes.) ``GET /readyz``: this instance can
-serve: the catalog is loaded and the database answers. Each check is named in the
-answer with ``ok`` or a fixed failure word, never an exception message (which could
-carry a connection string).
+serve: the catalog is loaded, the database answers and its schema is current. Each
+check is named in the answer with ``ok`` or a fixed failure word, never an exception
+message (which could carry a connection string).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import asyncio
 import sqlalchemy as sa
 from starlette.requests import Request
 
+from zdrgate.accounts import migrate
 from zdrgate.server.responses import JSONBytes
 from zdrgate.server.state import AppState
 
@@ -25,11 +26,21 @@ async def readyz(request: Request) -> JSONBytes:
         "catalog": "ok" if state.gateway.catalog.models else "empty",
         "database": await _database(state),
     }
+    if checks["database"] == "ok":
+        checks["migrations"] = await _migrations(state)
     ready = all(v == "ok" for v in checks.values())
     return JSONBytes(
         {"status": "ready" if ready else "not_ready", "checks": checks},
         status_code=200 if ready else 503,
     )
+
+
+async def _migrations(state: AppState) -> str:
+    try:
+        current = await asyncio.to_thread(migrate.is_current, state.store.engine)
+    except Exception:
+        return "unreachable"
+    return "ok" if current else "behind"
 
 
 async def _database(state: AppState) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 import uvicorn
 
+from zdrgate.accounts import migrate
 from zdrgate.accounts.keys import generate
 from zdrgate.accounts.store import Store
 from zdrgate.config import Settings, load_settings
@@ -30,9 +31,11 @@ SERVER_OPTIONS: dict[str, Any] = {
 }
 
 
-def bootstrap_admin_key(store: Store, master_key: str | None) -> str | None:
+def bootstrap_admin_key(
+    store: Store, master_key: str | None, *, migrate_on_start: bool = True
+) -> str | None:
     """With no key configured at all, create an admin key; return it to print once."""
-    store.migrate()
+    migrate.prepare(store.engine, migrate_on_start=migrate_on_start)
     if master_key or store.count_keys():
         return None
     key = generate()
@@ -47,7 +50,11 @@ def run(
     host = host or settings.server.host
     port = settings.server.port if port is None else port
     state = build_state(settings)
-    created = bootstrap_admin_key(state.store, os.environ.get("ZDRGATE_MASTER_KEY"))
+    created = bootstrap_admin_key(
+        state.store,
+        os.environ.get("ZDRGATE_MASTER_KEY"),
+        migrate_on_start=settings.storage.migrate_on_start,
+    )
     if created:
         sys.stderr.write(
             "\nNo API key was configured, so zdrgate created an admin key. It is shown once\n"

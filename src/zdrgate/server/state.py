@@ -8,6 +8,7 @@ from zdrgate.accounts.auth import Authenticator
 from zdrgate.accounts.store import Store
 from zdrgate.config import Settings
 from zdrgate.limits import AuthFailures
+from zdrgate.receipts import ReceiptSigner
 from zdrgate.service import Gateway
 
 
@@ -17,6 +18,7 @@ class AppState:
     gateway: Gateway
     auth: Authenticator
     store: Store
+    receipts: ReceiptSigner
     auth_failures: AuthFailures
     """Failed authentications per client address: ``blocked(addr)`` before a key is
     checked, ``await hit(addr)`` after one fails (see zdrgate.limits.auth_failures)."""

@@ -71,12 +71,13 @@ async def inline_urls(
 ) -> list[GeneratedImage]:
     """Images with every provider URL replaced by its bytes, unless ``keep``."""
     out = []
+    budget = assets.budget()  # shared by every image of this response
     for image in images:
         if image.url is None or keep:
             out.append(image)
             continue
         try:
-            asset = await assets.provider_asset(provider, image.url)
+            asset = await assets.provider_asset(provider, image.url, budget)
         except AssetRefused as exc:
             raise UpstreamUnavailable(
                 f"The endpoint answered with an image URL that zdrgate would not fetch "

@@ -1,9 +1,11 @@
 """The chat request as each upstream protocol needs it.
 
 Most protocols take an image input as a URL. Gemini (AI Studio) takes only inline
-bytes, so for a Gemini endpoint the gateway fetches https image URLs once per request
-(SSRF-guarded, see ``service.vision``) and reuses the result for every Gemini attempt.
-The fetch happens only when a Gemini endpoint is actually tried.
+bytes, and a self-hosted server on the operator's network must not be handed a
+client's URL (it would fetch internal addresses for the client): for such endpoints
+the gateway fetches https image URLs once per request (SSRF-guarded, see
+``service.vision``) and reuses the result for every such attempt. The fetch happens
+only when such an endpoint is actually tried.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ class ProtocolRequests:
         self._inlined: ChatRequest | None = None
 
     async def for_endpoint(self, endpoint: Endpoint) -> ChatRequest:
-        if endpoint.provider.protocol not in _INLINE_IMAGES_ONLY:
+        provider = endpoint.provider
+        if provider.protocol not in _INLINE_IMAGES_ONLY and not provider.inline_image_urls:
             return self._request
         if self._inlined is None:
             self._inlined = await inline_image_urls(self._assets, self._request)

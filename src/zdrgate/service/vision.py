@@ -14,7 +14,7 @@ Usage (for a Gemini-protocol approval, before the adapter builds the call)::
 from __future__ import annotations
 
 from zdrgate.errors import InvalidRequest
-from zdrgate.upstream.assets import AssetFetcher, AssetRefused
+from zdrgate.upstream.assets import AssetFetcher, AssetRefused, FetchBudget
 from zdrgate.wire.chat import ChatRequest, ImagePart, Message
 
 MAX_FETCHED_IMAGES = 16
@@ -47,23 +47,26 @@ async def inline_image_urls(assets: AssetFetcher, request: ChatRequest) -> ChatR
             code="too_many_image_urls",
         )
     messages = list(request.messages)
+    budget = assets.budget()  # shared by every image of this request
     for i, j in wanted:
-        messages[i] = await _inlined(assets, messages[i], i, j)
+        messages[i] = await _inlined(assets, budget, messages[i], i, j)
     return request.model_copy(update={"messages": messages})
 
 
-async def _inlined(assets: AssetFetcher, message: Message, i: int, j: int) -> Message:
+async def _inlined(
+    assets: AssetFetcher, budget: FetchBudget, message: Message, i: int, j: int
+) -> Message:
     assert isinstance(message.content, list)
     part = message.content[j]
     assert isinstance(part, ImagePart)
     param = f"messages[{i}].content[{j}].image_url.url"
     try:
-        asset = await assets.public_image(part.image_url.url)
+        asset = await assets.public_image(part.image_url.url, budget)
     except AssetRefused as exc:
         raise InvalidRequest(
             f"The image at {param} was not fetched ({exc.reason}). This endpoint needs "
             "image bytes inline, and zdrgate fetches only public https images within "
-            "its size and type limits; send the image as a data URL instead.",
+            "its size, type and per-request limits; send the image as a data URL instead.",
             param=param,
             code="image_url_refused",
         ) from None

@@ -1,0 +1,134 @@
+"""The proofs' commands: ``zdrgate receipt verify`` and ``zdrgate receipt rotate-key``.
+
+Kept apart from ``zdrgate.cli`` (which registers them) so that each concept stays
+one module.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import orjson
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from zdrgate.config import Settings, load_settings
+from zdrgate.errors import ConfigError
+from zdrgate.receipts import (
+    NoReceipt,
+    Verification,
+    keys_of_jwks,
+    listed_keys,
+    receipt_in_exchange,
+    receipt_in_stream,
+    rotate_generated_key,
+    verify_receipt,
+)
+
+config_option = click.option(
+    "--config",
+    "config",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="TOML config file (default: $ZDRGATE_CONFIG, else built-in defaults).",
+)
+_file = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+def settings_of(config: str | None) -> Settings:
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group()
+def receipt() -> None:
+    """Check signed privacy receipts; rotate the signing key."""
+
+
+@receipt.command("verify")
+@config_option
+@click.argument("token", required=False)
+@click.option("--exchange", type=_file, help="A saved HTTP response (curl -si) carrying a receipt.")
+@click.option("--request", "request_file", type=_file, help="The request body that was sent.")
+@click.option("--response", "response_file", type=_file, help="The response body received.")
+@click.option("--jwks", type=_file, help="A saved JWKS (default: this deployment's key history).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def receipt_verify(
+    config: str | None,
+    token: str | None,
+    exchange: Path | None,
+    request_file: Path | None,
+    response_file: Path | None,
+    jwks: Path | None,
+    as_json: bool,
+) -> None:
+    """Verify a receipt (TOKEN, or the one in --exchange or in a streamed --response).
+
+    Exit 0 when the signature holds and every body given matches; 1 otherwise.
+    """
+    token, response = _token_and_response(token, exchange, response_file)
+    request = request_file.read_bytes() if request_file else None
+    try:
+        keys = keys_of_jwks(jwks.read_bytes()) if jwks else _local_keys(config)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    result = verify_receipt(token, keys, request, response)
+    click.echo(orjson.dumps(result.as_json(), option=orjson.OPT_INDENT_2).decode()
+               if as_json else _text(result))
+    if not result.ok:
+        raise SystemExit(1)
+
+
+def _token_and_response(
+    token: str | None, exchange: Path | None, response_file: Path | None
+) -> tuple[str, bytes | None]:
+    response = response_file.read_bytes() if response_file else None
+    try:
+        if exchange is not None:
+            found, covered = receipt_in_exchange(exchange.read_bytes())
+            return token or found, covered
+        if token is None and response is not None:
+            return receipt_in_stream(response)
+    except NoReceipt as exc:
+        raise click.ClickException(str(exc)) from None
+    if token is None:
+        raise click.UsageError("give a TOKEN, --exchange, or a streamed --response")
+    return token, response
+
+
+def _local_keys(config: str | None) -> dict[str, Ed25519PublicKey]:
+    settings = settings_of(config)
+    keys = listed_keys(settings.receipts, Path(settings.storage.data_dir))
+    if not keys:
+        raise click.ClickException(
+            f"no receipt keys in {settings.storage.data_dir} (pass --jwks with the "
+            "deployment's /.well-known/jwks.json)"
+        )
+    return keys
+
+
+def _text(result: Verification) -> str:
+    lines = [f"receipt: {'VALID' if result.ok else 'INVALID'}"]
+    lines += [f"  {name}: {state}" for name, state in result.checks.items()]
+    if result.claims:
+        for name in ("jti", "model", "endpoint", "policy", "verified_on", "iat"):
+            lines.append(f"  {name} = {result.claims.get(name)}")
+    lines += [f"  problem: {p}" for p in result.problems]
+    return "\n".join(lines)
+
+
+@receipt.command("rotate-key")
+@config_option
+def receipt_rotate_key(config: str | None) -> None:
+    """Replace the generated signing key (the old one stays in the JWKS for
+    receipts.lifetime_days). Restart the gateway to sign with the new key."""
+    settings = settings_of(config)
+    if settings.receipts.signing_key_file:
+        raise click.ClickException(
+            "the signing key is the operator's (receipts.signing_key_file): replace that file"
+        )
+    data_dir = Path(settings.storage.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    click.echo(f"new signing key {rotate_generated_key(data_dir)}")
