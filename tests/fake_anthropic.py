@@ -68,6 +68,20 @@ class FakeAnthropic:
     async def messages(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.requests.append(Recorded(str(request.url), request.path, dict(request.headers), body))
+        return await self._answer(request, body)
+
+    async def vertex(self, request: web.Request) -> web.StreamResponse:
+        """Claude on Vertex: ``/models/{id}:rawPredict`` or ``:streamRawPredict``, the
+        Messages body without ``model`` and with ``anthropic_version``."""
+        body = await request.json()
+        self.requests.append(Recorded(str(request.url), request.path, dict(request.headers), body))
+        model, _, method = request.match_info["target"].partition(":")
+        if "model" in body or body.get("anthropic_version") != "vertex-2023-10-16":
+            return _error(400, "")
+        body = {**body, "model": model, "stream": method == "streamRawPredict"}
+        return await self._answer(request, body)
+
+    async def _answer(self, request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
         mode = str(body.get("model"))
         prompt = last_user_text(body)
         if mode.startswith("fail") or mode == "bad400":
@@ -226,6 +240,7 @@ def start_fake_anthropic() -> tuple[FakeAnthropic, ServerThread]:
     fake = FakeAnthropic()
     app = web.Application()
     app.router.add_post("/v1/messages", fake.messages)
+    app.router.add_post("/v1/vertex/models/{target}", fake.vertex)
     server = ServerThread(app)
     fake.port = server.start()
     return fake, server

@@ -1,5 +1,7 @@
-"""The three fake upstreams (OpenAI, Anthropic, Gemini wire formats) side by side,
-and a gateway config declaring one custom provider per protocol."""
+"""A fake upstream for every protocol of the table (OpenAI, Anthropic and Claude on
+Vertex, Gemini wire formats) side by side, and a gateway config declaring one custom
+provider per protocol. ``tests/test_protocol_table.py`` checks that every protocol of
+the table has a fake here, so the parity tests run over all of them."""
 
 from __future__ import annotations
 
@@ -11,8 +13,9 @@ from conftest import chat_model, provider
 from fake_anthropic import start_fake_anthropic
 from fake_gemini import start_fake_gemini
 from fake_openai import start_fake_openai
+from zdrgate.protocols.table import protocol_names
 
-PROTOCOLS = ["openai", "anthropic", "gemini"]
+PROTOCOLS = list(protocol_names())
 MODES = ["ok", "tools", "think", "unicode", "nostop", "break", "fail429", "fail500", "bad400"]
 
 
@@ -20,8 +23,15 @@ MODES = ["ok", "tools", "think", "unicode", "nostop", "break", "fail429", "fail5
 def running_fakes() -> Iterator[dict[str, str]]:
     """Base URL of each protocol's fake upstream, while they run."""
     started = [start_fake_openai(), start_fake_anthropic(), start_fake_gemini()]
+    openai, anthropic, gemini = (fake.base_url for fake, _ in started)
+    urls = {
+        "openai": openai,
+        "anthropic": anthropic,
+        "anthropic-vertex": f"{anthropic}/vertex",
+        "gemini": gemini,
+    }
     try:
-        yield {name: fake.base_url for name, (fake, _) in zip(PROTOCOLS, started, strict=True)}
+        yield urls
     finally:
         for _, server in started:
             server.stop()

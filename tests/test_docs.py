@@ -13,7 +13,7 @@ from zdrgate import errors
 from zdrgate.cli import main
 from zdrgate.config import Settings
 from zdrgate.policy import Reason
-from zdrgate.protocols.base import ErrorKind
+from zdrgate.protocols.errors import ErrorKind
 
 ROOT = Path(__file__).resolve().parents[1]
 

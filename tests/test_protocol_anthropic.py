@@ -15,11 +15,12 @@ from fake_anthropic import FakeAnthropic, start_fake_anthropic
 from unit.test_policy_engine import endpoint as base_endpoint
 from zdrgate.catalog.model import Endpoint, Protocol
 from zdrgate.errors import InvalidRequest
-from zdrgate.protocols.anthropic.chat import AnthropicAdapter
-from zdrgate.protocols.base import ErrorKind, StreamProtocolError
+from zdrgate.protocols.anthropic.chat import AnthropicChat
+from zdrgate.protocols.anthropic.errors import classify
+from zdrgate.protocols.errors import ErrorKind, StreamProtocolError
 from zdrgate.wire.chat import ChatRequest
 
-ADAPTER = AnthropicAdapter()
+CODEC = AnthropicChat()
 PNG = "data:image/png;base64,iVBORw0KGgo="
 
 
@@ -33,13 +34,13 @@ def endpoint(max_output: int | None = None) -> Endpoint:
 
 def build(**fields: Any) -> dict[str, Any]:
     fields.setdefault("messages", [{"role": "user", "content": "hi"}])
-    call = ADAPTER.build_chat(endpoint(), ChatRequest(model="a/m", **fields))
+    call = CODEC.build_chat(endpoint(), ChatRequest(model="a/m", **fields))
     body: dict[str, Any] = json.loads(call.body)
     return body
 
 
 def test_request_golden() -> None:
-    call = ADAPTER.build_chat(
+    call = CODEC.build_chat(
         endpoint(),
         ChatRequest(
             model="a/m",
@@ -151,7 +152,7 @@ def test_tool_choice(choice: Any, expected: dict[str, Any] | None) -> None:
 def test_max_tokens_defaults_to_the_endpoint_then_4096() -> None:
     request = ChatRequest(model="a/m", messages=[{"role": "user", "content": "hi"}])
     for ep, expected in ((endpoint(8192), 8192), (endpoint(), 4096)):
-        assert json.loads(ADAPTER.build_chat(ep, request).body)["max_tokens"] == expected
+        assert json.loads(CODEC.build_chat(ep, request).body)["max_tokens"] == expected
     assert build(max_completion_tokens=9)["max_tokens"] == 9
 
 
@@ -234,7 +235,7 @@ def message(content: list[dict[str, Any]], stop: str = "end_turn") -> bytes:
 
 
 def test_response_golden() -> None:
-    result = ADAPTER.parse_chat(
+    result = CODEC.parse_chat(
         endpoint(),
         message(
             [
@@ -289,19 +290,19 @@ def test_response_golden() -> None:
     ],
 )
 def test_stop_reasons(stop: str, finish: str) -> None:
-    result = ADAPTER.parse_chat(endpoint(), message([{"type": "text", "text": "x"}], stop))
+    result = CODEC.parse_chat(endpoint(), message([{"type": "text", "text": "x"}], stop))
     assert result["choices"][0]["finish_reason"] == finish
 
 
 def test_empty_content_is_an_empty_string() -> None:
-    result = ADAPTER.parse_chat(endpoint(), message([]))
+    result = CODEC.parse_chat(endpoint(), message([]))
     assert result["choices"][0]["message"]["content"] == ""
 
 
 @pytest.mark.parametrize("body", [b"not json", b"[]", b'{"type": "message"}'])
 def test_malformed_responses_are_protocol_errors(body: bytes) -> None:
     with pytest.raises(StreamProtocolError):
-        ADAPTER.parse_chat(endpoint(), body)
+        CODEC.parse_chat(endpoint(), body)
 
 
 def sse(data: dict[str, Any]) -> bytes:
@@ -352,7 +353,7 @@ BLOCKS = [
 
 
 def decode(data: bytes, step: int | None = None) -> list[dict[str, Any]]:
-    decoder = ADAPTER.stream_decoder(
+    decoder = CODEC.stream_decoder(
         endpoint(), ChatRequest(model="a/m", messages=[{"role": "user", "content": "x"}])
     )
     pieces = [data] if step is None else [data[i : i + step] for i in range(0, len(data), step)]
@@ -447,7 +448,7 @@ def error_body(kind: str) -> bytes:
 def test_classify_error(
     status: int, headers: dict[str, str], kind: str, expected: ErrorKind
 ) -> None:
-    info = ADAPTER.classify_error(status, headers, error_body(kind))
+    info = classify(status, headers, error_body(kind))
     assert info.kind is expected and info.code == kind
     assert info.retry_after == (7.0 if headers else None)
     assert "secret" not in repr(info)

@@ -16,12 +16,16 @@ from fake_gemini import FakeGemini, start_fake_gemini
 from unit.test_policy_engine import endpoint as base_endpoint
 from zdrgate.catalog.model import Endpoint, Protocol
 from zdrgate.errors import InvalidRequest
-from zdrgate.protocols.base import ErrorKind, StreamProtocolError
-from zdrgate.protocols.gemini.chat import GeminiAdapter
+from zdrgate.protocols.errors import ErrorKind, StreamProtocolError
+from zdrgate.protocols.gemini.chat import GeminiChat
+from zdrgate.protocols.gemini.errors import classify
+from zdrgate.protocols.gemini.media import GeminiEmbeddings, GeminiImages
 from zdrgate.protocols.gemini.schema import gemini_schema
 from zdrgate.wire.chat import ChatRequest
+from zdrgate.wire.embeddings import EmbeddingRequest
+from zdrgate.wire.images import ImageRequest
 
-ADAPTER = GeminiAdapter()
+CODEC = GeminiChat()
 PNG = "data:image/png;base64,iVBORw0KGgo="
 HI = [{"role": "user", "content": "hi"}]
 
@@ -35,7 +39,7 @@ def endpoint(upstream_id: str = "gemini-x") -> Endpoint:
 def build(**fields: Any) -> dict[str, Any]:
     fields.setdefault("messages", HI)
     body: dict[str, Any] = json.loads(
-        ADAPTER.build_chat(endpoint(), ChatRequest(model="a/m", **fields)).body
+        CODEC.build_chat(endpoint(), ChatRequest(model="a/m", **fields)).body
     )
     return body
 
@@ -43,13 +47,29 @@ def build(**fields: Any) -> dict[str, Any]:
 def test_paths() -> None:
     plain = ChatRequest(model="a/m", messages=HI)
     streamed = ChatRequest(model="a/m", messages=HI, stream=True)
-    assert ADAPTER.build_chat(endpoint(), plain).path == "/models/gemini-x:generateContent"
+    assert CODEC.build_chat(endpoint(), plain).path == "/models/gemini-x:generateContent"
     assert (
-        ADAPTER.build_chat(endpoint("models/gemini-x"), streamed).path
+        CODEC.build_chat(endpoint("models/gemini-x"), streamed).path
         == "/models/gemini-x:streamGenerateContent?alt=sse"
     )
-    odd = ADAPTER.build_chat(endpoint("a b?key=1"), plain).path
+    odd = CODEC.build_chat(endpoint("a b?key=1"), plain).path
     assert "?" not in odd and " " not in odd
+
+
+@pytest.mark.parametrize("odd", ["a b?key=1", "x/../../files", "m#frag", "m%2e"])
+def test_image_and_embedding_paths_quote_the_model_id_like_chat(odd: str) -> None:
+    """An upstream id from config must not add a query, a fragment or path segments
+    on any route (it did on images and embeddings: issue 11, item 9)."""
+    images = GeminiImages().build_images(endpoint(odd), ImageRequest(model="a/m", prompt="p"))
+    embeddings = GeminiEmbeddings().build_embeddings(
+        endpoint(odd), EmbeddingRequest(model="a/m", input="x")
+    )
+    chat = CODEC.build_chat(endpoint(odd), ChatRequest(model="a/m", messages=HI)).path
+    model = chat.removesuffix(":generateContent")
+    assert images.path == f"{model}:generateContent"
+    assert embeddings.path == f"{model}:batchEmbedContents"
+    for path in (images.path, embeddings.path):
+        assert path.count("/") == 2 and not {"?", "#", " "} & set(path)
 
 
 def test_request_golden() -> None:
@@ -275,7 +295,7 @@ CALLS = [
 
 def test_response_golden() -> None:
     parts = [{"text": "thinking...", "thought": True}, {"text": "a"}, {"text": "b"}, *CALLS]
-    result = ADAPTER.parse_chat(endpoint(), response([candidate(parts)]))
+    result = CODEC.parse_chat(endpoint(), response([candidate(parts)]))
     assert result["object"] == "chat.completion" and result["model"] == "a/m"
     message = result["choices"][0]["message"]
     assert message["content"] == "ab" and message["reasoning"] == "thinking..."
@@ -286,7 +306,7 @@ def test_response_golden() -> None:
     ]
     ids = [c["id"] for c in calls]
     assert len(set(ids)) == 2 and all(i.startswith("call_") for i in ids)
-    again = ADAPTER.parse_chat(endpoint(), response([candidate(parts)]))
+    again = CODEC.parse_chat(endpoint(), response([candidate(parts)]))
     assert [c["id"] for c in again["choices"][0]["message"]["tool_calls"]] == ids  # stable
     assert result["choices"][0]["finish_reason"] == "tool_calls"
     assert result["usage"] == {
@@ -312,13 +332,13 @@ def test_response_golden() -> None:
     ],
 )
 def test_finish_reasons(finish: str, expected: str) -> None:
-    result = ADAPTER.parse_chat(endpoint(), response([candidate([{"text": "x"}], finish)]))
+    result = CODEC.parse_chat(endpoint(), response([candidate([{"text": "x"}], finish)]))
     assert result["choices"][0]["finish_reason"] == expected
 
 
 def test_a_candidate_without_content_and_several_candidates() -> None:
     body = response([{"finishReason": "SAFETY", "index": 0}, candidate([{"text": "y"}], index=1)])
-    choices = ADAPTER.parse_chat(endpoint(), body)["choices"]
+    choices = CODEC.parse_chat(endpoint(), body)["choices"]
     assert [(c["index"], c["message"]["content"], c["finish_reason"]) for c in choices] == [
         (0, "", "content_filter"),
         (1, "y", "stop"),
@@ -327,7 +347,7 @@ def test_a_candidate_without_content_and_several_candidates() -> None:
 
 def test_a_blocked_prompt_is_a_content_filter_response() -> None:
     body = json.dumps({"promptFeedback": {"blockReason": "SAFETY"}}).encode()
-    result = ADAPTER.parse_chat(endpoint(), body)
+    result = CODEC.parse_chat(endpoint(), body)
     assert result["choices"][0]["finish_reason"] == "content_filter"
     assert result["choices"][0]["message"]["content"] == ""
 
@@ -337,7 +357,7 @@ def test_a_blocked_prompt_is_a_content_filter_response() -> None:
 )
 def test_malformed_responses_are_protocol_errors(body: bytes) -> None:
     with pytest.raises(StreamProtocolError):
-        ADAPTER.parse_chat(endpoint(), body)
+        CODEC.parse_chat(endpoint(), body)
 
 
 def events(pieces: list[dict[str, Any]], finish: str | None = "STOP") -> bytes:
@@ -353,7 +373,7 @@ def events(pieces: list[dict[str, Any]], finish: str | None = "STOP") -> bytes:
 
 
 def decode(data: bytes, step: int | None = None) -> list[dict[str, Any]]:
-    decoder = ADAPTER.stream_decoder(endpoint(), ChatRequest(model="a/m", messages=HI))
+    decoder = CODEC.stream_decoder(endpoint(), ChatRequest(model="a/m", messages=HI))
     pieces = [data] if step is None else [data[i : i + step] for i in range(0, len(data), step)]
     return [c for p in pieces for c in decoder.feed(p)] + decoder.finish()
 
@@ -430,7 +450,7 @@ def google_error(status: int, name: str, details: list[dict[str, Any]] | None = 
     ],
 )
 def test_classify_error(status: int, body: bytes, kind: ErrorKind, retry: float | None) -> None:
-    info = ADAPTER.classify_error(status, {}, body)
+    info = classify(status, {}, body)
     assert info.kind is kind and info.retry_after == retry
     assert "secret" not in repr(info)
 

@@ -18,21 +18,15 @@ from pydantic import ValidationError
 from unit.test_policy_engine import endpoint as base_endpoint
 from zdrgate.catalog.model import Endpoint, Protocol
 from zdrgate.errors import GatewayError
-from zdrgate.protocols.anthropic.chat import AnthropicAdapter
+from zdrgate.protocols import SPECS
 from zdrgate.protocols.anthropic.inbound.models import MessagesRequest
 from zdrgate.protocols.anthropic.inbound.render import MessageEvents, to_message
 from zdrgate.protocols.anthropic.inbound.request import to_chat_request
-from zdrgate.protocols.base import ChatAdapter, StreamProtocolError
-from zdrgate.protocols.gemini.chat import GeminiAdapter
-from zdrgate.protocols.openai.chat import OpenAIAdapter
+from zdrgate.protocols.errors import StreamProtocolError
 from zdrgate.server.parsing import parse_body
 from zdrgate.wire.chat import ChatRequest
 
-ADAPTERS: dict[Protocol, ChatAdapter] = {
-    Protocol.OPENAI: OpenAIAdapter(),
-    Protocol.ANTHROPIC: AnthropicAdapter(),
-    Protocol.GEMINI: GeminiAdapter(),
-}
+CODECS = {protocol: spec.chat for protocol, spec in SPECS.items() if spec.chat is not None}
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -178,7 +172,7 @@ def test_building_an_upstream_request_raises_only_client_errors(raw: dict[str, A
         request = ChatRequest.model_validate(raw)
     except ValidationError:
         return  # the route answers these with a 400 (tested elsewhere)
-    for protocol, adapter in ADAPTERS.items():
+    for protocol, adapter in CODECS.items():
         try:
             call = adapter.build_chat(endpoint(protocol), request)
         except Exception as exc:
@@ -275,7 +269,7 @@ anthropic_request = st.fixed_dictionaries(
 def test_the_messages_api_translation_raises_only_client_errors(raw: dict[str, Any]) -> None:
     try:
         chat = to_chat_request(parse_body(MessagesRequest, orjson.dumps(raw)))
-        for protocol, adapter in ADAPTERS.items():
+        for protocol, adapter in CODECS.items():
             try:
                 adapter.build_chat(endpoint(protocol), chat)
             except GatewayError as exc:
@@ -296,7 +290,7 @@ def test_anthropic_text_conversations_round_trip(turns: list[str], system: str) 
     ]
     raw = {"model": "a/m", "max_tokens": 10, "messages": messages, "system": system}
     chat = to_chat_request(MessagesRequest.model_validate(raw))
-    call = ADAPTERS[Protocol.ANTHROPIC].build_chat(endpoint(Protocol.ANTHROPIC), chat)
+    call = SPECS[Protocol.ANTHROPIC].require_chat().build_chat(endpoint(Protocol.ANTHROPIC), chat)
     body = json.loads(call.body)
     assert body.get("system", "") == system
     sent = [(m["role"], "".join(b["text"] for b in m["content"])) for m in body["messages"]]
@@ -310,10 +304,10 @@ def test_anthropic_text_conversations_round_trip(turns: list[str], system: str) 
 @given(body=json_value | st.binary(max_size=30))
 def test_parsing_any_upstream_body_raises_only_protocol_errors(body: Any) -> None:
     data = body if isinstance(body, bytes) else orjson.dumps(body)
-    for protocol, adapter in ADAPTERS.items():
+    for protocol, adapter in CODECS.items():
         with contextlib.suppress(StreamProtocolError):
             adapter.parse_chat(endpoint(protocol), data)
-        info = adapter.classify_error(500, {}, data)
+        info = SPECS[protocol].classify(500, {}, data)
         assert info.status == 500
 
 
@@ -394,7 +388,7 @@ gemini_event = st.one_of(
 
 
 def decode_all(protocol: Protocol, data: bytes) -> None:
-    adapter = ADAPTERS[protocol]
+    adapter = SPECS[protocol].require_stream()
     request = ChatRequest(model="a/m", messages=[{"role": "user", "content": "x"}])
     decoder = adapter.stream_decoder(endpoint(protocol), request)
     try:
@@ -463,7 +457,8 @@ def test_anthropic_responses_round_trip_through_the_canonical_form(
     body = orjson.dumps(
         {"id": "msg_1", "content": content, "stop_reason": "end_turn", "usage": usage}
     )
-    canonical = ADAPTERS[Protocol.ANTHROPIC].parse_chat(endpoint(Protocol.ANTHROPIC), body)
+    codec = SPECS[Protocol.ANTHROPIC].require_chat()
+    canonical = codec.parse_chat(endpoint(Protocol.ANTHROPIC), body)
     back = to_message(canonical)
     assert "".join(b["text"] for b in back["content"] if b["type"] == "text") == "".join(texts)
     assert [b["input"] for b in back["content"] if b["type"] == "tool_use"] == inputs
@@ -477,5 +472,5 @@ def test_an_integer_json_cannot_carry_is_a_400(protocol: Protocol) -> None:
     tools = [{"type": "function", "function": {"name": "f", "parameters": schema}}]
     request = ChatRequest(model="a/m", messages=[{"role": "user", "content": "x"}], tools=tools)
     with pytest.raises(GatewayError) as info:
-        ADAPTERS[protocol].build_chat(endpoint(protocol), request)
+        SPECS[protocol].require_chat().build_chat(endpoint(protocol), request)
     assert info.value.status == 400

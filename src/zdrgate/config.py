@@ -14,7 +14,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from zdrgate.catalog.model import Auth
 from zdrgate.errors import ConfigError
+from zdrgate.protocols.table import protocol_names
 
 
 class _Strict(BaseModel):
@@ -133,9 +135,12 @@ class ModelSettings(_Strict):
 
 
 class ProviderSettings(_Strict):
-    protocol: Literal["openai", "anthropic", "anthropic-vertex", "gemini"] | None = None
-    auth: Literal["bearer", "x-api-key", "x-goog-api-key", "api-key"] | None = None
-    """Header that carries the key; default: the protocol's usual one."""
+    protocol: str | None = None
+    """A name from the protocol table (``zdrgate.protocols.table``): openai, anthropic,
+    anthropic-vertex, gemini."""
+    auth: str | None = None
+    """How the key travels (bearer, x-api-key, x-goog-api-key, api-key); default: the
+    protocol's own (its spec's ``auth``)."""
     name: str | None = None
     base_url: str | None = None
     api_key_env: str | None = None
@@ -149,6 +154,22 @@ class ProviderSettings(_Strict):
     the URL. Default: on for a provider the catalog does not know (self-hosted), off
     for catalog providers."""
     models: list[ModelSettings] = Field(default_factory=list)
+
+    @field_validator("protocol")
+    @classmethod
+    def _known_protocol(cls, value: str | None) -> str | None:
+        return _one_of(value, protocol_names())
+
+    @field_validator("auth")
+    @classmethod
+    def _known_auth(cls, value: str | None) -> str | None:
+        return _one_of(value, tuple(a.value for a in Auth))
+
+
+def _one_of(value: str | None, allowed: tuple[str, ...]) -> str | None:
+    if value is not None and value not in allowed:
+        raise ValueError(f"must be one of {', '.join(allowed)}")
+    return value
 
 
 class Settings(_Strict):

@@ -7,7 +7,7 @@ import pytest
 
 from unit.test_policy_engine import endpoint
 from zdrgate.catalog.model import Auth, Protocol
-from zdrgate.protocols import adapter_for
+from zdrgate.protocols import spec_for
 from zdrgate.protocols.sse import SSEDecoder
 from zdrgate.upstream import UpstreamFailure
 from zdrgate.upstream.dispatch import auth_headers, checked_url
@@ -89,7 +89,7 @@ def test_vertex_anthropic_uses_raw_predict_without_model_in_the_body() -> None:
     request = ChatRequest.model_validate(
         {"model": "a/m", "messages": [{"role": "user", "content": "x"}], "stream": True}
     )
-    call = adapter_for(Protocol.ANTHROPIC_VERTEX).build_chat(vertex, request)
+    call = spec_for(Protocol.ANTHROPIC_VERTEX).require_chat().build_chat(vertex, request)
     assert call.path == "/models/claude-sonnet-4-5@20250929:streamRawPredict"
     body = orjson.loads(call.body)
     assert "model" not in body and body["anthropic_version"] == "vertex-2023-10-16"

@@ -11,6 +11,9 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, fields
 
+import sqlalchemy as sa
+
+from zdrgate.accounts import schema
 from zdrgate.accounts.store import Store
 
 log = logging.getLogger("zdrgate.usage")
@@ -37,12 +40,21 @@ class UsageEvent:
 
 
 _FIELDS = tuple(f.name for f in fields(UsageEvent))
+# Text columns and their lengths: a value is cut to fit and loses NUL bytes (which
+# PostgreSQL refuses), so every database stores the same row and none refuses it.
+_TEXT_LIMITS = {
+    c.name: c.type.length or 1 << 16 for c in schema.usage.columns if isinstance(c.type, sa.String)
+}
 
 
 def _row(event: UsageEvent) -> dict[str, object]:
     # Not dataclasses.asdict: it deep-copies every value (about 60 us a row).
     row = {name: getattr(event, name) for name in _FIELDS}
     row["started_at"] = dt.datetime.fromtimestamp(event.started_at, dt.UTC)
+    for name, limit in _TEXT_LIMITS.items():
+        value = row.get(name)
+        if isinstance(value, str) and (len(value) > limit or "\x00" in value):
+            row[name] = value.replace("\x00", "")[:limit]
     return row
 
 
@@ -70,10 +82,30 @@ class UsageRecorder:
         batch, self._buffer = self._buffer, []
         if not batch:
             return
+        rows = [_row(e) for e in batch]
         try:
-            await asyncio.to_thread(self._store.insert_usage, [_row(e) for e in batch])
-        except Exception as exc:  # a lost batch must not stop serving
-            log.error("usage batch of %d rows not written: %s", len(batch), type(exc).__name__)
+            await asyncio.to_thread(self._store.insert_usage, rows)
+        except Exception as exc:  # a failed batch must not stop serving
+            lost = await asyncio.to_thread(self._insert_each, rows)
+            log.error(
+                "usage batch of %d rows failed (%s); written one by one, %d lost",
+                len(rows), type(exc).__name__, lost,
+            )
+
+    def _insert_each(self, rows: list[dict[str, object]]) -> int:
+        """Write rows one at a time so one bad row loses only itself; how many were lost.
+
+        Stops at the first connection-level error: the database is away, not a row bad.
+        """
+        lost = 0
+        for done, row in enumerate(rows):
+            try:
+                self._store.insert_usage([row])
+            except (sa.exc.OperationalError, sa.exc.InterfaceError):
+                return lost + len(rows) - done
+            except Exception:  # this row only: counted, its values never logged
+                lost += 1
+        return lost
 
     async def _run(self) -> None:
         while True:

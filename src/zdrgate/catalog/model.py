@@ -36,14 +36,6 @@ class Auth(StrEnum):
     API_KEY = "api-key"  # Azure OpenAI
 
 
-DEFAULT_AUTH = {
-    Protocol.OPENAI: Auth.BEARER,
-    Protocol.ANTHROPIC: Auth.X_API_KEY,
-    Protocol.ANTHROPIC_VERTEX: Auth.BEARER,
-    Protocol.GEMINI: Auth.X_GOOG_API_KEY,
-}
-
-
 class ZdrAvailability(StrEnum):
     """How a provider offers zero data retention."""
 
@@ -116,7 +108,7 @@ class Provider:
     regional_base_urls: tuple[tuple[str, str], ...] = ()
     asset_origins: tuple[str, ...] = ()  # origins whose image URLs the gateway may fetch
     api_key: str | None = field(default=None, repr=False)  # from config; never logged
-    auth: Auth | None = None  # None: the protocol's usual header (DEFAULT_AUTH)
+    auth: Auth | None = None  # None: the protocol's usual style (its spec's auth)
     # Client image URLs are fetched by the gateway (SSRF-guarded) and sent inline,
     # never passed on: on by default for operator-declared (self-hosted) providers.
     inline_image_urls: bool = False
@@ -129,10 +121,6 @@ class Provider:
     # False when the operator moved base_url to an origin neither the catalog's record
     # nor the operator's attestation covers (set by the config merge).
     origin_covered: bool = True
-
-    @property
-    def auth_style(self) -> Auth:
-        return self.auth or DEFAULT_AUTH[self.protocol]
 
 
 @dataclass(frozen=True, slots=True)

@@ -138,6 +138,25 @@ def _over_price(endpoint: Endpoint, c: Constraints) -> bool:
     return any(cap is not None and (price is None or price > cap) for cap, price in pairs)
 
 
+_Key = tuple[int, dt.date, Constraints]
+
+
+def relevant_to(model: Model, constraints: Constraints) -> Constraints:
+    """``constraints`` with ``only``/``ignore`` cut to names of ``model``'s providers.
+
+    The decision is the same (a name no endpoint has never matches), but a request
+    can no longer grow cache keys with names of its choosing.
+    """
+    names = frozenset(
+        name for e in model.endpoints for name in (e.provider.id.lower(), e.provider.name.lower())
+    )
+    only = constraints.only & names if constraints.only is not None else None
+    ignore = constraints.ignore & names
+    if only == constraints.only and ignore == constraints.ignore:
+        return constraints
+    return dataclasses.replace(constraints, only=only, ignore=ignore)
+
+
 class PolicyEngine:
     """Decides per request; pure apart from the date it is given.
 
@@ -146,23 +165,51 @@ class PolicyEngine:
     """
 
     _CACHE_MAX = 8192
+    # The cache's memory is bounded by what it holds, not by how many keys: a key's
+    # constraints are cut down to names of the model's providers (``relevant_to``),
+    # and the entries' endpoint decisions (an approval or a rejection, a few hundred
+    # bytes each) may total this many; the oldest entries go first.
+    CACHE_COST_MAX = 1 << 16
 
     def __init__(self, max_verification_age_days: int) -> None:
         self.max_age_days = max_verification_age_days
-        self._cache: dict[tuple[int, dt.date, Constraints], tuple[Model, Decision]] = {}
+        self._cache: dict[_Key, tuple[Model, Decision]] = {}
+        self._cost = 0
 
     def decide(
         self, model: Model, today: dt.date, constraints: Constraints = NO_CONSTRAINTS
     ) -> Decision:
+        if constraints.only is not None or constraints.ignore:
+            constraints = relevant_to(model, constraints)
         key = (id(model), today, constraints)
         cached = self._cache.get(key)
         if cached is not None and cached[0] is model:
             return cached[1]
         decision = self._decide(model, today, constraints)
-        if len(self._cache) >= self._CACHE_MAX:
-            self._cache.clear()
-        self._cache[key] = (model, decision)
+        self._store(key, model, decision)
         return decision
+
+    def cache_entries(self) -> int:
+        return len(self._cache)
+
+    def cache_cost(self) -> int:
+        """What the cache holds, in endpoint decisions (see ``CACHE_COST_MAX``)."""
+        return self._cost
+
+    def _store(self, key: _Key, model: Model, decision: Decision) -> None:
+        cost = 1 + len(model.endpoints)
+        if cost > self.CACHE_COST_MAX:
+            return  # a model this large is decided afresh each time
+        replaced = self._cache.pop(key, None)
+        if replaced is not None:
+            self._cost -= 1 + len(replaced[0].endpoints)
+        while self._cache and (
+            self._cost + cost > self.CACHE_COST_MAX or len(self._cache) >= self._CACHE_MAX
+        ):
+            oldest = self._cache.pop(next(iter(self._cache)))  # insertion order: FIFO
+            self._cost -= 1 + len(oldest[0].endpoints)
+        self._cache[key] = (model, decision)
+        self._cost += cost
 
     def _decide(self, model: Model, today: dt.date, constraints: Constraints) -> Decision:
         approvals: list[Approval] = []

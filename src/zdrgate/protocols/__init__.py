@@ -1,23 +1,26 @@
-"""Adapters: pure translation between the canonical (OpenAI-shaped) form and one
-upstream wire protocol. No I/O, no secrets, no policy.
+"""Wire protocols: one package per protocol (``openai``, ``anthropic``,
+``anthropic_vertex``, ``gemini``), each exporting one :class:`ProtocolSpec`, and
+:mod:`.table` mapping protocol names to them. Pure translation between the canonical
+(OpenAI-shaped) form and the protocol: no I/O, no secrets, no policy.
 
-``adapter_for(protocol)`` returns the adapter of a protocol.
+Usage::
+
+    from zdrgate.protocols import spec_for
+    call = spec_for(endpoint.provider.protocol).require_chat().build_chat(endpoint, request)
 """
 
-from zdrgate.protocols.base import (
-    ChatAdapter,
-    ErrorKind,
-    StreamDecoder,
-    UpstreamCall,
-    UpstreamErrorInfo,
-)
-from zdrgate.protocols.table import adapter_for
+from zdrgate.protocols.base import StreamDecoder, UpstreamCall
+from zdrgate.protocols.errors import ErrorKind, StreamProtocolError, UpstreamErrorInfo
+from zdrgate.protocols.spec import ProtocolSpec
+from zdrgate.protocols.table import SPECS, spec_for
 
 __all__ = [
-    "ChatAdapter",
+    "SPECS",
     "ErrorKind",
+    "ProtocolSpec",
     "StreamDecoder",
+    "StreamProtocolError",
     "UpstreamCall",
     "UpstreamErrorInfo",
-    "adapter_for",
+    "spec_for",
 ]

@@ -15,7 +15,7 @@ import orjson
 
 from zdrgate.catalog.model import Endpoint
 from zdrgate.errors import InvalidRequest
-from zdrgate.protocols.base import JSON
+from zdrgate.protocols.common import JSON
 from zdrgate.wire.chat import ChatRequest, Message
 
 _DATA_URL = re.compile(r"^data:([\w.+-]+/[\w.+-]+)(?:;[^,;]*)*;base64,(.*)$", re.DOTALL)

@@ -1,18 +1,60 @@
-"""Turning an upstream error status (and body) into an ``UpstreamErrorInfo``.
+"""Upstream failures as kinds, and turning an error status (and body) into an
+``UpstreamErrorInfo``.
 
 The body is read only for a machine-readable code and parameter name, each kept
 only if it looks like an identifier; the message, which often quotes the prompt, is
-never read out. Shared by the protocol adapters.
+never read out. Each protocol's one classifier (its spec's ``classify``) builds on
+:func:`classify`.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
 
 import orjson
 
-from zdrgate.protocols.base import ErrorKind, UpstreamErrorInfo
+
+class ErrorKind(StrEnum):
+    """What went wrong upstream, as a kind: the body that said so is dropped."""
+
+    RATE_LIMITED = "rate_limited"
+    OVERLOADED = "overloaded"
+    SERVER_ERROR = "server_error"
+    TIMEOUT = "timeout"
+    CONNECT_ERROR = "connect_error"
+    AUTH_FAILED = "upstream_auth_failed"
+    NOT_FOUND = "upstream_model_not_found"
+    BAD_REQUEST = "bad_request"
+    PROTOCOL_ERROR = "protocol_error"
+
+    @property
+    def retryable(self) -> bool:
+        """Whether the next endpoint may be tried. A request the upstream found
+        invalid would be invalid elsewhere too."""
+        return self is not ErrorKind.BAD_REQUEST
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamErrorInfo:
+    kind: ErrorKind
+    status: int | None = None
+    code: str | None = None  # an allowlisted machine code, e.g. context_length_exceeded
+    param: str | None = None
+    retry_after: float | None = None
+
+
+
+
+class StreamProtocolError(Exception):
+    """The upstream stream was malformed or ended early (carries no content)."""
+
+    def __init__(self, kind: ErrorKind, what: str) -> None:
+        super().__init__(what)
+        self.kind = kind
+
 
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_.\[\]-]{0,63}$")
 

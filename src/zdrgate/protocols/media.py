@@ -7,9 +7,8 @@ shape. They live only as long as the request: nothing here is logged or stored.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
-JSON = dict[str, Any]
+from zdrgate.protocols.common import JSON
 
 
 @dataclass(frozen=True, slots=True)

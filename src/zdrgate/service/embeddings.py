@@ -18,9 +18,10 @@ from array import array
 from zdrgate.accounts.keys import Principal
 from zdrgate.catalog.model import Endpoint
 from zdrgate.limits import NO_DEMAND, Demand
-from zdrgate.protocols.base import JSON, UpstreamCall
+from zdrgate.protocols import spec_for
+from zdrgate.protocols.base import UpstreamCall
+from zdrgate.protocols.common import JSON
 from zdrgate.protocols.media import EmbeddingBatch
-from zdrgate.protocols.table import embedding_adapter_for
 from zdrgate.service.gateway import Gateway, Metering, Served
 from zdrgate.service.media import media_plan
 from zdrgate.wire.embeddings import EmbeddingRequest
@@ -36,11 +37,12 @@ async def create_embeddings(
     meter.demand = demand
 
     async def build(endpoint: Endpoint) -> UpstreamCall:
-        adapter = embedding_adapter_for(endpoint.provider.protocol)
-        return adapter.build_embeddings(endpoint, request)
+        codec = spec_for(endpoint.provider.protocol).require_embeddings()
+        return codec.build_embeddings(endpoint, request)
 
     def parse(endpoint: Endpoint, body: bytes) -> EmbeddingBatch:
-        return embedding_adapter_for(endpoint.provider.protocol).parse_embeddings(endpoint, body)
+        codec = spec_for(endpoint.provider.protocol).require_embeddings()
+        return codec.parse_embeddings(endpoint, body)
 
     batch, approval = await gateway.first_success(plan, build, parse, meter)
     meter.succeeded(approval.endpoint, batch.prompt_tokens, 0)

@@ -16,9 +16,9 @@ from zdrgate.catalog.model import Catalog, Endpoint
 from zdrgate.errors import GatewayError, StorageFeatureRefused
 from zdrgate.limits import NO_DEMAND, NO_TICKET, Demand, Limiter, MemoryCounters, Ticket
 from zdrgate.policy import Approval, Constraints, PolicyEngine
-from zdrgate.protocols import UpstreamCall, adapter_for
-from zdrgate.protocols.base import JSON, StreamProtocolError
-from zdrgate.protocols.table import classify_error
+from zdrgate.protocols import UpstreamCall, spec_for
+from zdrgate.protocols.common import JSON
+from zdrgate.protocols.errors import StreamProtocolError
 from zdrgate.routing import HealthBoard, Preferences
 from zdrgate.service.attempt import Attempts, RejectedByUpstream, rejected
 from zdrgate.service.plan import Plan, constraints_for, make_plan, model_ids, preferences_for
@@ -128,11 +128,11 @@ class Gateway:
         prepared = ProtocolRequests(self.assets, request)
 
         async def build(endpoint: Endpoint) -> UpstreamCall:
-            adapter = adapter_for(endpoint.provider.protocol)
-            return adapter.build_chat(endpoint, await prepared.for_endpoint(endpoint))
+            codec = spec_for(endpoint.provider.protocol).require_chat()
+            return codec.build_chat(endpoint, await prepared.for_endpoint(endpoint))
 
         def parse(endpoint: Endpoint, body: bytes) -> JSON:
-            return adapter_for(endpoint.provider.protocol).parse_chat(endpoint, body)
+            return spec_for(endpoint.provider.protocol).require_chat().parse_chat(endpoint, body)
 
         result, approval = await self.first_success(plan, build, parse, meter)
         usage = result.get("usage")
@@ -190,12 +190,15 @@ class Gateway:
 
     async def raise_for_status(self, endpoint: Endpoint, response: UpstreamResponse) -> None:
         body = await response.read(ERROR_BODY_LIMIT)
-        protocol, headers = endpoint.provider.protocol, dict(response.headers)
-        info = classify_error(protocol, response.status, headers, body)
+        classify = spec_for(endpoint.provider.protocol).classify
+        info = classify(response.status, response.headers, body)
         del body  # classified; never kept, logged or relayed
         if not info.kind.retryable:
             raise rejected(endpoint.id, info)
         raise UpstreamFailure(info.kind, endpoint.id, response.status)
+
+
+UNKNOWN_MODEL = "unknown"
 
 
 class Metering:
@@ -208,7 +211,9 @@ class Metering:
         self.gateway = gateway
         self.principal = principal
         self.route = route
-        self.model = model
+        # A usage row names a catalog model or none: the requested id may be any string
+        # when a `models` fallback is what the catalog knows.
+        self.model = model if model in gateway.catalog.models else UNKNOWN_MODEL
         self.stream = stream
         self.attempts = Attempts()
         self.started = time.perf_counter()

@@ -18,9 +18,10 @@ from zdrgate.accounts.keys import Principal
 from zdrgate.catalog.model import Endpoint, Provider
 from zdrgate.errors import InvalidRequest, UpstreamUnavailable
 from zdrgate.limits import NO_DEMAND, Demand
-from zdrgate.protocols.base import JSON, UpstreamCall
+from zdrgate.protocols import spec_for
+from zdrgate.protocols.base import UpstreamCall
+from zdrgate.protocols.common import JSON
 from zdrgate.protocols.media import GeneratedImage, ImageBatch
-from zdrgate.protocols.table import image_adapter_for
 from zdrgate.service.gateway import Gateway, Metering, Served
 from zdrgate.service.media import media_plan
 from zdrgate.upstream.assets import AssetFetcher, AssetRefused
@@ -50,10 +51,10 @@ async def generate_images(
     meter.demand = demand
 
     async def build(endpoint: Endpoint) -> UpstreamCall:
-        return image_adapter_for(endpoint.provider.protocol).build_images(endpoint, request)
+        return spec_for(endpoint.provider.protocol).require_images().build_images(endpoint, request)
 
     def parse(endpoint: Endpoint, body: bytes) -> ImageBatch:
-        return image_adapter_for(endpoint.provider.protocol).parse_images(endpoint, body)
+        return spec_for(endpoint.provider.protocol).require_images().parse_images(endpoint, body)
 
     batch, approval = await gateway.first_success(plan, build, parse, meter)
     endpoint = approval.endpoint

@@ -21,8 +21,9 @@ from zdrgate.accounts.keys import Principal
 from zdrgate.errors import GatewayError
 from zdrgate.limits import NO_DEMAND, Demand
 from zdrgate.policy import Approval
-from zdrgate.protocols import ErrorKind, adapter_for
-from zdrgate.protocols.base import JSON, StreamProtocolError
+from zdrgate.protocols import ErrorKind, spec_for
+from zdrgate.protocols.common import JSON
+from zdrgate.protocols.errors import StreamProtocolError
 from zdrgate.service.attempt import Attempts, RejectedByUpstream
 from zdrgate.service.gateway import Gateway, Metering, Served
 from zdrgate.service.prepare import ProtocolRequests
@@ -100,14 +101,14 @@ async def _attempt(
     tally: _Tally,
 ) -> AsyncIterator[StreamEvent]:
     endpoint = approval.endpoint
-    adapter = adapter_for(endpoint.provider.protocol)
+    spec = spec_for(endpoint.provider.protocol)
     request = await prepared.for_endpoint(endpoint)
-    decoder = adapter.stream_decoder(endpoint, request)
+    decoder = spec.require_stream().stream_decoder(endpoint, request)
     include_usage = bool(request.stream_options and request.stream_options.include_usage)
     committed, began = False, time.perf_counter()
     last: JSON | None = None
     try:
-        call = adapter.build_chat(endpoint, request)
+        call = spec.require_chat().build_chat(endpoint, request)
         async with gateway.dispatcher.send(approval, call) as response:
             if response.status != 200:
                 await gateway.raise_for_status(endpoint, response)

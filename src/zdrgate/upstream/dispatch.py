@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 
 from zdrgate.catalog.model import Auth, Endpoint
 from zdrgate.policy import Approval, verify
-from zdrgate.protocols.base import ErrorKind, UpstreamCall
+from zdrgate.protocols import UpstreamCall, spec_for
+from zdrgate.protocols.errors import ErrorKind
 from zdrgate.upstream import http1
 
 ERROR_BODY_LIMIT = 64 * 1024  # enough to classify an error; the rest is never read
@@ -45,7 +46,7 @@ class UpstreamResponse:
 
 def auth_headers(endpoint: Endpoint) -> dict[str, str]:
     key = endpoint.provider.api_key or ""
-    style = endpoint.provider.auth_style
+    style = endpoint.provider.auth or spec_for(endpoint.provider.protocol).auth
     if style is Auth.BEARER:
         return {"authorization": f"Bearer {key}"}
     return {style.value: key}  # never in the URL: URLs end up in logs

@@ -125,21 +125,28 @@ class MaxPrice(_Open):
     request: Number | None = Field(default=None, ge=0)
 
 
+# Provider lists name providers, of which a catalog has a few dozen: the caps keep
+# a request from making the policy cache or the router work on megabytes of names.
+MAX_PROVIDER_NAMES = 64
+ProviderName = Annotated[str, Field(min_length=1, max_length=128)]
+ProviderNames = Annotated[list[ProviderName], Field(max_length=MAX_PROVIDER_NAMES)]
+
+
 class ProviderPreferences(BaseModel):
     """OpenRouter-compatible ``provider`` object. It can only narrow the policy."""
 
     model_config = ConfigDict(extra="forbid")
 
-    order: list[str] | None = None
-    only: list[str] | None = None
-    ignore: list[str] | None = None
+    order: ProviderNames | None = None
+    only: ProviderNames | None = None
+    ignore: ProviderNames | None = None
     allow_fallbacks: bool = True
     sort: Literal["price", "latency", "throughput"] | None = None
     max_price: MaxPrice | None = None
     zdr: bool | None = None  # true is zdrgate's floor anyway; false cannot loosen it
     data_collection: Literal["allow", "deny"] | None = None  # "allow" cannot loosen it
     require_parameters: bool | None = None
-    quantizations: list[str] | None = None
+    quantizations: ProviderNames | None = None
 
 
 class Reasoning(_Open):

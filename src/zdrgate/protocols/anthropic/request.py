@@ -29,6 +29,7 @@ from zdrgate.protocols.canonical import (
     thinking_budget,
     tool_arguments,
 )
+from zdrgate.protocols.common import append_turn
 from zdrgate.wire.chat import ChatRequest, Message, NamedToolChoice
 
 _MIN_THINKING = 1024  # Anthropic's smallest budget_tokens
@@ -62,10 +63,7 @@ def messages(source: list[Message]) -> list[dict[str, Any]]:
         blocks = _assistant_blocks(message) if role == "assistant" else _user_blocks(message)
         if not blocks:
             continue  # Anthropic refuses empty turns; an empty message says nothing
-        if turns and turns[-1]["role"] == role:
-            turns[-1]["content"].extend(blocks)
-        else:
-            turns.append({"role": role, "content": blocks})
+        append_turn(turns, role, "content", blocks)
     if not turns:
         raise InvalidRequest(
             "The request needs at least one user or assistant message with content.",

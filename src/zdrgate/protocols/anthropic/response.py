@@ -11,8 +11,9 @@ from typing import Any
 import orjson
 
 from zdrgate.catalog.model import Endpoint
-from zdrgate.protocols.base import JSON, ErrorKind, StreamProtocolError
 from zdrgate.protocols.canonical import assistant_message, choice, completion, tool_call, usage
+from zdrgate.protocols.common import JSON, load_object
+from zdrgate.protocols.errors import ErrorKind, StreamProtocolError
 
 FINISH = {
     "end_turn": "stop",
@@ -43,11 +44,8 @@ def canonical_usage(raw: object) -> JSON | None:
 
 
 def parse_message(endpoint: Endpoint, body: bytes) -> JSON:
-    try:
-        parsed = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise StreamProtocolError(ErrorKind.PROTOCOL_ERROR, "response is not JSON") from None
-    if not isinstance(parsed, dict) or not isinstance(parsed.get("content"), list):
+    parsed = load_object(body, "response")
+    if not isinstance(parsed.get("content"), list):
         raise StreamProtocolError(ErrorKind.PROTOCOL_ERROR, "response has no content")
     message = _message(parsed["content"])
     finish = finish_reason(parsed.get("stop_reason"))

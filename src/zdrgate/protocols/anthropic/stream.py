@@ -11,19 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from zdrgate.catalog.model import Endpoint
+from zdrgate.protocols.anthropic.errors import KIND_BY_TYPE
 from zdrgate.protocols.anthropic.response import canonical_usage, finish_reason
-from zdrgate.protocols.base import JSON, ErrorKind, StreamProtocolError
 from zdrgate.protocols.canonical import ChunkMaker
+from zdrgate.protocols.common import JSON, load_object
+from zdrgate.protocols.errors import ErrorKind, StreamProtocolError
 from zdrgate.protocols.sse import SSEDecoder
-
-_ERROR_KINDS = {
-    "overloaded_error": ErrorKind.OVERLOADED,
-    "rate_limit_error": ErrorKind.RATE_LIMITED,
-    "timeout_error": ErrorKind.TIMEOUT,
-}
 
 
 class AnthropicStreamDecoder:
@@ -47,12 +41,7 @@ class AnthropicStreamDecoder:
     def _event(self, data: str) -> list[JSON]:
         if not data:
             return []
-        try:
-            event = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            raise StreamProtocolError(ErrorKind.PROTOCOL_ERROR, "event is not JSON") from None
-        if not isinstance(event, dict):
-            raise StreamProtocolError(ErrorKind.PROTOCOL_ERROR, "event is not an object")
+        event = load_object(data, "event")
         handler = _HANDLERS.get(str(event.get("type")))
         return handler(self, event) if handler else []  # ping and future events
 
@@ -122,7 +111,7 @@ class AnthropicStreamDecoder:
 
     def _error(self, event: JSON) -> list[JSON]:
         error = event.get("error")
-        kind = _ERROR_KINDS.get(str(error.get("type"))) if isinstance(error, dict) else None
+        kind = KIND_BY_TYPE.get(str(error.get("type"))) if isinstance(error, dict) else None
         raise StreamProtocolError(kind or ErrorKind.SERVER_ERROR, "upstream sent an error event")
 
     def _usage_chunk(self) -> list[JSON]:

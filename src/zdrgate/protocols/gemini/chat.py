@@ -8,24 +8,22 @@ access logs.
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from zdrgate.catalog.model import Endpoint
-from zdrgate.protocols.base import JSON, UpstreamCall, UpstreamErrorInfo
+from zdrgate.protocols.base import UpstreamCall
 from zdrgate.protocols.canonical import encode
-from zdrgate.protocols.gemini.request import request_body
-from zdrgate.protocols.gemini.response import classify, parse_response
+from zdrgate.protocols.common import JSON
+from zdrgate.protocols.gemini.request import model_target, request_body
+from zdrgate.protocols.gemini.response import parse_response
 from zdrgate.protocols.gemini.stream import GeminiStreamDecoder
 from zdrgate.wire.chat import ChatRequest
 
 
 def model_path(endpoint: Endpoint, stream: bool) -> str:
-    model = quote(endpoint.upstream_id.removeprefix("models/"), safe="-._~")
     method = "streamGenerateContent?alt=sse" if stream else "generateContent"
-    return f"/models/{model}:{method}"
+    return model_target(endpoint.upstream_id, method)
 
 
-class GeminiAdapter:
+class GeminiChat:
     def build_chat(self, endpoint: Endpoint, request: ChatRequest) -> UpstreamCall:
         body = encode(request_body(request))
         accept = "text/event-stream" if request.stream else "application/json"
@@ -37,8 +35,3 @@ class GeminiAdapter:
 
     def stream_decoder(self, endpoint: Endpoint, request: ChatRequest) -> GeminiStreamDecoder:
         return GeminiStreamDecoder(endpoint)
-
-    def classify_error(
-        self, status: int, headers: dict[str, str], body: bytes
-    ) -> UpstreamErrorInfo:
-        return classify(status, headers, body)

@@ -9,7 +9,7 @@ equivalent and are not sent. Embeddings: ``POST /models/{id}:batchEmbedContents`
 text inputs only (Gemini has no token-array input).
 
 :func:`inline_images` turns the ``inlineData`` parts of a chat answer into
-OpenRouter-style ``message.images`` entries, for the Gemini chat adapter to use.
+OpenRouter-style ``message.images`` entries, for the Gemini chat codec to use.
 """
 
 from __future__ import annotations
@@ -17,15 +17,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import orjson
-
 from zdrgate.catalog.model import Endpoint
 from zdrgate.errors import InvalidRequest
-from zdrgate.protocols.base import ErrorKind, StreamProtocolError, UpstreamCall, UpstreamErrorInfo
+from zdrgate.protocols.base import UpstreamCall
 from zdrgate.protocols.canonical import encode
-from zdrgate.protocols.errors import identifier, kind_for_status, retry_after
-from zdrgate.protocols.media import JSON, EmbeddingBatch, GeneratedImage, ImageBatch
-from zdrgate.protocols.openai.media import int_field, load_object
+from zdrgate.protocols.common import JSON, int_field, load_object
+from zdrgate.protocols.errors import ErrorKind, StreamProtocolError
+from zdrgate.protocols.gemini.request import model_target
+from zdrgate.protocols.media import EmbeddingBatch, GeneratedImage, ImageBatch
 from zdrgate.wire.embeddings import EmbeddingRequest
 from zdrgate.wire.images import ImageRequest
 
@@ -71,13 +70,13 @@ def generation_config(request: ImageRequest) -> JSON:
     return config
 
 
-class GeminiImageAdapter:
+class GeminiImages:
     def build_images(self, endpoint: Endpoint, request: ImageRequest) -> UpstreamCall:
         payload = {
             "contents": [{"role": "user", "parts": [{"text": request.prompt}]}],
             "generationConfig": generation_config(request),
         }
-        path = f"/models/{endpoint.upstream_id}:generateContent"
+        path = model_target(endpoint.upstream_id, "generateContent")
         return UpstreamCall(path, encode(payload), False, _JSON_HEADERS)
 
     def parse_images(self, endpoint: Endpoint, body: bytes) -> ImageBatch:
@@ -94,11 +93,6 @@ class GeminiImageAdapter:
             input_tokens=int_field(usage, "promptTokenCount"),
             output_tokens=int_field(usage, "candidatesTokenCount"),
         )
-
-    def classify_error(
-        self, status: int, headers: dict[str, str], body: bytes
-    ) -> UpstreamErrorInfo:
-        return gemini_classify(status, headers, body)
 
 
 def candidate_parts(response: JSON) -> list[JSON]:
@@ -133,7 +127,7 @@ def inline_images(parts: Iterable[JSON]) -> list[JSON]:
     ]
 
 
-class GeminiEmbeddingAdapter:
+class GeminiEmbeddings:
     def build_embeddings(self, endpoint: Endpoint, request: EmbeddingRequest) -> UpstreamCall:
         texts = request.texts()
         if texts is None:
@@ -142,9 +136,9 @@ class GeminiEmbeddingAdapter:
                 param="input",
                 code="unsupported_input",
             )
-        model = f"models/{endpoint.upstream_id}"
+        path = model_target(endpoint.upstream_id, "batchEmbedContents")
+        model = path.removeprefix("/").removesuffix(":batchEmbedContents")  # models/{id}
         requests = [_embed_request(model, text, request.dimensions) for text in texts]
-        path = f"/models/{endpoint.upstream_id}:batchEmbedContents"
         return UpstreamCall(path, encode({"requests": requests}), False, _JSON_HEADERS)
 
     def parse_embeddings(self, endpoint: Endpoint, body: bytes) -> EmbeddingBatch:
@@ -153,11 +147,6 @@ class GeminiEmbeddingAdapter:
         if not isinstance(embeddings, list) or not embeddings:
             raise StreamProtocolError(ErrorKind.PROTOCOL_ERROR, "response has no embeddings")
         return EmbeddingBatch(vectors=tuple(_values(e) for e in embeddings))
-
-    def classify_error(
-        self, status: int, headers: dict[str, str], body: bytes
-    ) -> UpstreamErrorInfo:
-        return gemini_classify(status, headers, body)
 
 
 def _embed_request(model: str, text: str, dimensions: int | None) -> JSON:
@@ -172,16 +161,3 @@ def _values(item: Any) -> list[float]:
     if isinstance(values, list) and all(isinstance(x, (int, float)) for x in values):
         return values
     raise StreamProtocolError(ErrorKind.PROTOCOL_ERROR, "embedding has no values")
-
-
-def gemini_classify(status: int, headers: dict[str, str], body: bytes) -> UpstreamErrorInfo:
-    """Gemini errors: ``{"error": {"code": 400, "status": "INVALID_ARGUMENT", ...}}``."""
-    try:
-        parsed = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        parsed = None
-    error = parsed.get("error") if isinstance(parsed, dict) else None
-    code = identifier(error.get("status")) if isinstance(error, dict) else None
-    return UpstreamErrorInfo(
-        kind=kind_for_status(status), status=status, code=code, retry_after=retry_after(headers)
-    )

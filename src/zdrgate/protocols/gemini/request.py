@@ -19,6 +19,7 @@ Nothing that makes Google store content is ever built here (no ``cachedContent``
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 
@@ -31,10 +32,18 @@ from zdrgate.protocols.canonical import (
     thinking_budget,
     tool_arguments,
 )
+from zdrgate.protocols.common import append_turn
 from zdrgate.protocols.gemini.schema import gemini_schema
 from zdrgate.wire.chat import ChatRequest, Message, NamedToolChoice
 
 REPLAYED_SIGNATURE = "skip_thought_signature_validator"
+
+
+def model_target(upstream_id: str, method: str) -> str:
+    """``/models/{id}:{method}`` with the id quoted, so an upstream id from config can
+    add no path segment, query or fragment (every route: chat, images, embeddings)."""
+    model = quote(upstream_id.removeprefix("models/"), safe="-._~")
+    return f"/models/{model}:{method}"
 
 
 def request_body(request: ChatRequest) -> dict[str, Any]:
@@ -63,10 +72,7 @@ def contents(messages: list[Message]) -> list[dict[str, Any]]:
             role, parts = "user", _parts(message.content)
         if not parts:
             continue
-        if turns and turns[-1]["role"] == role:
-            turns[-1]["parts"].extend(parts)
-        else:
-            turns.append({"role": role, "parts": parts})
+        append_turn(turns, role, "parts", parts)
     if not turns:
         raise InvalidRequest(
             "The request needs at least one user or assistant message with content.",

@@ -1,5 +1,5 @@
 """Gemini ``GenerateContentResponse`` -> canonical completion; usage, finish reasons,
-tool call ids, and error bodies.
+tool call ids.
 
 Gemini gives function calls no id (or not always): one is synthesized from the
 response id, the candidate, the call's position and name, so the same response always
@@ -9,15 +9,14 @@ yields the same ids.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
 from zdrgate.catalog.model import Endpoint
-from zdrgate.protocols.base import JSON, ErrorKind, StreamProtocolError, UpstreamErrorInfo
 from zdrgate.protocols.canonical import assistant_message, choice, completion, tool_call, usage
-from zdrgate.protocols.errors import identifier, kind_for_status, retry_after
+from zdrgate.protocols.common import JSON, load_object
+from zdrgate.protocols.errors import ErrorKind, StreamProtocolError, kind_for_status
 from zdrgate.protocols.gemini.media import inline_images
 
 _FILTERED = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"}
@@ -62,12 +61,8 @@ def call_id(response_id: str, candidate: int, number: int, call: JSON) -> str:
 
 
 def loads(body: bytes | str) -> JSON:
-    try:
-        parsed = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise StreamProtocolError(ErrorKind.PROTOCOL_ERROR, "response is not JSON") from None
-    if not isinstance(parsed, dict):
-        raise StreamProtocolError(ErrorKind.PROTOCOL_ERROR, "response is not an object")
+    """A response (or stream event) object; an in-band error raises with its kind."""
+    parsed = load_object(body, "response")
     if isinstance(parsed.get("error"), dict):
         raise StreamProtocolError(_error_kind(parsed["error"]), "upstream sent an error")
     return parsed
@@ -116,47 +111,6 @@ def _choice(ident: str, position: int, candidate: JSON) -> JSON:
     if images := inline_images(parts_of(candidate)):
         message["images"] = images  # image output, the OpenRouter way: base64 data URLs
     return choice(message, finish_reason(candidate.get("finishReason"), bool(calls)), index)
-
-
-def classify(status: int, headers: Mapping[str, str], body: bytes) -> UpstreamErrorInfo:
-    """Google's error body: ``status`` is the machine code; an invalid key is a 400
-    (reason ``API_KEY_INVALID``) but is an auth failure; ``RetryInfo`` says when."""
-    error = _error_of(body)
-    kind = kind_for_status(status)
-    reasons = {d.get("reason") for d in _details(error)}
-    if "API_KEY_INVALID" in reasons:
-        kind = ErrorKind.AUTH_FAILED
-    return UpstreamErrorInfo(
-        kind=kind,
-        status=status,
-        code=identifier(error.get("status")),
-        retry_after=retry_after(headers) or _retry_delay(error),
-    )
-
-
-def _error_of(body: bytes) -> dict[str, Any]:
-    try:
-        parsed = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return {}
-    error = parsed.get("error") if isinstance(parsed, dict) else None
-    return error if isinstance(error, dict) else {}
-
-
-def _details(error: dict[str, Any]) -> list[dict[str, Any]]:
-    details = error.get("details")
-    return [d for d in details if isinstance(d, dict)] if isinstance(details, list) else []
-
-
-def _retry_delay(error: dict[str, Any]) -> float | None:
-    for detail in _details(error):
-        delay = detail.get("retryDelay")
-        if isinstance(delay, str) and delay.endswith("s"):
-            try:
-                return float(delay[:-1])
-            except ValueError:
-                return None
-    return None
 
 
 def _error_kind(error: dict[str, Any]) -> ErrorKind:

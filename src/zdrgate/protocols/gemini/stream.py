@@ -13,8 +13,9 @@ from __future__ import annotations
 import orjson
 
 from zdrgate.catalog.model import Endpoint
-from zdrgate.protocols.base import JSON, ErrorKind, StreamProtocolError
 from zdrgate.protocols.canonical import ChunkMaker
+from zdrgate.protocols.common import JSON
+from zdrgate.protocols.errors import ErrorKind, StreamProtocolError
 from zdrgate.protocols.gemini.media import inline_images
 from zdrgate.protocols.gemini.response import (
     blocked,

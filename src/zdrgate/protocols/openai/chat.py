@@ -13,15 +13,10 @@ from typing import Any
 import orjson
 
 from zdrgate.catalog.model import Endpoint
-from zdrgate.protocols.base import (
-    JSON,
-    ErrorKind,
-    StreamProtocolError,
-    UpstreamCall,
-    UpstreamErrorInfo,
-)
+from zdrgate.protocols.base import UpstreamCall
 from zdrgate.protocols.canonical import encode
-from zdrgate.protocols.errors import classify
+from zdrgate.protocols.common import JSON, load_object
+from zdrgate.protocols.errors import ErrorKind, StreamProtocolError
 from zdrgate.protocols.sse import SSEDecoder
 from zdrgate.wire.chat import GATEWAY_FIELDS, ChatRequest
 
@@ -31,28 +26,20 @@ _JSON_HEADERS = (("content-type", "application/json"), ("accept", "application/j
 _SSE_HEADERS = (("content-type", "application/json"), ("accept", "text/event-stream"))
 
 
-class OpenAIAdapter:
+class OpenAIChat:
     def build_chat(self, endpoint: Endpoint, request: ChatRequest) -> UpstreamCall:
         payload = request_payload(endpoint, request)
         headers = _SSE_HEADERS if request.stream else _JSON_HEADERS
         return UpstreamCall("/chat/completions", encode(payload), request.stream, headers)
 
     def parse_chat(self, endpoint: Endpoint, body: bytes) -> JSON:
-        try:
-            parsed = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise StreamProtocolError(ErrorKind.PROTOCOL_ERROR, "response is not JSON") from None
-        if not isinstance(parsed, dict) or not isinstance(parsed.get("choices"), list):
+        parsed = load_object(body, "response")
+        if not isinstance(parsed.get("choices"), list):
             raise StreamProtocolError(ErrorKind.PROTOCOL_ERROR, "response has no choices")
         return relabel(parsed, endpoint)
 
     def stream_decoder(self, endpoint: Endpoint, request: ChatRequest) -> OpenAIStreamDecoder:
         return OpenAIStreamDecoder(endpoint)
-
-    def classify_error(
-        self, status: int, headers: dict[str, str], body: bytes
-    ) -> UpstreamErrorInfo:
-        return classify(status, headers, body)
 
 
 def request_payload(endpoint: Endpoint, request: ChatRequest) -> dict[str, Any]:

@@ -9,15 +9,12 @@ vendor is known to support it, and either answer shape is accepted.
 
 from __future__ import annotations
 
-from typing import Any
-
-import orjson
-
 from zdrgate.catalog.model import Endpoint
-from zdrgate.protocols.base import ErrorKind, StreamProtocolError, UpstreamCall, UpstreamErrorInfo
+from zdrgate.protocols.base import UpstreamCall
 from zdrgate.protocols.canonical import encode
-from zdrgate.protocols.errors import classify
-from zdrgate.protocols.media import JSON, EmbeddingBatch, GeneratedImage, ImageBatch
+from zdrgate.protocols.common import int_field, load_object
+from zdrgate.protocols.errors import ErrorKind, StreamProtocolError
+from zdrgate.protocols.media import EmbeddingBatch, GeneratedImage, ImageBatch
 from zdrgate.wire.embeddings import EMBEDDING_GATEWAY_FIELDS, EmbeddingRequest
 from zdrgate.wire.images import IMAGE_GATEWAY_FIELDS, ImageRequest
 
@@ -26,23 +23,7 @@ _BASE64_AWARE = frozenset({"openai", "azure", "azure-openai"})
 _DETAILS = ("size", "quality", "background", "output_format")
 
 
-def load_object(body: bytes, what: str) -> JSON:
-    """The JSON object of an upstream body, or a protocol error naming ``what``."""
-    try:
-        parsed = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise StreamProtocolError(ErrorKind.PROTOCOL_ERROR, f"{what} is not JSON") from None
-    if not isinstance(parsed, dict):
-        raise StreamProtocolError(ErrorKind.PROTOCOL_ERROR, f"{what} is not an object")
-    return parsed
-
-
-def int_field(data: Any, name: str) -> int:
-    value = data.get(name) if isinstance(data, dict) else None
-    return value if isinstance(value, int) else 0
-
-
-class OpenAIImageAdapter:
+class OpenAIImages:
     def build_images(self, endpoint: Endpoint, request: ImageRequest) -> UpstreamCall:
         payload = request.model_dump(
             exclude_none=True, exclude_unset=True, exclude=set(IMAGE_GATEWAY_FIELDS)
@@ -65,11 +46,6 @@ class OpenAIImageAdapter:
             details={k: parsed[k] for k in _DETAILS if isinstance(parsed.get(k), str)},
         )
 
-    def classify_error(
-        self, status: int, headers: dict[str, str], body: bytes
-    ) -> UpstreamErrorInfo:
-        return classify(status, headers, body)
-
 
 def _image(item: object) -> GeneratedImage:
     if not isinstance(item, dict):
@@ -87,7 +63,7 @@ def _str(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-class OpenAIEmbeddingAdapter:
+class OpenAIEmbeddings:
     def build_embeddings(self, endpoint: Endpoint, request: EmbeddingRequest) -> UpstreamCall:
         payload = request.model_dump(
             exclude_none=True, exclude_unset=True, exclude=set(EMBEDDING_GATEWAY_FIELDS)
@@ -107,11 +83,6 @@ class OpenAIEmbeddingAdapter:
             vectors=tuple(_vector(item) for item in ordered),
             prompt_tokens=int_field(parsed.get("usage"), "prompt_tokens"),
         )
-
-    def classify_error(
-        self, status: int, headers: dict[str, str], body: bytes
-    ) -> UpstreamErrorInfo:
-        return classify(status, headers, body)
 
 
 def _vector(item: object) -> list[float] | str:

@@ -9,11 +9,9 @@ chunk becomes an ``error`` event, which ends the stream loudly.
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 
-JSON = dict[str, Any]
+from zdrgate.protocols.common import JSON
 
 STOP_REASON = {
     "stop": "end_turn",

@@ -25,9 +25,8 @@ from zdrgate.protocols.anthropic.inbound.models import (
     ToolResultBlock,
     ToolUseBlock,
 )
+from zdrgate.protocols.common import JSON
 from zdrgate.wire.chat import ChatRequest
-
-JSON = dict[str, Any]
 
 
 def to_chat_request(request: MessagesRequest) -> ChatRequest:

@@ -1,0 +1,45 @@
+"""Pieces every protocol package shares, written once: the JSON alias, reading an
+upstream JSON object, and merging consecutive turns of one role.
+
+Usage::
+
+    parsed = load_object(body, "image response")   # or StreamProtocolError
+    append_turn(turns, "user", "content", blocks)   # merges into the last user turn
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from zdrgate.protocols.errors import ErrorKind, StreamProtocolError
+
+JSON = dict[str, Any]
+
+
+def load_object(body: bytes | str, what: str) -> JSON:
+    """The JSON object of an upstream body, or a protocol error naming ``what``
+    (never quoting the body)."""
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise StreamProtocolError(ErrorKind.PROTOCOL_ERROR, f"{what} is not JSON") from None
+    if not isinstance(parsed, dict):
+        raise StreamProtocolError(ErrorKind.PROTOCOL_ERROR, f"{what} is not an object")
+    return parsed
+
+
+def int_field(data: Any, name: str) -> int:
+    """``data[name]`` when ``data`` is an object and that is an integer, else 0."""
+    value = data.get(name) if isinstance(data, dict) else None
+    return value if isinstance(value, int) else 0
+
+
+def append_turn(turns: list[JSON], role: str, key: str, items: list[JSON]) -> None:
+    """Append a turn, or extend the previous one when it has the same role (the
+    protocols that want alternating roles: Anthropic ``content``, Gemini ``parts``)."""
+    if turns and turns[-1]["role"] == role:
+        turns[-1][key].extend(items)
+    else:
+        turns.append({"role": role, key: items})

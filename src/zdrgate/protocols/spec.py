@@ -1,0 +1,63 @@
+"""What a wire protocol is, to the rest of the gateway: one :class:`ProtocolSpec`.
+
+Each protocol package (``protocols/openai``, ``protocols/anthropic``, ...) exports
+one ``SPEC``; :mod:`zdrgate.protocols.table` maps protocol names to them. Everything
+the service, the dispatcher and the config need to know about a protocol is here, so
+adding one is a folder and a table line (docs/architecture.md, "Adding a protocol").
+
+Usage::
+
+    spec = spec_for(endpoint.provider.protocol)
+    call = spec.require_chat().build_chat(endpoint, request)
+    info = spec.classify(status, headers, body)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+from zdrgate.catalog.model import Auth, Protocol
+from zdrgate.errors import InvalidRequest
+from zdrgate.protocols.base import ChatCodec, EmbeddingCodec, ImageCodec, StreamCodec
+from zdrgate.protocols.errors import UpstreamErrorInfo
+
+Classifier = Callable[[int, Mapping[str, str], bytes], UpstreamErrorInfo]
+C = TypeVar("C")
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolSpec:
+    """One wire protocol: its codecs (None where it has no such API), its one error
+    classifier, how calls are authenticated, and what it can take."""
+
+    name: Protocol
+    classify: Classifier
+    """Error status, kept headers and (bounded) body -> a kind; the body is dropped."""
+    auth: Auth
+    """How credentials travel by default (a provider may override it in config)."""
+    chat: ChatCodec | None = None
+    stream: StreamCodec | None = None
+    images: ImageCodec | None = None
+    embeddings: EmbeddingCodec | None = None
+    inline_images_only: bool = False
+    """The upstream cannot fetch an image URL: the gateway fetches (guarded) and inlines."""
+
+    def require_chat(self) -> ChatCodec:
+        return _required(self.chat, self.name, "chat")
+
+    def require_stream(self) -> StreamCodec:
+        return _required(self.stream, self.name, "streamed chat")
+
+    def require_images(self) -> ImageCodec:
+        return _required(self.images, self.name, "image generation")
+
+    def require_embeddings(self) -> EmbeddingCodec:
+        return _required(self.embeddings, self.name, "embeddings")
+
+
+def _required(codec: C | None, protocol: Protocol, what: str) -> C:
+    if codec is None:
+        raise InvalidRequest(f"{what} over the {protocol.value!r} protocol is not supported")
+    return codec
