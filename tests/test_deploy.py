@@ -149,7 +149,8 @@ def test_readyz_says_ready_and_names_a_failing_database(tmp_path: Path) -> None:
 
     from zdrgate.server.app import create_app  # noqa: PLC0415
 
-    settings = parse_settings({"storage": {"database_url": f"sqlite:///{tmp_path}/z.db"}})
+    storage = {"database_url": f"sqlite:///{tmp_path}/z.db", "data_dir": str(tmp_path)}
+    settings = parse_settings({"storage": storage})
     with TestClient(create_app(settings, environ={})) as client:
         ready = client.get("/readyz")
         assert ready.status_code == 200
@@ -158,7 +159,12 @@ def test_readyz_says_ready_and_names_a_failing_database(tmp_path: Path) -> None:
             "checks": {"catalog": "ok", "database": "ok", "migrations": "ok"},
         }
     broken = parse_settings(
-        {"storage": {"database_url": "postgresql://nobody@127.0.0.1:1/none?connect_timeout=1"}}
+        {
+            "storage": {
+                "database_url": "postgresql://nobody@127.0.0.1:1/none?connect_timeout=1",
+                "data_dir": str(tmp_path),
+            }
+        }
     )
     app = create_app(broken, environ={})
     client = TestClient(app)  # no lifespan: the database is never reached at start

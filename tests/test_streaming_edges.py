@@ -9,6 +9,7 @@ import pytest
 
 from conftest import GatewayFactory, chat_model, provider
 from fake_openai import FakeOpenAI
+from zdrgate.receipts import receipt_in_stream, verify_receipt
 
 BODY = {"model": "test/chat", "stream": True, "messages": [{"role": "user", "content": "x"}]}
 
@@ -94,3 +95,19 @@ def test_late_start_sends_keepalives_then_the_receipt_as_a_comment(
     assert receipt.startswith(": x-zdr-endpoint=p/late x-zdr-policy=sha256:")
     assert lines.index(receipt) < next(i for i, x in enumerate(lines) if x.startswith("data: "))
     assert lines[-1] == "data: [DONE]"
+
+
+def test_late_start_receipt_covers_the_keepalives(
+    upstream: FakeOpenAI, make_gateway: GatewayFactory
+) -> None:
+    gw = make_gateway(
+        {"p": provider(upstream.base_url, [chat_model("late")])},
+        extra={"server": {"stream_keepalive_seconds": 0.1}},
+    )
+    response = httpx.post(gw.v1 + "/chat/completions", json=BODY, headers=gw.auth(), timeout=10)
+    assert "zdr-receipt" not in response.headers  # the headers left before any decision
+    token, covered = receipt_in_stream(response.content)
+    assert covered.startswith(b": keep-alive\n\n")
+    keys = gw.state.receipts.ring.verification_keys()
+    result = verify_receipt(token, keys, None, covered)
+    assert result.ok and result.claims is not None and result.claims["endpoint"] == "p/late"

@@ -172,6 +172,14 @@ def _one_of(value: str | None, allowed: tuple[str, ...]) -> str | None:
     return value
 
 
+class MetricsSettings(_Strict):
+    enabled: bool = True
+    """Serve Prometheus metrics at ``/metrics`` (metadata only: docs/deploy.md)."""
+    public: bool = False
+    """Off: ``/metrics`` needs an admin key (Prometheus sends it as a bearer token).
+    On: no key (for a scrape port reachable only inside the cluster)."""
+
+
 class Settings(_Strict):
     server: ServerSettings = ServerSettings()
     storage: StorageSettings = StorageSettings()
@@ -179,6 +187,7 @@ class Settings(_Strict):
     upstream: UpstreamSettings = UpstreamSettings()
     images: ImageSettings = ImageSettings()
     limits: LimitSettings = LimitSettings()
+    metrics: MetricsSettings = MetricsSettings()
     receipts: ReceiptSettings = ReceiptSettings()
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
 

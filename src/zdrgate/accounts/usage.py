@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from zdrgate.accounts import schema
 from zdrgate.accounts.store import Store
+from zdrgate.metrics import Metrics
 
 log = logging.getLogger("zdrgate.usage")
 
@@ -59,14 +60,19 @@ def _row(event: UsageEvent) -> dict[str, object]:
 
 
 class UsageRecorder:
-    def __init__(self, store: Store, flush_seconds: float = 1.0) -> None:
+    def __init__(
+        self, store: Store, flush_seconds: float = 1.0, metrics: Metrics | None = None
+    ) -> None:
         self._store = store
         self._flush_seconds = flush_seconds
         self._buffer: list[UsageEvent] = []
         self._task: asyncio.Task[None] | None = None
+        self.metrics = metrics
 
     def record(self, event: UsageEvent) -> None:
         self._buffer.append(event)
+        if self.metrics is not None:
+            self.metrics.observe(event)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run())

@@ -9,6 +9,7 @@ Usage::
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import gc
 import os
 import random
@@ -34,10 +35,11 @@ from zdrgate.config import Settings
 from zdrgate.errors import GatewayError, MethodNotAllowed, NotFound
 from zdrgate.limits import AuthFailures, Limiter
 from zdrgate.limits.backend import counters_for
+from zdrgate.metrics import Metrics
 from zdrgate.policy import PolicyEngine
 from zdrgate.receipts import KeyRing, ReceiptSigner, load_key_ring
 from zdrgate.routing import HealthBoard
-from zdrgate.server import health, media_routes, messages, proof_routes, routes
+from zdrgate.server import health, media_routes, messages, metrics_route, proof_routes, routes
 from zdrgate.server.front import Front
 from zdrgate.server.responses import error_response
 from zdrgate.server.state import AppState
@@ -78,17 +80,20 @@ def build_state(
     store = store or Store(settings.storage.database_url)
     up = settings.upstream
     counters = counters_for(settings.storage)
+    metrics = Metrics(served) if settings.metrics.enabled else None
     gateway = Gateway(
         catalog=served,
         engine=PolicyEngine(settings.policy.max_verification_age_days),
         dispatcher=Dispatcher(up.connect_timeout_seconds, up.read_timeout_seconds, today),
-        usage=UsageRecorder(store),
+        usage=UsageRecorder(store, metrics=metrics),
         health=HealthBoard(up.failure_cooldown_seconds),
         rng=rng,
         today=today,
         assets=assets or AssetFetcher(fetch_rules(settings)),
         limiter=Limiter(counters),
     )
+    if metrics is not None:
+        metrics.routable = functools.partial(metrics_route.routable_counts, gateway)
     auth = Authenticator(store, env.get("ZDRGATE_MASTER_KEY") or None)
     keys = keys or load_key_ring(settings.receipts, Path(settings.storage.data_dir), env)
     receipts = ReceiptSigner(keys, issuer_of(settings))
@@ -159,6 +164,7 @@ def _routes() -> list[Route]:
     table = [
         Route("/healthz", routes.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
+        Route("/metrics", metrics_route.metrics, methods=["GET"]),
         Route("/v1/chat/completions", routes.chat_completions, methods=["POST"]),
         Route("/v1/messages", messages.messages, methods=["POST"]),
         Route("/v1/images/generations", media_routes.images_generations, methods=["POST"]),

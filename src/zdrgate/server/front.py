@@ -54,7 +54,9 @@ class Front:
     async def _chat(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             body = await read_body(self._limited(scope, receive))
-            reply = await chat_reply(self.state, header(scope, b"authorization"), body)
+            reply = await chat_reply(
+                self.state, header(scope, b"authorization"), body, scope["headers"]
+            )
         except GatewayError as error:
             reply = error_response(error)
         await reply(scope, receive, send)

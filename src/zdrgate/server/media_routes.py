@@ -6,6 +6,7 @@ from starlette.requests import Request
 
 from zdrgate.limits.demand import embedding_demand, image_demand
 from zdrgate.server.parsing import parse_body
+from zdrgate.server.receipting import Receipting
 from zdrgate.server.responses import JSONBytes
 from zdrgate.server.routes import authenticate, state_of
 from zdrgate.service.embeddings import create_embeddings
@@ -19,12 +20,13 @@ async def images_generations(request: Request) -> JSONBytes:
     principal = await authenticate(request)
     raw = await request.body()
     body = parse_body(ImageRequest, raw)
+    receipt = Receipting(state.receipts, raw, body.model_fields_set, request.scope["headers"])
     pass_urls = state.settings.images.pass_through_provider_urls
     demand = image_demand(len(raw), body)
     result, served = await generate_images(
         state.gateway, body, principal, pass_urls=pass_urls, demand=demand
     )
-    return JSONBytes(result, headers=served.headers())
+    return receipt.json(result, served)
 
 
 async def embeddings(request: Request) -> JSONBytes:
@@ -32,6 +34,7 @@ async def embeddings(request: Request) -> JSONBytes:
     principal = await authenticate(request)
     raw = await request.body()
     body = parse_body(EmbeddingRequest, raw)
+    receipt = Receipting(state.receipts, raw, body.model_fields_set, request.scope["headers"])
     demand = embedding_demand(len(raw), body)
     result, served = await create_embeddings(state.gateway, body, principal, demand)
-    return JSONBytes(result, headers=served.headers())
+    return receipt.json(result, served)

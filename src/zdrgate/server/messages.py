@@ -20,9 +20,9 @@ from zdrgate.protocols.anthropic.inbound.models import MessagesRequest
 from zdrgate.protocols.anthropic.inbound.render import PING, MessageEvents, error_body, to_message
 from zdrgate.protocols.anthropic.inbound.request import to_chat_request
 from zdrgate.server.parsing import parse_body
+from zdrgate.server.receipting import Receipting
 from zdrgate.server.responses import JSONBytes
 from zdrgate.server.routes import state_of
-from zdrgate.server.streaming import StreamReply
 from zdrgate.service.streaming import Chunks, StreamEnd, StreamEvent, stream_events
 
 
@@ -41,17 +41,23 @@ async def messages(request: Request) -> Any:
     try:
         state = state_of(request)
         principal = await authenticate(request)
-        body = await request.body()
-        chat = to_chat_request(parse_body(MessagesRequest, body))
-        demand = chat_demand(len(body), chat)
+        raw = await request.body()
+        parsed = parse_body(MessagesRequest, raw)
+        chat = to_chat_request(parsed)
+        demand = chat_demand(len(raw), chat)
+        receipt = Receipting(state.receipts, raw, parsed.model_fields_set, request.scope["headers"])
         if chat.stream:
             events = stream_events(state.gateway, chat, principal, demand)
             keepalive = state.settings.server.stream_keepalive_seconds
-            return StreamReply(events, keepalive, AnthropicRenderer(chat.model))
+            renderer = AnthropicRenderer(chat.model)
+            return receipt.stream(events, keepalive, renderer, MESSAGE_STOP)
         result, served = await state.gateway.chat(chat, principal, demand)
-        return JSONBytes(to_message(result), headers=served.headers())
+        return receipt.json(to_message(result), served)
     except GatewayError as error:
         return anthropic_error(error)
+
+
+MESSAGE_STOP = b"event: message_stop\n"  # the stream's receipt goes just before it
 
 
 class AnthropicRenderer:

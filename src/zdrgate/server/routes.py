@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from starlette.requests import Request
@@ -12,9 +13,10 @@ from zdrgate.errors import ModelNotFound, StorageFeatureRefused
 from zdrgate.limits.demand import chat_demand
 from zdrgate.server.catalog_views import endpoints_view, model_view
 from zdrgate.server.parsing import parse_body
+from zdrgate.server.receipting import Receipting
 from zdrgate.server.responses import JSONBytes
 from zdrgate.server.state import AppState
-from zdrgate.server.streaming import OpenAIRenderer, StreamReply
+from zdrgate.server.streaming import DONE, OpenAIRenderer
 from zdrgate.service.streaming import stream_events
 from zdrgate.wire.chat import ChatRequest
 
@@ -36,20 +38,27 @@ async def chat_completions(request: Request) -> Any:
     """Reached only without :class:`~zdrgate.server.front.Front`, which serves this
     route itself; kept so the route table stays the whole list of routes."""
     body = await request.body()
-    return await chat_reply(state_of(request), request.headers.get("authorization"), body)
+    auth = request.headers.get("authorization")
+    return await chat_reply(state_of(request), auth, body, request.scope["headers"])
 
 
-async def chat_reply(state: AppState, authorization: str | None, body: bytes) -> ASGIApp:
+async def chat_reply(
+    state: AppState,
+    authorization: str | None,
+    body: bytes,
+    headers: Iterable[tuple[bytes, bytes]] = (),
+) -> ASGIApp:
     """``POST /v1/chat/completions``: the response to send, as an ASGI app."""
     principal = await state.auth.authenticate(authorization)
     chat = parse_body(ChatRequest, body)
     demand = chat_demand(len(body), chat)
+    receipt = Receipting(state.receipts, body, chat.model_fields_set, headers)
     if chat.stream:
         events = stream_events(state.gateway, chat, principal, demand)
         keepalive = state.settings.server.stream_keepalive_seconds
-        return StreamReply(events, keepalive, OpenAIRenderer())
+        return receipt.stream(events, keepalive, OpenAIRenderer(), DONE)
     result, served = await state.gateway.chat(chat, principal, demand)
-    return JSONBytes(result, headers=served.headers())
+    return receipt.json(result, served)
 
 
 async def list_models(request: Request) -> JSONBytes:

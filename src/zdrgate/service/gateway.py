@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -39,13 +40,13 @@ class Served:
     policy_digest: str
     verified_on: str
     origin: str  # where the request went, scheme://host[:port]
+    endpoint: Endpoint = field(compare=False, repr=False)  # for the signed receipt
     limits: tuple[tuple[str, str], ...] = ()  # x-ratelimit-* of the caller's limits
 
     def with_limits(self, ticket: Ticket) -> Served:
         if not ticket.headers:
             return self
-        limits = tuple(ticket.headers.items())
-        return Served(self.endpoint_id, self.policy_digest, self.verified_on, self.origin, limits)
+        return dataclasses.replace(self, limits=tuple(ticket.headers.items()))
 
     @classmethod
     def of(cls, approval: Approval) -> Served:
@@ -72,6 +73,7 @@ def _served(approval: Approval) -> Served:
         approval.policy_digest,
         verified.isoformat() if verified else "",
         endpoint.origin,
+        endpoint,
     )
 
 

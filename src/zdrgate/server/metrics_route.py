@@ -1,0 +1,37 @@
+"""``GET /metrics``: Prometheus text format, metadata only (see ``zdrgate.metrics``).
+
+An admin key is required unless ``metrics.public`` is set; with metrics disabled the
+route answers 404 like any unknown route.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from zdrgate.errors import NotFound, PermissionDenied
+from zdrgate.server.routes import authenticate, state_of
+from zdrgate.service import Gateway
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+async def metrics(request: Request) -> Response:
+    state = state_of(request)
+    recorder = state.gateway.usage.metrics
+    if recorder is None:
+        raise NotFound(f"Unknown route: {request.method} {request.url.path}")
+    if not state.settings.metrics.public:
+        principal = await authenticate(request)
+        if not principal.is_admin:
+            raise PermissionDenied("Metrics need an admin key (or metrics.public = true).")
+    return Response(recorder.exposition(), media_type=CONTENT_TYPE)
+
+
+def routable_counts(gateway: Gateway) -> Iterator[tuple[str, int]]:
+    """Each model's number of endpoints that may receive a prompt today."""
+    today = gateway.today()
+    for model in gateway.catalog.models.values():
+        yield model.id, len(gateway.engine.decide(model, today).approvals)
