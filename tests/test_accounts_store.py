@@ -38,10 +38,21 @@ def store(db_url: str) -> Iterator[Store]:
 
 def usage_event(key_id: str, account_id: str | None, **kw: object) -> UsageEvent:
     base: dict[str, object] = dict(
-        key_id=key_id, started_at=1_790_000_000.0, route="chat.completions", model="a/b",
-        endpoint="p/a/b", status=200, error_kind=None, stream=False, attempts=1,
-        prompt_tokens=10, completion_tokens=5, cost_usd=0.25, latency_ms=3.0,
-        account_id=account_id, images=0,
+        key_id=key_id,
+        started_at=1_790_000_000.0,
+        route="chat.completions",
+        model="a/b",
+        endpoint="p/a/b",
+        status=200,
+        error_kind=None,
+        stream=False,
+        attempts=1,
+        prompt_tokens=10,
+        completion_tokens=5,
+        cost_usd=0.25,
+        latency_ms=3.0,
+        account_id=account_id,
+        images=0,
     )
     base.update(kw)
     return UsageEvent(**base)  # type: ignore[arg-type]
@@ -55,8 +66,13 @@ def test_key_carries_its_owner_and_team_limits(store: Store) -> None:
     admin.update_account(account.id, {"rpm": 100, "budget_month_usd": 50.0})
     admin.update_team(team.id, {"tpm": 9000})
     spec = KeySpec(
-        name="ci", account_id=account.id, team_id=team.id, models=frozenset({"a/b"}),
-        region="eu", images_allowed=False, limits=Limits(rpm=3, budget_day_usd=1.5),
+        name="ci",
+        account_id=account.id,
+        team_id=team.id,
+        models=frozenset({"a/b"}),
+        region="eu",
+        images_allowed=False,
+        limits=Limits(rpm=3, budget_day_usd=1.5),
         provider_prefs={"sort": "price"},
     )
     key, row = admin.create_key(spec)
@@ -104,7 +120,11 @@ def test_every_change_is_audited_without_personal_data(store: Store) -> None:
     with store.connect() as conn:
         log = audit.entries(conn)
     assert [e.action for e in reversed(log)] == [
-        "accounts.create", "accounts.update", "keys.create", "keys.update", "keys.revoke"
+        "accounts.create",
+        "accounts.update",
+        "keys.create",
+        "keys.update",
+        "keys.revoke",
     ]
     assert all(e.actor == "key:adminkey" for e in log)
     text = repr([e.view() for e in log])
@@ -160,11 +180,13 @@ def test_erasure_leaves_no_trace_of_the_person(store: Store) -> None:
         create_session(conn, account.id, dt.timedelta(hours=1), "csrf")
         add_passkey(conn, account.id, "cred-1", b"\x01\x02", 0)
         accounts.update_account(conn, account.id, {"password_hash": "$argon2id$v=19$xyz"})
-    store.insert_usage([
-        _row(usage_event(row.key_id, account.id)),
-        _row(usage_event(row.key_id, None)),  # written before the key had an owner
-        _row(usage_event(other_row.key_id, None)),
-    ])
+    store.insert_usage(
+        [
+            _row(usage_event(row.key_id, account.id)),
+            _row(usage_event(row.key_id, None)),  # written before the key had an owner
+            _row(usage_event(other_row.key_id, None)),
+        ]
+    )
     Admin(store, f"account:{account.id}").delete_account(account.id)
 
     values = repr(dump_database(store))

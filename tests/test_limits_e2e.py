@@ -95,7 +95,7 @@ def test_every_model_serving_route_refuses_a_spent_budget_before_sending(
     model_for = {"/v1/images/generations": "test/image", "/v1/embeddings": "test/embed"}
     probed = 0
     for (method, path), body_for in ROUTE_BODIES.items():
-        if method != "POST":
+        if method != "POST" or body_for is None:
             continue
         for stream in (False, True) if (method, path) in STREAMING else (False,):
             body = body_for(model_for.get(path, "test/chat"))

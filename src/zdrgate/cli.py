@@ -205,46 +205,21 @@ def catalog_check(config: str | None, as_json: bool) -> None:
     click.echo(f"{len(rows)} findings", err=True)
 
 
-@main.group()
-def keys() -> None:
-    """Manage API keys (stored hashed; a new key is shown once)."""
+def _register_accounts() -> None:
+    from zdrgate.cli_accounts import COMMANDS  # noqa: PLC0415
+
+    for command in COMMANDS:
+        main.add_command(command)
 
 
-@keys.command("create")
-@config_option
-@click.option("--name", default="", help="A label for the key.")
-@click.option("--admin", is_flag=True, help="Give the key admin rights.")
-def keys_create(config: str | None, name: str, admin: bool) -> None:
-    """Create an API key and print it once."""
-    from zdrgate.accounts.keys import generate  # noqa: PLC0415
-    from zdrgate.accounts.store import Store  # noqa: PLC0415
-
-    settings = _settings(config)
-    store = Store(settings.storage.database_url)
-    store.migrate()
-    key = generate()
-    store.add_key(key, name=name, is_admin=admin)
-    click.echo(key.plaintext)
-
-
-@keys.command("revoke")
-@config_option
-@click.argument("key_id")
-def keys_revoke(config: str | None, key_id: str) -> None:
-    """Revoke a key by its id (the part after 'zdr-')."""
-    from zdrgate.accounts.store import Store  # noqa: PLC0415
-
-    store = Store(_settings(config).storage.database_url)
-    store.migrate()
-    if not store.revoke_key(key_id):
-        raise click.ClickException(f"no active key with id {key_id!r}")
-    click.echo(f"revoked {key_id}")
+_register_accounts()
 
 
 def _register_proofs() -> None:
-    from zdrgate.cli_proofs import receipt  # noqa: PLC0415 - its imports load lazily
+    from zdrgate.cli_proofs import policy_log, receipt  # noqa: PLC0415
 
     main.add_command(receipt)
+    main.add_command(policy_log)
 
 
 _register_proofs()

@@ -18,6 +18,7 @@ from zdrgate.receipts import (
     NoReceipt,
     Verification,
     keys_of_jwks,
+    known_keys,
     listed_keys,
     receipt_in_exchange,
     receipt_in_stream,
@@ -132,3 +133,46 @@ def receipt_rotate_key(config: str | None) -> None:
     data_dir = Path(settings.storage.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     click.echo(f"new signing key {rotate_generated_key(data_dir)}")
+
+
+@click.group("policy-log")
+def policy_log() -> None:
+    """The policy transparency log (hash-chained, signed)."""
+
+
+@policy_log.command("verify")
+@config_option
+@click.option("--file", "saved", type=_file, help="A saved GET /v1/policy-log answer.")
+@click.option("--jwks", type=_file, help="A saved JWKS (default: every key this deployment used).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def policy_log_verify(
+    config: str | None, saved: Path | None, jwks: Path | None, as_json: bool
+) -> None:
+    """Check every entry's hash, its link to the previous entry, and its signature.
+
+    Reads the deployment's database, or --file. Exit 0 when the chain holds; 1 otherwise.
+    """
+    from zdrgate.accounts.store import Store  # noqa: PLC0415
+    from zdrgate.policylog import PolicyLog, verify_chain  # noqa: PLC0415
+
+    settings = settings_of(config)
+    try:
+        keys = keys_of_jwks(jwks.read_bytes()) if jwks else known_keys(
+            Path(settings.storage.data_dir))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if saved is not None:
+        rows = orjson.loads(saved.read_bytes()).get("data", [])
+    else:
+        log = PolicyLog(Store(settings.storage.database_url).engine)
+        rows = [e.as_json() for e in log.entries()]
+    report = verify_chain(rows, keys)
+    if as_json:
+        click.echo(orjson.dumps(report.as_json(), option=orjson.OPT_INDENT_2).decode())
+    else:
+        state = "INTACT" if report.ok else "BROKEN"
+        click.echo(f"policy log: {state}, {report.entries} entries, head {report.head}")
+        for problem in report.problems:
+            click.echo(f"  {problem}")
+    if not report.ok:
+        raise SystemExit(1)

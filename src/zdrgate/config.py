@@ -30,6 +30,9 @@ class ServerSettings(_Strict):
     """Larger request bodies are answered with 413."""
     stream_keepalive_seconds: float = Field(default=5.0, gt=0)
     """While waiting for the first upstream byte, send an SSE comment this often."""
+    public_url: str = ""
+    """The address people reach the gateway at, e.g. ``https://ai.example.org``: the
+    base of invite links. Empty: ``http://host:port``."""
 
 
 class StorageSettings(_Strict):

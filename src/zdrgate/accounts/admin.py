@@ -105,9 +105,10 @@ class Admin:
     def delete_account(self, account_id: str) -> str:
         """Erase the person (``accounts.gdpr``); returns the tombstone."""
         with self.store.begin() as conn:
+            # Written first, so that erasure replaces the person's ids in it too (the
+            # actor, when people delete themselves; the target always).
+            audit.record(conn, self.actor, "accounts.delete", f"account:{account_id}")
             tombstone = gdpr.erase_account(conn, account_id)
-            actor = tombstone if self.actor == f"account:{account_id}" else self.actor
-            audit.record(conn, actor, "accounts.delete", tombstone)
         self.store.credentials_changed()
         return tombstone
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hmac
 import time
 from collections.abc import Callable
@@ -36,9 +37,15 @@ class Authenticator:
             raise AuthenticationFailed("Incorrect API key provided.")
         key_id, secret = parts
         row = await self._row(key_id)
-        if row is None or row.revoked or not matches(secret, row.secret_hash):
+        usable = row is not None and row.usable(dt.datetime.now(dt.UTC))
+        if row is None or not usable or not matches(secret, row.secret_hash):
             raise AuthenticationFailed("Incorrect API key provided.")
-        return Principal(row.key_id, row.is_admin)
+        return row.principal()
+
+    def forget(self) -> None:
+        """Drop every cached key row: called by the store after a key, an account or
+        a limit changed in this process (``Store.on_credentials_changed``)."""
+        self._cache.clear()
 
     async def _row(self, key_id: str) -> KeyRow | None:
         now = self._clock()

@@ -153,3 +153,22 @@ admin_audit = sa.Table(
     sa.Column("details", sa.Text, nullable=False),  # JSON of metadata; never content
     sa.Index("ix_admin_audit_target", "target"),
 )
+
+# The policy transparency log (zdrgate.policylog): append-only, hash-chained, signed.
+# Policy digests, endpoint ids and reasons only; never content.
+policy_log = sa.Table(
+    "policy_log",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("at", TZ, nullable=False),
+    sa.Column("provider", sa.String(128), nullable=False),
+    sa.Column("endpoints", sa.Text, nullable=False),  # JSON list of endpoint ids
+    sa.Column("old_digest", sa.String(80), nullable=True),
+    sa.Column("new_digest", sa.String(80), nullable=True),
+    sa.Column("reason", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("evidence_digest", sa.String(80), nullable=True),
+    sa.Column("prev_hash", sa.String(80), nullable=False, unique=True),
+    sa.Column("entry_hash", sa.String(80), nullable=False),
+    sa.Column("signature", sa.Text, nullable=False),
+)

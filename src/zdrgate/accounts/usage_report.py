@@ -66,7 +66,7 @@ def usage_rows(conn: sa.Connection, where: UsageFilter) -> list[dict[str, Any]]:
     query = sa.select(table).where(*_conditions(where)).order_by(table.c.id)
     rows = []
     for r in conn.execute(query):
-        row = dict(r._mapping)
+        row = {str(name): value for name, value in r._mapping.items()}  # not quoted_name
         row["started_at"] = iso(row["started_at"])
         rows.append(row)
     return rows

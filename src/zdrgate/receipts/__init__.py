@@ -15,6 +15,7 @@ from zdrgate.receipts.jws import InvalidToken
 from zdrgate.receipts.keys import (
     KeyRing,
     keys_of_jwks,
+    known_keys,
     listed_keys,
     load_key_ring,
     rotate_generated_key,
@@ -38,6 +39,7 @@ __all__ = [
     "Verification",
     "digest",
     "keys_of_jwks",
+    "known_keys",
     "listed_keys",
     "load_key_ring",
     "new_request_id",

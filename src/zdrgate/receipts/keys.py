@@ -68,6 +68,11 @@ class KeyRing:
         when = now or dt.datetime.now(dt.UTC)
         return {"keys": [k.jwk for k in self.known if k.listed(when, self.lifetime)]}
 
+    def all_keys(self) -> dict[str, Ed25519PublicKey]:
+        """Every key that ever signed here, listed or not: the policy log is kept
+        for good, so its old entries are checked with expired keys too."""
+        return {k.jwk["kid"]: key_from_jwk(k.jwk) for k in self.known}
+
     def verification_keys(self, now: dt.datetime | None = None) -> dict[str, Ed25519PublicKey]:
         return {k["kid"]: key_from_jwk(k) for k in self.jwks(now)["keys"]}
 
@@ -96,6 +101,11 @@ def listed_keys(
     lifetime = dt.timedelta(days=conf.lifetime_days)
     known = _read_history(data_dir / HISTORY_FILE)
     return {k.jwk["kid"]: key_from_jwk(k.jwk) for k in known if k.listed(when, lifetime)}
+
+
+def known_keys(data_dir: Path) -> dict[str, Ed25519PublicKey]:
+    """Every key in the key history, expired or not (for the policy log)."""
+    return {k.jwk["kid"]: key_from_jwk(k.jwk) for k in _read_history(data_dir / HISTORY_FILE)}
 
 
 def keys_of_jwks(raw: bytes) -> dict[str, Ed25519PublicKey]:

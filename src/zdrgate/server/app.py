@@ -39,7 +39,16 @@ from zdrgate.metrics import Metrics
 from zdrgate.policy import PolicyEngine
 from zdrgate.receipts import KeyRing, ReceiptSigner, load_key_ring
 from zdrgate.routing import HealthBoard
-from zdrgate.server import health, media_routes, messages, metrics_route, proof_routes, routes
+from zdrgate.server import (
+    account_routes,
+    admin_routes,
+    health,
+    media_routes,
+    messages,
+    metrics_route,
+    proof_routes,
+    routes,
+)
 from zdrgate.server.front import Front
 from zdrgate.server.responses import error_response
 from zdrgate.server.state import AppState
@@ -76,7 +85,8 @@ def build_state(
 ) -> AppState:
     env = os.environ if environ is None else environ
     today = today or DayClock()
-    served = build_catalog(catalog or load_packaged_catalog(), settings, env, today())
+    base = catalog or load_packaged_catalog()
+    served = build_catalog(base, settings, env, today())
     store = store or Store(settings.storage.database_url)
     up = settings.upstream
     counters = counters_for(settings.storage)
@@ -95,6 +105,7 @@ def build_state(
     if metrics is not None:
         metrics.routable = functools.partial(metrics_route.routable_counts, gateway)
     auth = Authenticator(store, env.get("ZDRGATE_MASTER_KEY") or None)
+    store.on_credentials_changed(auth.forget)
     keys = keys or load_key_ring(settings.receipts, Path(settings.storage.data_dir), env)
     receipts = ReceiptSigner(keys, issuer_of(settings))
     failures = AuthFailures(counters, settings.limits.failed_auth_per_minute)
@@ -105,6 +116,7 @@ def build_state(
         store=store,
         receipts=receipts,
         auth_failures=failures,
+        base_catalog=base,
     )
 
 
@@ -133,6 +145,7 @@ def app_for(state: AppState) -> Front:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         storage = state.settings.storage
         migrate.prepare(state.store.engine, migrate_on_start=storage.migrate_on_start)
+        proof_routes.log_policy_changes(state)
         await state.gateway.dispatcher.start()
         await state.gateway.usage.start()
         await state.gateway.limiter.counters.start()
@@ -172,9 +185,11 @@ def _routes() -> list[Route]:
         Route("/v1/models", routes.list_models, methods=["GET"]),
         Route("/.well-known/jwks.json", proof_routes.jwks, methods=["GET"]),
         Route("/v1/receipts/verify", proof_routes.receipts_verify, methods=["POST"]),
+        Route("/v1/policy-log", proof_routes.policy_log, methods=["GET"]),
         Route("/v1/models/{author}/{slug}", routes.retrieve_model, methods=["GET"]),
         Route("/v1/models/{author}/{slug}/endpoints", routes.model_endpoints, methods=["GET"]),
     ]
+    table += account_routes.ROUTES + admin_routes.ROUTES
     for feature in STORAGE_FEATURES:
         table.append(Route(f"/v1/{feature}", routes.storage_feature, methods=["GET", "POST"]))
         table.append(

@@ -1,17 +1,23 @@
-"""The routes of the proofs: the receipt keys as a JWKS, and receipt verification.
+"""The routes of the proofs: the receipt keys as a JWKS, receipt verification, the
+policy transparency log; and the log's update at start.
 
 ``GET /.well-known/jwks.json`` is public (a client verifies receipts without an API
-key); ``POST /v1/receipts/verify`` checks a receipt against this deployment's keys.
+key); ``POST /v1/receipts/verify`` checks a receipt against this deployment's keys;
+``GET /v1/policy-log`` serves the log's entries.
 """
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from starlette.requests import Request
 
+from zdrgate.errors import InvalidRequest
+from zdrgate.policylog import PolicyLog, record_changes
 from zdrgate.receipts import verify_receipt
 from zdrgate.server.parsing import parse_body
 from zdrgate.server.responses import JSONBytes
-from zdrgate.server.routes import state_of
+from zdrgate.server.routes import authenticate, state_of
+from zdrgate.server.state import AppState
 from zdrgate.wire.receipts import VerifyRequest
 
 
@@ -27,3 +33,40 @@ async def receipts_verify(request: Request) -> JSONBytes:
     keys = state_of(request).receipts.ring.verification_keys()
     result = verify_receipt(body.receipt, keys, body.request, body.response)
     return JSONBytes(result.as_json())
+
+
+PAGE_MAX = 1000
+
+
+async def policy_log(request: Request) -> JSONBytes:
+    """``GET /v1/policy-log?after=SEQ&limit=N``: entries in order, each with its hash
+    and signature (``zdrgate policy-log verify --file`` checks a saved copy)."""
+    state = state_of(request)
+    await authenticate(request)
+    after = _int_param(request, "after", 0)
+    limit = min(_int_param(request, "limit", PAGE_MAX), PAGE_MAX)
+    entries = PolicyLog(state.store.engine).entries(after, limit)
+    return JSONBytes({"object": "list", "data": [e.as_json() for e in entries]})
+
+
+def _int_param(request: Request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit():
+        raise InvalidRequest(f"'{name}' must be a non-negative integer.", param=name)
+    return int(raw)
+
+
+def log_policy_changes(state: AppState) -> int:
+    """At start: append what changed in the served policy records since the log's
+    last entries (nothing when nothing changed). Returns the number of entries."""
+    log = PolicyLog(state.store.engine)
+    for attempt in (1, 2):
+        changes = record_changes(log.record_state(), state.gateway.catalog, state.base_catalog)
+        try:
+            return len(log.append(changes, state.receipts.ring))
+        except sa.exc.IntegrityError:
+            if attempt == 2:  # another instance appended at the same moment, twice
+                raise
+    return 0

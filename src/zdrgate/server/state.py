@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from zdrgate.accounts.auth import Authenticator
 from zdrgate.accounts.store import Store
+from zdrgate.catalog.model import Catalog
 from zdrgate.config import Settings
 from zdrgate.limits import AuthFailures
 from zdrgate.receipts import ReceiptSigner
@@ -22,3 +23,4 @@ class AppState:
     auth_failures: AuthFailures
     """Failed authentications per client address: ``blocked(addr)`` before a key is
     checked, ``await hit(addr)`` after one fails (see zdrgate.limits.auth_failures)."""
+    base_catalog: Catalog | None = None  # the packaged catalog, before the config

@@ -1,0 +1,488 @@
+"""The accounts' commands: ``zdrgate accounts``, ``teams``, ``keys`` and ``usage``.
+
+Kept apart from ``zdrgate.cli`` (which registers them). Every change goes through
+:class:`zdrgate.accounts.admin.Admin` as the actor ``cli``, so it is in the admin
+audit log like a change made over HTTP.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+
+from zdrgate.config import Settings, load_settings
+from zdrgate.errors import ConfigError, GatewayError
+
+config_option = click.option(
+    "--config",
+    "config",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="TOML config file (default: $ZDRGATE_CONFIG, else built-in defaults).",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+UNSET = object()
+
+
+def cap(kind: type[int] | type[float]) -> Any:
+    """A click callback for a limit: a number, or ``none`` to lift it; UNSET when the
+    option was not given."""
+
+    def convert(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+        if value is None:
+            return UNSET
+        if value.lower() in ("none", "off"):
+            return None
+        try:
+            number = kind(value)
+        except ValueError:
+            raise click.BadParameter(f"{value!r} is not a number (or 'none')") from None
+        if number < 0:
+            raise click.BadParameter("must not be negative")
+        return number
+
+    return convert
+
+
+def limit_options(func: Any) -> Any:
+    for name, kind, text in reversed(LIMIT_OPTIONS):
+        func = click.option(f"--{name}", metavar="N|none", callback=cap(kind), help=text)(func)
+    return func
+
+
+LIMIT_OPTIONS = [
+    ("rpm", int, "Requests per minute (none: no cap)."),
+    ("tpm", int, "Tokens per minute (none: no cap)."),
+    ("budget-day", float, "USD per UTC day (none: no cap)."),
+    ("budget-month", float, "USD per UTC month (none: no cap)."),
+]
+
+
+def limit_changes(options: dict[str, Any]) -> dict[str, Any]:
+    names = {
+        "rpm": "rpm",
+        "tpm": "tpm",
+        "budget_day": "budget_day_usd",
+        "budget_month": "budget_month_usd",
+    }
+    return {column: options[o] for o, column in names.items() if options.get(o, UNSET) is not UNSET}
+
+
+@contextmanager
+def admin_session(config: str | None) -> Iterator[Any]:
+    """An :class:`Admin` acting as ``cli`` on the configured database; gateway errors
+    become clean CLI errors."""
+    from zdrgate.accounts import migrate  # noqa: PLC0415 - keep `zdrgate models` fast
+    from zdrgate.accounts.admin import Admin  # noqa: PLC0415
+    from zdrgate.accounts.store import Store  # noqa: PLC0415
+
+    settings = _settings(config)
+    try:
+        store = Store(settings.storage.database_url)
+        migrate.prepare(store.engine, migrate_on_start=settings.storage.migrate_on_start)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        yield Admin(store, "cli")
+    except GatewayError as exc:
+        raise click.ClickException(exc.message) from None
+    finally:
+        store.close()
+
+
+def _settings(config: str | None) -> Settings:
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    from zdrgate.reports import render_table  # noqa: PLC0415
+
+    click.echo(render_table(rows, columns))
+
+
+def _public_url(config: str | None) -> str:
+    server = _settings(config).server
+    return server.public_url or f"http://{server.host}:{server.port}"
+
+
+# accounts
+
+
+@click.group()
+def accounts() -> None:
+    """People who sign in: create (by invite link), list, show, export, delete."""
+
+
+@accounts.command("create")
+@config_option
+@click.argument("email")
+@click.option("--admin", is_flag=True, help="Make the account an admin.")
+@click.option("--team", default=None, help="Add it to this team (created if missing).")
+@click.option("--name", "display_name", default="", help="The person's display name.")
+def accounts_create(
+    config: str | None, email: str, admin: bool, team: str | None, display_name: str
+) -> None:
+    """Create an account and print its one-time invite link."""
+    from zdrgate.accounts.admin import invite_link  # noqa: PLC0415
+
+    with admin_session(config) as ops:
+        if team:
+            _ensure_team(ops, team)
+        role = "admin" if admin else "member"
+        _, token = ops.create_account(email, role=role, team=team, display_name=display_name)
+    click.echo(invite_link(_public_url(config), token))
+    click.echo("The link works once, for 7 days; send it to the person yourself.", err=True)
+
+
+def _ensure_team(ops: Any, name: str) -> None:
+    from zdrgate.accounts import accounts_store  # noqa: PLC0415
+
+    with ops.store.connect() as conn:
+        exists = accounts_store.team_by_name(conn, name) is not None
+    if not exists:
+        ops.create_team(name)
+
+
+@accounts.command("list")
+@config_option
+@json_option
+def accounts_list(config: str | None, as_json: bool) -> None:
+    """Every account: email, role, limits."""
+    from zdrgate.accounts import accounts_store  # noqa: PLC0415
+    from zdrgate.accounts.admin import account_view  # noqa: PLC0415
+
+    with admin_session(config) as ops, ops.store.connect() as conn:
+        rows = [account_view(a) for a in accounts_store.list_accounts(conn)]
+    if as_json:
+        _echo_json(rows)
+        return
+    _table(
+        rows,
+        ["id", "email", "role", "created_at", "rpm", "tpm", "budget_day_usd", "budget_month_usd"],
+    )
+
+
+@accounts.command("show")
+@config_option
+@click.argument("email")
+@json_option
+def accounts_show(config: str | None, email: str, as_json: bool) -> None:
+    """One account, its teams and its keys (never a key's hash)."""
+    from zdrgate.accounts import accounts_store, keys_store  # noqa: PLC0415
+    from zdrgate.accounts.admin import account_view  # noqa: PLC0415
+
+    with admin_session(config) as ops, ops.store.connect() as conn:
+        account = accounts_store.require_account(conn, email)
+        view = account_view(account, accounts_store.teams_of(conn, account.id))
+        view["keys"] = [k.metadata() for k in keys_store.list_keys(conn, account.id)]
+    if as_json:
+        _echo_json(view)
+        return
+    for name in (
+        "id",
+        "email",
+        "display_name",
+        "role",
+        "created_at",
+        "has_password",
+        "rpm",
+        "tpm",
+        "budget_day_usd",
+        "budget_month_usd",
+    ):
+        click.echo(f"{name}: {'-' if view[name] is None else view[name]}")
+    click.echo(f"teams: {', '.join(t['name'] for t in view['teams']) or '-'}")
+    click.echo("keys:")
+    _table(view["keys"], KEY_COLUMNS)
+
+
+@accounts.command("limits")
+@config_option
+@click.argument("email")
+@limit_options
+def accounts_limits(config: str | None, email: str, **options: Any) -> None:
+    """Set an account's rate limits and budgets (shared by all its keys)."""
+    from zdrgate.accounts import accounts_store  # noqa: PLC0415
+
+    with admin_session(config) as ops:
+        with ops.store.connect() as conn:
+            account = accounts_store.require_account(conn, email)
+        ops.update_account(account.id, limit_changes(options))
+    click.echo(f"updated {account.id}")
+
+
+@accounts.command("export")
+@config_option
+@click.argument("email")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to this file (mode 0600) instead of standard output.",
+)
+def accounts_export(config: str | None, email: str, out: Path | None) -> None:
+    """Everything held about an account, as one JSON document (GDPR export)."""
+    from zdrgate.accounts import accounts_store  # noqa: PLC0415
+
+    with admin_session(config) as ops:
+        with ops.store.connect() as conn:
+            account = accounts_store.require_account(conn, email)
+        document = ops.export_account(account.id)
+    data = orjson.dumps(document, option=orjson.OPT_INDENT_2)
+    if out is None:
+        click.echo(data.decode())
+        return
+    out.touch(mode=0o600)
+    out.write_bytes(data)
+    click.echo(f"wrote {out}", err=True)
+
+
+@accounts.command("delete")
+@config_option
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def accounts_delete(config: str | None, email: str, yes: bool) -> None:
+    """Erase a person: keys and sessions stop at once, personal data is deleted, usage
+    rows are kept without any link to them."""
+    from zdrgate.accounts import accounts_store  # noqa: PLC0415
+
+    with admin_session(config) as ops:
+        with ops.store.connect() as conn:
+            account = accounts_store.require_account(conn, email)
+        if not yes:
+            click.confirm(f"Erase {account.email} and stop their keys?", abort=True)
+        ops.delete_account(account.id)
+    click.echo(f"erased {email}")
+
+
+# teams
+
+
+@click.group()
+def teams() -> None:
+    """Teams: accounts that share limits and budgets (keys may spend for a team)."""
+
+
+@teams.command("list")
+@config_option
+@json_option
+def teams_list(config: str | None, as_json: bool) -> None:
+    """Every team with its limits and members' account ids."""
+    from zdrgate.accounts import accounts_store  # noqa: PLC0415
+    from zdrgate.accounts.admin import team_view  # noqa: PLC0415
+
+    with admin_session(config) as ops, ops.store.connect() as conn:
+        rows = [
+            team_view(t, accounts_store.member_ids(conn, t.id))
+            for t in accounts_store.list_teams(conn)
+        ]
+    if as_json:
+        _echo_json(rows)
+        return
+    _table(rows, ["id", "name", "members", "rpm", "tpm", "budget_day_usd", "budget_month_usd"])
+
+
+@teams.command("limits")
+@config_option
+@click.argument("name")
+@limit_options
+def teams_limits(config: str | None, name: str, **options: Any) -> None:
+    """Set a team's rate limits and budgets (shared by the keys that spend for it)."""
+    from zdrgate.accounts import accounts_store  # noqa: PLC0415
+
+    with admin_session(config) as ops:
+        with ops.store.connect() as conn:
+            team = accounts_store.require_team(conn, name)
+        ops.update_team(team.id, limit_changes(options))
+    click.echo(f"updated {team.id}")
+
+
+# keys
+
+KEY_COLUMNS = [
+    "id",
+    "name",
+    "account_id",
+    "team_id",
+    "created_at",
+    "last_used_day",
+    "revoked_at",
+    "expires_at",
+    "models",
+    "region",
+    "rpm",
+    "tpm",
+    "budget_day_usd",
+    "budget_month_usd",
+]
+
+
+@click.group()
+def keys() -> None:
+    """Manage API keys (stored hashed; a new key is shown once)."""
+
+
+@keys.command("create")
+@config_option
+@click.option("--name", default="", help="A label for the key.")
+@click.option("--account", "email", default=None, help="The account that owns the key.")
+@click.option("--team", default=None, help="A team of the owner the key spends for.")
+@click.option("--models", default=None, help="Comma-separated model ids the key may use.")
+@click.option("--region", default=None, help="Only endpoints in this region (e.g. eu).")
+@click.option("--no-images", is_flag=True, help="The key may not generate images.")
+@click.option(
+    "--expires",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Stops working at the start of this UTC day.",
+)
+@click.option("--admin", is_flag=True, help="Give the key admin rights.")
+@limit_options
+def keys_create(config: str | None, **options: Any) -> None:
+    """Create an API key and print it once."""
+    with admin_session(config) as ops:
+        key, _ = ops.create_key(_key_spec(ops, options))
+    click.echo(key.plaintext)
+
+
+def _key_spec(ops: Any, options: dict[str, Any]) -> Any:
+    from zdrgate.accounts import accounts_store  # noqa: PLC0415
+    from zdrgate.accounts.keys import Limits  # noqa: PLC0415
+    from zdrgate.accounts.keys_store import KeySpec  # noqa: PLC0415
+
+    with ops.store.connect() as conn:
+        account = (
+            accounts_store.require_account(conn, options["email"]) if options["email"] else None
+        )
+        team = accounts_store.require_team(conn, options["team"]) if options["team"] else None
+    limits = {k: v for k, v in limit_changes(options).items() if v is not None}
+    expires = options["expires"]
+    return KeySpec(
+        name=options["name"],
+        is_admin=options["admin"],
+        account_id=account.id if account else None,
+        team_id=team.id if team else None,
+        expires_at=expires.replace(tzinfo=dt.UTC) if expires else None,
+        models=parse_models(options["models"]),
+        region=options["region"].strip().lower() if options["region"] else None,
+        images_allowed=not options["no_images"],
+        limits=Limits(**limits),
+    )
+
+
+def parse_models(text: str | None) -> frozenset[str] | None:
+    if text is None:
+        return None
+    models = frozenset(m.strip() for m in text.split(",") if m.strip())
+    if not models:
+        raise click.BadParameter("name at least one model id", param_hint="--models")
+    return models
+
+
+@keys.command("list")
+@config_option
+@click.option("--account", "email", default=None, help="Only this account's keys.")
+@json_option
+def keys_list(config: str | None, email: str | None, as_json: bool) -> None:
+    """Keys: id (the part after 'zdr-'), name, owner, created, last used day. No hash."""
+    from zdrgate.accounts import accounts_store, keys_store  # noqa: PLC0415
+
+    with admin_session(config) as ops, ops.store.connect() as conn:
+        owner = accounts_store.require_account(conn, email).id if email else None
+        rows = [k.metadata() for k in keys_store.list_keys(conn, owner)]
+    if as_json:
+        _echo_json(rows)
+        return
+    _table(rows, KEY_COLUMNS)
+
+
+@keys.command("limits")
+@config_option
+@click.argument("key_id")
+@limit_options
+def keys_limits(config: str | None, key_id: str, **options: Any) -> None:
+    """Set a key's rate limits and budgets."""
+    with admin_session(config) as ops:
+        ops.update_key(key_id, limit_changes(options))
+    click.echo(f"updated {key_id}")
+
+
+@keys.command("rotate")
+@config_option
+@click.argument("key_id")
+def keys_rotate(config: str | None, key_id: str) -> None:
+    """Give a key a new secret (printed once); the old one stops working."""
+    with admin_session(config) as ops:
+        key = ops.rotate_key(key_id)
+    click.echo(key.plaintext)
+
+
+@keys.command("revoke")
+@config_option
+@click.argument("key_id")
+def keys_revoke(config: str | None, key_id: str) -> None:
+    """Revoke a key by its id (the part after 'zdr-')."""
+    with admin_session(config) as ops:
+        if not ops.revoke_key(key_id):
+            raise click.ClickException(f"no active key with id {key_id!r}")
+    click.echo(f"revoked {key_id}")
+
+
+# usage
+
+
+@click.command()
+@config_option
+@click.option("--account", "email", default=None, help="Only this account.")
+@click.option("--key", "key_id", default=None, help="Only this key.")
+@click.option(
+    "--since", type=click.DateTime(["%Y-%m-%d"]), default=None, help="From this UTC day on."
+)
+@json_option
+def usage(
+    config: str | None,
+    email: str | None,
+    key_id: str | None,
+    since: dt.datetime | None,
+    as_json: bool,
+) -> None:
+    """Usage by day and model: requests, tokens, images, cost, errors. No content."""
+    from zdrgate.accounts import accounts_store  # noqa: PLC0415
+    from zdrgate.accounts.usage_report import UsageFilter, usage_by_day  # noqa: PLC0415
+
+    with admin_session(config) as ops, ops.store.connect() as conn:
+        account = accounts_store.require_account(conn, email).id if email else None
+        where = UsageFilter(account, key_id, since.date() if since else None)
+        rows = usage_by_day(conn, where)
+    if as_json:
+        _echo_json(rows)
+        return
+    _table(
+        rows,
+        [
+            "day",
+            "model",
+            "requests",
+            "prompt_tokens",
+            "completion_tokens",
+            "images",
+            "cost_usd",
+            "errors",
+        ],
+    )
+
+
+COMMANDS = (accounts, teams, keys, usage)
