@@ -8,7 +8,7 @@ Its behaviour is chosen by the upstream model id the gateway sends:
 - ``bad400``: a 400 whose body quotes the prompt (as real providers do);
 - ``break``: streams two chunks, then drops the connection;
 - ``slow``: streams one chunk, then waits (for disconnect tests); ``hang``: never answers;
-- ``late``: like ``ok`` after half a second.
+- ``late``: like ``ok`` after half a second; ``drip``: streams like ``ok``, 0.4 s between chunks.
 
 Every request is recorded (path, headers, JSON body) for assertions.
 """
@@ -89,6 +89,8 @@ class FakeOpenAI:
                     return response
                 if mode == "slow":
                     await asyncio.sleep(3600)
+                if mode == "drip":
+                    await asyncio.sleep(0.4)
             await response.write(b"data: [DONE]\n\n")
         except (asyncio.CancelledError, ConnectionResetError):
             self.disconnects += 1

@@ -12,7 +12,10 @@ import pytest
 
 from conftest import RETAINING_POLICY, GatewayFactory, RunningGateway, chat_model, provider
 from protocol_fakes import PROTOCOLS
+from zdrgate.protocols import ErrorKind
 from zdrgate.protocols.anthropic.inbound.render import MessageEvents
+from zdrgate.server.messages import AnthropicRenderer
+from zdrgate.service.events import END, Chunks, StreamFailed
 
 TOOLS: Any = [
     {
@@ -264,17 +267,16 @@ def test_event_rendering_golden() -> None:
     assert render.chunk(chunk({"content": "late"})) == [] and render.done() == []
 
 
-def test_an_error_chunk_renders_as_an_error_event() -> None:
-    render = MessageEvents("a/m")
-    out = render.chunk(chunk({"content": "Hi"}))
-    error = {"message": "The upstream stream failed.", "type": "upstream_error", "code": "timeout"}
-    out += render.chunk(
-        {"choices": [{"index": 0, "delta": {}, "finish_reason": "error"}], "error": error}
-    )
+def test_a_failed_stream_renders_as_an_error_event() -> None:
+    """The service says "failed, of this kind" (no OpenAI error chunk to decode)."""
+    render = AnthropicRenderer("a/m")
+    out = render.render(Chunks([chunk({"content": "Hi"})]))
+    out += render.render(StreamFailed(ErrorKind.TIMEOUT))
     assert names(out)[-1] == "error"
     body = json.loads(out[-1].split(b"data: ", 1)[1])
+    message = StreamFailed(ErrorKind.TIMEOUT).message
     assert body == {
         "type": "error",
-        "error": {"type": "api_error", "message": "The upstream stream failed.", "code": "timeout"},
+        "error": {"type": "api_error", "message": message, "code": "timeout"},
     }
-    assert render.done() == []  # no message_stop after an error
+    assert render.render(END) == [] and render.closing() == []  # nothing after the error

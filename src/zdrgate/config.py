@@ -30,6 +30,9 @@ class ServerSettings(_Strict):
     """Larger request bodies are answered with 413."""
     stream_keepalive_seconds: float = Field(default=5.0, gt=0)
     """While waiting for the first upstream byte, send an SSE comment this often."""
+    shutdown_grace_seconds: float = Field(default=30.0, ge=0)
+    """On SIGTERM, stop accepting and let open requests and streams finish for this
+    long (their usage is recorded), then cut what is left."""
     public_url: str = ""
     """The address people reach the gateway at, e.g. ``https://ai.example.org``: the
     base of invite links. Empty: ``http://host:port``."""
@@ -96,6 +99,19 @@ class ReceiptSettings(_Strict):
     lifetime_days: int = Field(default=365, gt=0)
     """How long a receipt stays verifiable: a retired signing key stays in the JWKS
     this many days after it was replaced."""
+
+
+class WebSettings(_Strict):
+    enabled: bool = True
+    """Serve the web app (chat, models, privacy, account pages) at ``/``. Off: only
+    the API and ``/healthz`` are served."""
+    site_name: str = "zdrgate"
+    """The name shown in the pages' header and title (branding)."""
+    operator_name: str = ""
+    """Who runs this deployment, as the privacy page names it."""
+    operator_contact: str = ""
+    """How people reach the operator about privacy (an email address or a URL), shown on
+    the privacy page."""
 
 
 class AttestationSettings(_Strict):
@@ -190,6 +206,7 @@ class Settings(_Strict):
     upstream: UpstreamSettings = UpstreamSettings()
     images: ImageSettings = ImageSettings()
     limits: LimitSettings = LimitSettings()
+    web: WebSettings = WebSettings()
     metrics: MetricsSettings = MetricsSettings()
     receipts: ReceiptSettings = ReceiptSettings()
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)

@@ -52,6 +52,7 @@ from zdrgate.server import (
 from zdrgate.server.front import Front
 from zdrgate.server.responses import error_response
 from zdrgate.server.state import AppState
+from zdrgate.server.web import WebApp
 from zdrgate.service import Gateway
 from zdrgate.upstream import Dispatcher
 from zdrgate.upstream.assets import AssetFetcher, FetchRules
@@ -164,8 +165,11 @@ def app_for(state: AppState) -> Front:
             await state.gateway.dispatcher.close()
             await state.gateway.assets.close()
 
+    routes = _routes()
+    if state.settings.web.enabled:
+        routes += WebApp.load(state.settings.web.site_name).routes()
     app = Starlette(
-        routes=_routes(),
+        routes=routes,
         exception_handlers={GatewayError: _gateway_error, HTTPException: _http_error},
         lifespan=lifespan,
     )

@@ -9,7 +9,7 @@ import datetime as dt
 from typing import Any
 
 from zdrgate.catalog.model import Endpoint, Model, policy_to_dict
-from zdrgate.policy import Decision, PolicyEngine, Reason, describe
+from zdrgate.policy import Constraints, Decision, PolicyEngine, Reason, describe
 from zdrgate.policy.engine import zdr_capable
 
 
@@ -27,11 +27,50 @@ def pricing(endpoint: Endpoint) -> dict[str, Any]:
     }
 
 
+_BY_OUTPUT = {m: Constraints(output_modality=m) for m in ("text", "image", "embeddings")}
+
+
+def listing_decision(engine: PolicyEngine, model: Model, today: dt.date) -> Decision:
+    """The decision for a model's own kind of request: an image model is judged as
+    an image request, an embedding model as an embeddings request, others as chat."""
+    outputs = model.output_modalities
+    kind = "text" if "text" in outputs or not outputs else outputs[0]
+    return engine.decide(model, today, _BY_OUTPUT.get(kind, _BY_OUTPUT["text"]))
+
+
+def summary_reason(decision: Decision) -> str | None:
+    """One sentence on why no endpoint of the model may be used (None: one may).
+
+    The picker shows it on a greyed model, so it names the cause a person can act on
+    first: a ZDR endpoint that only lacks credentials, before retention or training.
+    """
+    if decision.approvals:
+        return None
+    rejections = decision.rejections
+    if not rejections:
+        return "the model has no endpoints"
+    if any(r.reasons == (Reason.NO_CREDENTIALS,) for r in rejections):
+        return "no credentials for any ZDR endpoint"
+    if all(Reason.RETAINS_DATA in r.reasons for r in rejections):
+        days = [r.endpoint.policy.retention_days for r in rejections]
+        known = [d for d in days if d is not None]
+        if known and len(known) == len(days):
+            return f"only endpoints that retain data ({_days(min(known))} or more)"
+        return "only endpoints that retain data (or whose retention is unknown)"
+    first = rejections[0].reasons
+    return describe(first[0]) if first else "not routable"
+
+
+def _days(days: float) -> str:
+    return "1 day" if days == 1 else f"{days:g} days"
+
+
 def model_view(
     model: Model, decision: Decision, engine: PolicyEngine, today: dt.date
 ) -> dict[str, Any]:
     capable = [e for e in model.endpoints if zdr_capable(e.policy, today, engine.max_age_days)]
     cheapest = min(decision.approvals, key=lambda a: a.endpoint.prompt_price or 0.0, default=None)
+    serving = cheapest.endpoint if cheapest else None
     return {
         "id": model.id,
         "object": "model",
@@ -45,13 +84,23 @@ def model_view(
             "output_modalities": list(model.output_modalities),
         },
         "pricing": pricing(cheapest.endpoint) if cheapest else None,
+        "capabilities": sorted({c for e in model.endpoints for c in e.capabilities}),
         "zdr": {
             "routable": bool(decision.approvals),
+            "reason": summary_reason(decision),
+            "provider": serving.provider.id if serving else None,
+            "verified_on": _verified(serving),
             "routable_endpoints": len(decision.approvals),
             "zdr_endpoints": len(capable),
             "endpoints": len(model.endpoints),
         },
     }
+
+
+def _verified(endpoint: Endpoint | None) -> str | None:
+    if endpoint is None or endpoint.policy.verified_on is None:
+        return None
+    return endpoint.policy.verified_on.isoformat()
 
 
 def endpoint_view(endpoint: Endpoint, reasons: tuple[Reason, ...]) -> dict[str, Any]:

@@ -9,8 +9,6 @@ from zdrgate.server.parsing import parse_body
 from zdrgate.server.receipting import Receipting
 from zdrgate.server.responses import JSONBytes
 from zdrgate.server.routes import authenticate, state_of
-from zdrgate.service.embeddings import create_embeddings
-from zdrgate.service.images import generate_images
 from zdrgate.wire.embeddings import EmbeddingRequest
 from zdrgate.wire.images import ImageRequest
 
@@ -23,8 +21,8 @@ async def images_generations(request: Request) -> JSONBytes:
     receipt = Receipting(state.receipts, raw, body.model_fields_set, request.scope["headers"])
     pass_urls = state.settings.images.pass_through_provider_urls
     demand = image_demand(len(raw), body)
-    result, served = await generate_images(
-        state.gateway, body, principal, pass_urls=pass_urls, demand=demand
+    result, served = await state.gateway.images(
+        body, principal, pass_urls=pass_urls, demand=demand
     )
     return receipt.json(result, served)
 
@@ -36,5 +34,5 @@ async def embeddings(request: Request) -> JSONBytes:
     body = parse_body(EmbeddingRequest, raw)
     receipt = Receipting(state.receipts, raw, body.model_fields_set, request.scope["headers"])
     demand = embedding_demand(len(raw), body)
-    result, served = await create_embeddings(state.gateway, body, principal, demand)
+    result, served = await state.gateway.embeddings(body, principal, demand)
     return receipt.json(result, served)

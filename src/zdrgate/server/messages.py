@@ -23,12 +23,12 @@ from zdrgate.server.parsing import parse_body
 from zdrgate.server.receipting import Receipting
 from zdrgate.server.responses import JSONBytes
 from zdrgate.server.routes import state_of
-from zdrgate.service.streaming import Chunks, StreamEnd, StreamEvent, stream_events
+from zdrgate.service.events import Chunks, StreamEnd, StreamEvent, StreamFailed
 
 
 def anthropic_error(error: GatewayError) -> JSONBytes:
     body = error_body(error.status, error.message, error.code)
-    return JSONBytes(body, status_code=error.status, headers=error.headers)
+    return JSONBytes(body, status_code=error.status)
 
 
 async def authenticate(request: Request) -> Principal:
@@ -47,7 +47,7 @@ async def messages(request: Request) -> Any:
         demand = chat_demand(len(raw), chat)
         receipt = Receipting(state.receipts, raw, parsed.model_fields_set, request.scope["headers"])
         if chat.stream:
-            events = stream_events(state.gateway, chat, principal, demand)
+            events = state.gateway.stream(chat, principal, demand)
             keepalive = state.settings.server.stream_keepalive_seconds
             renderer = AnthropicRenderer(chat.model)
             return receipt.stream(events, keepalive, renderer, MESSAGE_STOP)
@@ -75,6 +75,8 @@ class AnthropicRenderer:
             return [data for chunk in event.items for data in self.events.chunk(chunk)]
         if isinstance(event, StreamEnd):
             return self.events.done()
+        if isinstance(event, StreamFailed):
+            return self.events.error(502, event.message, event.kind.value)
         return []  # a late receipt: Anthropic's format has no place for comments
 
     def closing(self) -> list[bytes]:

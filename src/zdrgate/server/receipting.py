@@ -4,7 +4,7 @@ Usage in a route::
 
     receipt = Receipting(state.receipts, body, request.model_fields_set, scope_headers)
     return receipt.json(result, served)                      # a plain response
-    return receipt.stream(events, keepalive, OpenAIRenderer(), DONE)   # a stream
+    return receipt.stream(events, keepalive, OpenAIRenderer(include_usage), DONE)   # a stream
 
 A plain response carries ``ZDR-Receipt: <jws>`` whose ``res`` is the sha256 of the
 exact body bytes sent. A stream's headers carry a receipt of the decision (``res``
@@ -25,8 +25,8 @@ from zdrgate.errors import GatewayError
 from zdrgate.receipts import ReceiptFacts, ReceiptSigner, digest, new_request_id, stripped
 from zdrgate.server.responses import JSONBytes
 from zdrgate.server.streaming import Renderer, StreamReply
-from zdrgate.service.gateway import Served
-from zdrgate.service.streaming import Chunks, Committed, StreamEvent
+from zdrgate.service.events import Chunks, Committed, StreamEvent
+from zdrgate.service.served import Served
 
 HEADER = "zdr-receipt"
 

@@ -11,13 +11,12 @@ from starlette.types import ASGIApp
 from zdrgate.accounts.keys import Principal
 from zdrgate.errors import ModelNotFound, StorageFeatureRefused
 from zdrgate.limits.demand import chat_demand
-from zdrgate.server.catalog_views import endpoints_view, model_view
+from zdrgate.server.catalog_views import endpoints_view, listing_decision, model_view
 from zdrgate.server.parsing import parse_body
 from zdrgate.server.receipting import Receipting
 from zdrgate.server.responses import JSONBytes
 from zdrgate.server.state import AppState
 from zdrgate.server.streaming import DONE, OpenAIRenderer
-from zdrgate.service.streaming import stream_events
 from zdrgate.wire.chat import ChatRequest
 
 
@@ -51,12 +50,13 @@ async def chat_reply(
     """``POST /v1/chat/completions``: the response to send, as an ASGI app."""
     principal = await state.auth.authenticate(authorization)
     chat = parse_body(ChatRequest, body)
-    demand = chat_demand(len(body), chat)
     receipt = Receipting(state.receipts, body, chat.model_fields_set, headers)
+    demand = chat_demand(len(body), chat)
     if chat.stream:
-        events = stream_events(state.gateway, chat, principal, demand)
+        events = state.gateway.stream(chat, principal, demand)
         keepalive = state.settings.server.stream_keepalive_seconds
-        return receipt.stream(events, keepalive, OpenAIRenderer(), DONE)
+        include_usage = bool(chat.stream_options and chat.stream_options.include_usage)
+        return receipt.stream(events, keepalive, OpenAIRenderer(include_usage), DONE)
     result, served = await state.gateway.chat(chat, principal, demand)
     return receipt.json(result, served)
 
@@ -69,7 +69,7 @@ async def list_models(request: Request) -> JSONBytes:
     only_routable = request.query_params.get("routable") in ("1", "true")
     data = []
     for model in state.gateway.catalog.models.values():
-        decision = engine.decide(model, today)
+        decision = listing_decision(engine, model, today)
         if only_routable and not decision.approvals:
             continue
         data.append(model_view(model, decision, engine, today))
@@ -92,7 +92,7 @@ async def retrieve_model(request: Request) -> JSONBytes:
     await authenticate(request)
     model = _model_or_404(request)
     today = state.gateway.today()
-    decision = state.gateway.engine.decide(model, today)
+    decision = listing_decision(state.gateway.engine, model, today)
     return JSONBytes(model_view(model, decision, state.gateway.engine, today))
 
 
@@ -100,7 +100,7 @@ async def model_endpoints(request: Request) -> JSONBytes:
     state = state_of(request)
     await authenticate(request)
     model = _model_or_404(request)
-    decision = state.gateway.engine.decide(model, state.gateway.today())
+    decision = listing_decision(state.gateway.engine, model, state.gateway.today())
     return JSONBytes(endpoints_view(decision))
 
 

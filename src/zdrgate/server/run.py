@@ -60,7 +60,12 @@ def run(
             "\nNo API key was configured, so zdrgate created an admin key. It is shown once\n"
             f"and stored only as a hash:\n\n    {created}\n\n"
         )
-    options: dict[str, Any] = {"host": host, "port": port, **SERVER_OPTIONS}
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "timeout_graceful_shutdown": settings.server.shutdown_grace_seconds,
+        **SERVER_OPTIONS,
+    }
     sys.stderr.write(routable_summary(state) + f"zdrgate serving on http://{host}:{port}/v1\n")
     if workers > 1:
         if config_path:

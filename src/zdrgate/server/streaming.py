@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncGenerator, Iterator
 from typing import Protocol
 
@@ -18,8 +19,9 @@ import orjson
 from starlette.types import Message, Receive, Scope, Send
 
 from zdrgate.errors import GatewayError
+from zdrgate.protocols.common import JSON
 from zdrgate.server.responses import JSONBytes, error_response
-from zdrgate.service.streaming import Chunks, Committed, StreamEnd, StreamEvent
+from zdrgate.service.events import Chunks, Committed, StreamEnd, StreamEvent, StreamFailed
 
 DONE = b"data: [DONE]\n\n"
 SSE_HEADERS = [
@@ -43,13 +45,27 @@ class Renderer(Protocol):
 
 
 class OpenAIRenderer:
+    """Chat completion chunks as ``data:`` events, then ``data: [DONE]``. A usage-only
+    chunk reaches only clients that asked for it (``stream_options.include_usage``):
+    some clients index ``choices[0]`` blindly."""
+
     keepalive = b": keep-alive\n\n"
+
+    def __init__(self, include_usage: bool) -> None:
+        self.include_usage = include_usage
+        self._last: JSON = {}  # the last chunk sent: a failure chunk continues its id
 
     def render(self, event: StreamEvent) -> list[bytes]:
         if isinstance(event, Chunks):
-            return [b"".join([b"data: %b\n\n" % orjson.dumps(c) for c in event.items])]
+            items = event.items if self.include_usage else [c for c in event.items if _shown(c)]
+            if not items:
+                return []
+            self._last = items[-1]
+            return [b"".join([b"data: %b\n\n" % orjson.dumps(c) for c in items])]
         if isinstance(event, StreamEnd):
             return [DONE]
+        if isinstance(event, StreamFailed):
+            return [b"data: %b\n\n" % orjson.dumps(failure_chunk(self._last, event)), DONE]
         if isinstance(event, GatewayError):  # the stream had started: say so in-band
             return [b"data: " + orjson.dumps(event.envelope()) + b"\n\n", DONE]
         # Committed after the headers went out: the receipt travels as an SSE comment.
@@ -61,6 +77,27 @@ class OpenAIRenderer:
 
     def error_response(self, error: GatewayError) -> JSONBytes:
         return error_response(error)
+
+
+def _shown(chunk: JSON) -> bool:
+    return bool(chunk.get("choices")) or "usage" not in chunk
+
+
+def failure_chunk(last: JSON, failed: StreamFailed) -> JSON:
+    """The chunk that ends a stream the upstream broke off (``finish_reason: "error"``)."""
+    return {
+        "id": last.get("id", "chatcmpl-error"),
+        "object": "chat.completion.chunk",
+        "created": last.get("created", int(time.time())),
+        "model": last.get("model"),
+        "choices": [{"index": 0, "delta": {}, "finish_reason": "error"}],
+        "error": {
+            "message": failed.message,
+            "type": "upstream_error",
+            "code": failed.kind.value,
+            "param": None,
+        },
+    }
 
 
 class StreamReply:

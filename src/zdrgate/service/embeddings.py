@@ -2,7 +2,7 @@
 
 Usage::
 
-    body, served = await create_embeddings(gateway, request, principal)
+    body, served = await gateway.embeddings(request, principal)
 
 Vectors are returned as floats (default) or, with ``encoding_format: "base64"``, as
 base64 of little-endian float32 (what the OpenAI SDK asks for by default), whatever
@@ -14,37 +14,33 @@ from __future__ import annotations
 import base64
 import sys
 from array import array
+from typing import TYPE_CHECKING
 
-from zdrgate.accounts.keys import Principal
-from zdrgate.catalog.model import Endpoint
-from zdrgate.limits import NO_DEMAND, Demand
+from zdrgate.policy import Approval
 from zdrgate.protocols import spec_for
-from zdrgate.protocols.base import UpstreamCall
 from zdrgate.protocols.common import JSON
 from zdrgate.protocols.media import EmbeddingBatch
-from zdrgate.service.gateway import Gateway, Metering, Served
-from zdrgate.service.media import media_plan
+from zdrgate.service.plan import Plan
+from zdrgate.service.runner import Runner
+from zdrgate.service.served import Served
 from zdrgate.wire.embeddings import EmbeddingRequest
 
 ROUTE = "embeddings"
 
+if TYPE_CHECKING:
+    from zdrgate.service.gateway import Metering
+
 
 async def create_embeddings(
-    gateway: Gateway, request: EmbeddingRequest, principal: Principal, demand: Demand = NO_DEMAND
+    runner: Runner, plan: Plan, meter: Metering, request: EmbeddingRequest
 ) -> tuple[JSON, Served]:
-    plan = media_plan(gateway, request.model, request.models, request.provider, "embeddings")
-    meter = Metering(gateway, principal, ROUTE, request.model, stream=False)
-    meter.demand = demand
-
-    async def build(endpoint: Endpoint) -> UpstreamCall:
+    async def attempt(approval: Approval) -> EmbeddingBatch:
+        endpoint = approval.endpoint
         codec = spec_for(endpoint.provider.protocol).require_embeddings()
-        return codec.build_embeddings(endpoint, request)
+        call = codec.build_embeddings(endpoint, request)
+        return await runner.call_json(approval, call, codec.parse_embeddings)
 
-    def parse(endpoint: Endpoint, body: bytes) -> EmbeddingBatch:
-        codec = spec_for(endpoint.provider.protocol).require_embeddings()
-        return codec.parse_embeddings(endpoint, body)
-
-    batch, approval = await gateway.first_success(plan, build, parse, meter)
+    batch, approval = await runner.first(plan.approvals, meter, attempt)
     meter.succeeded(approval.endpoint, batch.prompt_tokens, 0)
     as_base64 = request.encoding_format == "base64"
     return render(batch, approval.endpoint.model_id, as_base64), meter.served(approval)

@@ -1,80 +1,46 @@
-"""The Gateway: catalog, policy, routing, adapters and dispatch wired together."""
+"""The Gateway: catalog, policy, routing, protocols and dispatch wired together.
+
+Every model-serving route calls one of its methods (``chat``, ``stream``, ``images``,
+``embeddings``); each plans (policy, then routing) and runs the plan through the one
+attempt loop (:mod:`zdrgate.service.runner`), metered without content.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import random
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any, TypeVar
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from typing import Any
 
 from zdrgate.accounts.keys import Principal
 from zdrgate.accounts.usage import UsageEvent, UsageRecorder
 from zdrgate.catalog.model import Catalog, Endpoint
 from zdrgate.errors import GatewayError, StorageFeatureRefused
-from zdrgate.limits import NO_DEMAND, NO_TICKET, Demand, Limiter, MemoryCounters, Ticket
+from zdrgate.limits import NO_DEMAND, NO_TICKET, Demand, Limiter, MemoryCounters
 from zdrgate.policy import Approval, Constraints, PolicyEngine
-from zdrgate.protocols import UpstreamCall, spec_for
+from zdrgate.protocols import spec_for
 from zdrgate.protocols.common import JSON
-from zdrgate.protocols.errors import StreamProtocolError
 from zdrgate.routing import HealthBoard, Preferences
-from zdrgate.service.attempt import Attempts, RejectedByUpstream, rejected
+from zdrgate.service.attempt import Attempts
+from zdrgate.service.embeddings import ROUTE as EMBEDDINGS_ROUTE
+from zdrgate.service.embeddings import create_embeddings
+from zdrgate.service.events import StreamEvent
+from zdrgate.service.images import ROUTE as IMAGES_ROUTE
+from zdrgate.service.images import generate_images, refuse_url_answers
+from zdrgate.service.media import media_constraints
 from zdrgate.service.plan import Plan, constraints_for, make_plan, model_ids, preferences_for
 from zdrgate.service.prepare import ProtocolRequests
-from zdrgate.upstream import Dispatcher, UpstreamFailure, UpstreamResponse
+from zdrgate.service.runner import Runner
+from zdrgate.service.served import Served
+from zdrgate.service.streaming import Tally, chat_attempt
+from zdrgate.upstream import Dispatcher
 from zdrgate.upstream.assets import AssetFetcher
-from zdrgate.upstream.dispatch import ERROR_BODY_LIMIT
-from zdrgate.wire.chat import ChatRequest
+from zdrgate.wire.chat import ChatRequest, ProviderPreferences
+from zdrgate.wire.embeddings import EmbeddingRequest
+from zdrgate.wire.images import ImageRequest
 
-T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Served:
-    """Which endpoint served a request, for the response headers (the receipt)."""
-
-    endpoint_id: str
-    policy_digest: str
-    verified_on: str
-    origin: str  # where the request went, scheme://host[:port]
-    endpoint: Endpoint = field(compare=False, repr=False)  # for the signed receipt
-    limits: tuple[tuple[str, str], ...] = ()  # x-ratelimit-* of the caller's limits
-
-    def with_limits(self, ticket: Ticket) -> Served:
-        if not ticket.headers:
-            return self
-        return dataclasses.replace(self, limits=tuple(ticket.headers.items()))
-
-    @classmethod
-    def of(cls, approval: Approval) -> Served:
-        return _served(approval)
-
-    def headers(self) -> dict[str, str]:
-        headers = {
-            "x-zdr-endpoint": self.endpoint_id,
-            "x-zdr-policy": self.policy_digest,
-            "x-zdr-verified-on": self.verified_on,
-            "x-zdr-origin": self.origin,
-        }
-        if self.limits:
-            headers.update(self.limits)
-        return headers
-
-
-@lru_cache(maxsize=4096)  # approvals live in the engine's decision cache
-def _served(approval: Approval) -> Served:
-    verified = approval.endpoint.policy.verified_on
-    endpoint = approval.endpoint
-    return Served(
-        endpoint.id,
-        approval.policy_digest,
-        verified.isoformat() if verified else "",
-        endpoint.origin,
-        endpoint,
-    )
+__all__ = ["Gateway", "Metering", "Served"]
 
 
 class Gateway:
@@ -99,6 +65,7 @@ class Gateway:
         self.today = today
         self.assets = assets or AssetFetcher()  # images to inline (see upstream.assets)
         self.limiter = limiter or Limiter(MemoryCounters())  # rate limits and budgets
+        self.runner = Runner(dispatcher, health)  # the one attempt loop
 
     def plan(self, request: ChatRequest) -> Plan:
         refuse_storage_features(request)
@@ -119,6 +86,17 @@ class Gateway:
             self.today(),
         )
 
+    def plan_media(
+        self,
+        model: str,
+        fallbacks: list[str] | None,
+        provider: ProviderPreferences | None,
+        modality: str,
+    ) -> Plan:
+        """Approved endpoints, in routing order, for an image or embedding request."""
+        constraints = media_constraints(provider, modality)
+        return self.plan_for(model_ids(model, fallbacks), constraints, preferences_for(provider))
+
     async def chat(
         self, request: ChatRequest, principal: Principal, demand: Demand = NO_DEMAND
     ) -> tuple[JSON, Served]:
@@ -126,78 +104,60 @@ class Gateway:
         plan = self.plan(request)
         meter = Metering(self, principal, "chat.completions", request.model, request.stream)
         meter.demand = demand
-
         prepared = ProtocolRequests(self.assets, request)
 
-        async def build(endpoint: Endpoint) -> UpstreamCall:
+        async def attempt(approval: Approval) -> JSON:
+            endpoint = approval.endpoint
             codec = spec_for(endpoint.provider.protocol).require_chat()
-            return codec.build_chat(endpoint, await prepared.for_endpoint(endpoint))
+            call = codec.build_chat(endpoint, await prepared.for_endpoint(endpoint))
+            return await self.runner.call_json(approval, call, codec.parse_chat)
 
-        def parse(endpoint: Endpoint, body: bytes) -> JSON:
-            return spec_for(endpoint.provider.protocol).require_chat().parse_chat(endpoint, body)
-
-        result, approval = await self.first_success(plan, build, parse, meter)
+        result, approval = await self.runner.first(plan.approvals, meter, attempt)
         usage = result.get("usage")
         prompt, completion = token_counts(usage if isinstance(usage, dict) else None)
         meter.succeeded(approval.endpoint, prompt, completion)
         return result, meter.served(approval)
 
-    async def first_success(
+    def stream(
+        self, request: ChatRequest, principal: Principal, demand: Demand = NO_DEMAND
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """Streamed chat as protocol-neutral events (:mod:`zdrgate.service.events`).
+        Policy errors raise here, before anything is sent."""
+        plan = self.plan(request)
+        meter = Metering(self, principal, "chat.completions", request.model, stream=True)
+        meter.demand = demand
+        prepared = ProtocolRequests(self.assets, request)
+        tally = Tally()
+        runner = self.runner
+
+        def attempt(approval: Approval) -> AsyncIterator[StreamEvent]:
+            return chat_attempt(runner, approval, prepared, tally)
+
+        return runner.stream(plan.approvals, meter, tally, attempt)
+
+    async def images(
         self,
-        plan: Plan,
-        build: Callable[[Endpoint], Awaitable[UpstreamCall]],
-        parse: Callable[[Endpoint, bytes], T],
-        meter: Metering,
-    ) -> tuple[T, Approval]:
-        """Try the plan's approvals in order; the first parsed 200 response wins.
+        request: ImageRequest,
+        principal: Principal,
+        *,
+        pass_urls: bool,
+        demand: Demand = NO_DEMAND,
+    ) -> tuple[JSON, Served]:
+        """Image generation (``/v1/images/generations``), see :mod:`.images`."""
+        refuse_url_answers(request, pass_urls)
+        plan = self.plan_media(request.model, request.models, request.provider, "image")
+        meter = Metering(self, principal, IMAGES_ROUTE, request.model, stream=False)
+        meter.demand = demand
+        return await generate_images(self.runner, self.assets, plan, meter, request)
 
-        Rate limits and budgets admit the request first (nothing is sent if they
-        refuse). Retryable failures move on to the next approved endpoint; a request
-        the upstream found invalid ends the request at once.
-        """
-        await meter.admit(plan)
-        try:
-            for approval in plan.approvals:
-                try:
-                    call = await build(approval.endpoint)
-                    result = await self.call_json(approval, call, parse)
-                except (UpstreamFailure, StreamProtocolError) as exc:
-                    meter.attempts.failed(exc.kind)
-                    self.health.record_failure(approval.endpoint.id)
-                    continue
-                except RejectedByUpstream as exc:
-                    meter.failed(exc)
-                    raise
-                return result, approval
-        except BaseException:
-            meter.release()  # a cancelled or broken request holds no reservation
-            raise
-        error = meter.attempts.final_error()
-        meter.failed(error)
-        raise error
-
-    async def call_json(
-        self, approval: Approval, call: UpstreamCall, parse: Callable[[Endpoint, bytes], T]
-    ) -> T:
-        """One attempt with a whole-body response. Raises UpstreamFailure (retryable),
-        StreamProtocolError (malformed answer) or RejectedByUpstream (final)."""
-        endpoint = approval.endpoint
-        began = time.perf_counter()
-        async with self.dispatcher.send(approval, call) as response:
-            if response.status != 200:
-                await self.raise_for_status(endpoint, response)
-            result = parse(endpoint, await response.read())
-        self.health.record_success(endpoint.id, time.perf_counter() - began)
-        return result
-
-    async def raise_for_status(self, endpoint: Endpoint, response: UpstreamResponse) -> None:
-        body = await response.read(ERROR_BODY_LIMIT)
-        classify = spec_for(endpoint.provider.protocol).classify
-        info = classify(response.status, response.headers, body)
-        del body  # classified; never kept, logged or relayed
-        if not info.kind.retryable:
-            raise rejected(endpoint.id, info)
-        raise UpstreamFailure(info.kind, endpoint.id, response.status)
+    async def embeddings(
+        self, request: EmbeddingRequest, principal: Principal, demand: Demand = NO_DEMAND
+    ) -> tuple[JSON, Served]:
+        """Embeddings (``/v1/embeddings``), see :mod:`.embeddings`."""
+        plan = self.plan_media(request.model, request.models, request.provider, "embeddings")
+        meter = Metering(self, principal, EMBEDDINGS_ROUTE, request.model, stream=False)
+        meter.demand = demand
+        return await create_embeddings(self.runner, plan, meter, request)
 
 
 UNKNOWN_MODEL = "unknown"
@@ -222,10 +182,10 @@ class Metering:
         self.demand = NO_DEMAND  # set by the route's service call: what it may consume
         self.ticket = NO_TICKET
 
-    async def admit(self, plan: Plan) -> None:
+    async def admit(self, approvals: tuple[Approval, ...]) -> None:
         """Before any upstream call: raises RateLimited, BudgetExceeded (402) or
         LimitStoreUnavailable (503); else reserves the request's maximum."""
-        endpoints = [approval.endpoint for approval in plan.approvals]
+        endpoints = [approval.endpoint for approval in approvals]
         self.ticket = await self.gateway.limiter.admit(self.principal, self.demand, endpoints)
 
     def release(self) -> None:

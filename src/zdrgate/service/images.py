@@ -2,7 +2,7 @@
 
 Usage::
 
-    body, served = await generate_images(gateway, request, principal, pass_urls=False)
+    body, served = await gateway.images(request, principal, pass_urls=False)
 
 Images come back as base64 (``b64_json``). An upstream that answers with a URL has
 it fetched from the provider's allowlisted origins and inlined, unless the operator
@@ -13,53 +13,51 @@ zdrgate never writes an image anywhere and never hosts an image URL.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
-from zdrgate.accounts.keys import Principal
-from zdrgate.catalog.model import Endpoint, Provider
+from zdrgate.catalog.model import Provider
 from zdrgate.errors import InvalidRequest, UpstreamUnavailable
-from zdrgate.limits import NO_DEMAND, Demand
+from zdrgate.policy import Approval
 from zdrgate.protocols import spec_for
-from zdrgate.protocols.base import UpstreamCall
 from zdrgate.protocols.common import JSON
 from zdrgate.protocols.media import GeneratedImage, ImageBatch
-from zdrgate.service.gateway import Gateway, Metering, Served
-from zdrgate.service.media import media_plan
+from zdrgate.service.plan import Plan
+from zdrgate.service.runner import Runner
+from zdrgate.service.served import Served
 from zdrgate.upstream.assets import AssetFetcher, AssetRefused
 from zdrgate.wire.images import ImageRequest
 
 ROUTE = "images.generations"
 
+if TYPE_CHECKING:
+    from zdrgate.service.gateway import Metering
 
-async def generate_images(
-    gateway: Gateway,
-    request: ImageRequest,
-    principal: Principal,
-    *,
-    pass_urls: bool,
-    demand: Demand = NO_DEMAND,
-) -> tuple[JSON, Served]:
-    keep_urls = request.response_format == "url"
-    if keep_urls and not pass_urls:
+
+def refuse_url_answers(request: ImageRequest, pass_urls: bool) -> None:
+    """``response_format: "url"`` only where the operator lets provider URLs through."""
+    if request.response_format == "url" and not pass_urls:
         raise InvalidRequest(
             "zdrgate returns images as base64 and does not host image URLs; this gateway "
             "does not pass provider URLs through. Use response_format 'b64_json'.",
             param="response_format",
             code="unsupported_response_format",
         )
-    plan = media_plan(gateway, request.model, request.models, request.provider, "image")
-    meter = Metering(gateway, principal, ROUTE, request.model, stream=False)
-    meter.demand = demand
 
-    async def build(endpoint: Endpoint) -> UpstreamCall:
-        return spec_for(endpoint.provider.protocol).require_images().build_images(endpoint, request)
 
-    def parse(endpoint: Endpoint, body: bytes) -> ImageBatch:
-        return spec_for(endpoint.provider.protocol).require_images().parse_images(endpoint, body)
+async def generate_images(
+    runner: Runner, assets: AssetFetcher, plan: Plan, meter: Metering, request: ImageRequest
+) -> tuple[JSON, Served]:
+    async def attempt(approval: Approval) -> ImageBatch:
+        endpoint = approval.endpoint
+        codec = spec_for(endpoint.provider.protocol).require_images()
+        call = codec.build_images(endpoint, request)
+        return await runner.call_json(approval, call, codec.parse_images)
 
-    batch, approval = await gateway.first_success(plan, build, parse, meter)
+    batch, approval = await runner.first(plan.approvals, meter, attempt)
     endpoint = approval.endpoint
+    keep_urls = request.response_format == "url"  # allowed: refuse_url_answers ran
     try:
-        images = await inline_urls(gateway.assets, endpoint.provider, batch.images, keep_urls)
+        images = await inline_urls(assets, endpoint.provider, batch.images, keep_urls)
     except UpstreamUnavailable as error:
         meter.failed(error, endpoint)
         raise

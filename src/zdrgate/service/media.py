@@ -8,8 +8,6 @@ embeddings) eligible, so a text model never receives an image request.
 from __future__ import annotations
 
 from zdrgate.policy import Constraints
-from zdrgate.service.gateway import Gateway
-from zdrgate.service.plan import Plan, model_ids, preferences_for
 from zdrgate.wire.chat import ProviderPreferences
 
 
@@ -23,15 +21,3 @@ def media_constraints(provider: ProviderPreferences | None, modality: str) -> Co
         max_image_price=price.image if price else None,
         output_modality=modality,
     )
-
-
-def media_plan(
-    gateway: Gateway,
-    model: str,
-    fallbacks: list[str] | None,
-    provider: ProviderPreferences | None,
-    modality: str,
-) -> Plan:
-    """Approved endpoints, in routing order, for an image or embedding request."""
-    constraints = media_constraints(provider, modality)
-    return gateway.plan_for(model_ids(model, fallbacks), constraints, preferences_for(provider))

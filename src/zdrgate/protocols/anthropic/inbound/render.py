@@ -3,8 +3,8 @@ for the inbound ``/v1/messages`` API (the request side is :mod:`.request`).
 
 A stream renders as ``message_start``, then per content block ``content_block_start``
 / ``content_block_delta`` / ``content_block_stop`` (thinking, text, tool_use), then
-``message_delta`` (stop reason and usage) and ``message_stop``. A canonical error
-chunk becomes an ``error`` event, which ends the stream loudly.
+``message_delta`` (stop reason and usage) and ``message_stop``. A stream that failed
+ends with an ``error`` event (:meth:`MessageEvents.error`), loudly.
 """
 
 from __future__ import annotations
@@ -132,10 +132,6 @@ class MessageEvents:
     def chunk(self, chunk: JSON) -> list[bytes]:
         if self.ended:
             return []
-        if isinstance(chunk.get("error"), dict):
-            error = chunk["error"]
-            message = str(error.get("message") or "The upstream stream failed.")
-            return self.error(502, message, str(error.get("code") or "") or None)
         out = self._start(chunk.get("id"))
         self._usage = chunk.get("usage") or self._usage
         choices = chunk.get("choices")

@@ -45,8 +45,6 @@ def to_chat_request(request: MessagesRequest) -> ChatRequest:
         "top_k": request.top_k,
         "stop": request.stop_sequences or None,
     }
-    if request.stream:
-        chat["stream_options"] = {"include_usage": True}  # message_delta reports usage
     _tools(chat, request)
     _thinking(chat, request)
     return _validated({k: v for k, v in chat.items() if v is not None})
