@@ -119,10 +119,26 @@ def exercise(url: str, canary: str) -> None:
         client.post(url + "/v1/chat/completions", json={**chat("ok"), "temperature": canary})
 
 
+def exercise_account(url: str, canary: str, export_file: Path) -> None:
+    """An account's key sends the canary; its GDPR export is saved where the scan looks
+    (the admin audit log and the usage rows are in the database, scanned too)."""
+    with httpx.Client(headers={"Authorization": f"Bearer {MASTER}"}, timeout=10) as client:
+        client.post(url + "/v1/admin/accounts", json={"email": "canary@example.org"})
+        made = client.post(url + "/v1/admin/keys", json={"account": "canary@example.org"})
+        key = {"Authorization": f"Bearer {made.json()['key']}"}
+        body = {"model": "canary/ok", "messages": [{"role": "user", "content": canary}]}
+        assert client.post(url + "/v1/chat/completions", json=body, headers=key).status_code == 200
+        time.sleep(1.5)  # the usage batch is written, so the export holds its row
+        export = client.get(url + "/v1/account/export", headers=key)
+    assert export.json()["usage"], "the export holds the account's usage"
+    export_file.write_bytes(export.content)
+
+
 def test_no_canary_in_any_file_the_gateway_wrote(served: tuple) -> None:
     url, root, upstream, proc = served
     canary = f"CANARY{uuid.uuid4().hex}"
     exercise(url, canary)
+    exercise_account(url, canary, root / "data" / "export.json")
     assert upstream.count("ok") >= 2 and upstream.count("bad400") == 2
     deadline = time.monotonic() + 5
     while upstream.disconnects == 0 and time.monotonic() < deadline:

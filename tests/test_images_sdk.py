@@ -50,6 +50,7 @@ def test_sdk_generates_base64_images(media: FakeMedia, make_gateway: GatewayFact
     [row] = usage_rows(gw, "images.generations")
     assert row["status"] == 200 and row["model"] == "test/image"
     assert row["prompt_tokens"] == 20 and row["completion_tokens"] == 2000
+    assert row["images"] == 2
     expected = (20 * 5.0 + 2000 * 40.0) / 1e6 + 2 * 0.04
     assert row["cost_usd"] == pytest.approx(expected)
 

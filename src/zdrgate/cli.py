@@ -151,7 +151,9 @@ def explain(config: str | None, model: str, as_json: bool) -> None:
         raise click.ClickException(
             f"model {model!r} is not in the catalog (see `zdrgate models --all`)"
         )
-    engine = PolicyEngine(settings.policy.max_verification_age_days)
+    from zdrgate.cli_watch import suspended_engine  # noqa: PLC0415
+
+    engine = suspended_engine(settings)  # knows providers whose evidence awaits review
     rows = explain_rows(found, engine, dt.date.today())
     if as_json:
         payload: dict[str, Any] = {"model": found.id, "endpoints": rows}
@@ -217,9 +219,12 @@ _register_accounts()
 
 def _register_proofs() -> None:
     from zdrgate.cli_proofs import policy_log, receipt  # noqa: PLC0415
+    from zdrgate.cli_watch import catalog_verify, catalog_watch  # noqa: PLC0415
 
     main.add_command(receipt)
     main.add_command(policy_log)
+    catalog.add_command(catalog_watch)
+    catalog.add_command(catalog_verify)
 
 
 _register_proofs()

@@ -101,6 +101,17 @@ class ReceiptSettings(_Strict):
     this many days after it was replaced."""
 
 
+class EvidenceSettings(_Strict):
+    on_change: Literal["keep", "suspend"] = "keep"
+    """When evidence watch finds a provider's evidence pages changed: ``keep`` its
+    endpoints routable until their verification ages out (``max_verification_age_days``),
+    or ``suspend`` them until an admin runs ``zdrgate catalog verify``."""
+    timeout_seconds: float = Field(default=20.0, gt=0)
+    """Connect and read timeout of each evidence page fetch."""
+    refresh_seconds: float = Field(default=60.0, gt=0)
+    """How often a running gateway re-reads the log for suspended providers."""
+
+
 class WebSettings(_Strict):
     enabled: bool = True
     """Serve the web app (chat, models, privacy, account pages) at ``/``. Off: only
@@ -209,6 +220,7 @@ class Settings(_Strict):
     web: WebSettings = WebSettings()
     metrics: MetricsSettings = MetricsSettings()
     receipts: ReceiptSettings = ReceiptSettings()
+    evidence: EvidenceSettings = EvidenceSettings()
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
 
 

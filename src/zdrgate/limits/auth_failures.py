@@ -16,6 +16,7 @@ Usage::
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 
@@ -36,7 +37,7 @@ class AuthFailures:
         self._counters = counters
         self.per_minute = per_minute
         self._clock = clock
-        self._until: dict[str, float] = {}  # address -> blocked until (this clock)
+        self._until: dict[str, float] = {}  # address -> blocked until (this clock), memory only
 
     def blocked(self, addr: str) -> float:
         """Seconds ``addr`` must wait before trying a key again; 0.0 when it may."""
@@ -52,7 +53,7 @@ class AuthFailures:
     async def hit(self, addr: str) -> float:
         """Count a failed authentication; seconds ``addr`` is now blocked (0.0: not)."""
         try:
-            wait = await self._counters.hit(f"f:{addr}", self.per_minute)
+            wait = await self._counters.hit(f"f:{_pseudonym(addr)}", self.per_minute)
         except StoreUnavailable as exc:
             raise LimitStoreUnavailable(
                 f"The rate limit store is unavailable ({exc}); authentication was refused."
@@ -72,3 +73,9 @@ class AuthFailures:
             headers={"retry-after": str(seconds)},
             code="too_many_failed_authentications",
         )
+
+
+def _pseudonym(addr: str) -> str:
+    # The shared counters (Redis) get a hash, not the address: no client address is
+    # written anywhere (docs/accounts.md); the entry expires within two minutes.
+    return hashlib.blake2b(addr.encode(), digest_size=12).hexdigest()

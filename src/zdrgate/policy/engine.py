@@ -175,6 +175,15 @@ class PolicyEngine:
         self.max_age_days = max_verification_age_days
         self._cache: dict[_Key, tuple[Model, Decision]] = {}
         self._cost = 0
+        self.suspended: frozenset[str] = frozenset()
+
+    def suspend(self, providers: frozenset[str]) -> None:
+        """Providers whose evidence pages changed and await an admin's review
+        (evidence watch with ``evidence.on_change = "suspend"``): unroutable."""
+        if providers != self.suspended:
+            self.suspended = providers
+            self._cache.clear()
+            self._cost = 0
 
     def decide(
         self, model: Model, today: dt.date, constraints: Constraints = NO_CONSTRAINTS
@@ -216,6 +225,8 @@ class PolicyEngine:
         rejections: list[Rejection] = []
         for endpoint in model.endpoints:
             reasons = endpoint_reasons(endpoint, constraints, today, self.max_age_days)
+            if endpoint.provider.id in self.suspended:
+                reasons.append(Reason.EVIDENCE_UNDER_REVIEW)
             if reasons:
                 rejections.append(Rejection(endpoint, tuple(reasons)))
             else:

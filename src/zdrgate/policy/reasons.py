@@ -20,9 +20,13 @@ class Reason(StrEnum):
     UPSTREAM_NOT_CONFIGURED = "upstream_not_configured"
     ORIGIN_NOT_ATTESTED = "origin_not_attested"
     STALE_ATTESTATION = "stale_attestation"
+    EVIDENCE_UNDER_REVIEW = "evidence_under_review"
 
 
 _TEXT = {
+    Reason.EVIDENCE_UNDER_REVIEW: (
+        "the provider's evidence pages changed and await review (zdrgate catalog verify)"
+    ),
     Reason.RETAINS_DATA: "retains data (retention is not 0 days, or unknown)",
     Reason.TRAINS_ON_DATA: "trains on data (or training is unknown)",
     Reason.ZDR_NOT_OFFERED: "the provider offers no zero-retention option (or it is unknown)",

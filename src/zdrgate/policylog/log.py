@@ -104,6 +104,15 @@ class PolicyLog:
                     state[endpoint] = change.new_digest
         return state
 
+    def watched_digests(self) -> dict[str, str]:
+        """Each provider's evidence digest as evidence watch last saw it."""
+        seen: dict[str, str] = {}
+        for entry in self.entries():
+            change = entry.change
+            if change.reason in (Why.EVIDENCE_FIRST_SEEN, Why.EVIDENCE_CHANGED):
+                seen[change.provider] = change.evidence_digest or ""
+        return seen
+
     def evidence_state(self) -> dict[str, Change]:
         """Each provider's last evidence-watch entry."""
         last: dict[str, Change] = {}

@@ -50,6 +50,7 @@ from zdrgate.server import (
     routes,
 )
 from zdrgate.server.front import Front
+from zdrgate.server.proofs_lifecycle import start_proofs, stop_proofs
 from zdrgate.server.responses import error_response
 from zdrgate.server.state import AppState
 from zdrgate.server.web import WebApp
@@ -146,7 +147,7 @@ def app_for(state: AppState) -> Front:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         storage = state.settings.storage
         migrate.prepare(state.store.engine, migrate_on_start=storage.migrate_on_start)
-        proof_routes.log_policy_changes(state)
+        proofs = start_proofs(state)
         await state.gateway.dispatcher.start()
         await state.gateway.usage.start()
         await state.gateway.limiter.counters.start()
@@ -161,6 +162,7 @@ def app_for(state: AppState) -> Front:
             yield
         finally:
             await state.gateway.limiter.counters.close()
+            await stop_proofs(proofs)
             await state.gateway.usage.close()
             await state.gateway.dispatcher.close()
             await state.gateway.assets.close()

@@ -1,5 +1,5 @@
 """The routes of the proofs: the receipt keys as a JWKS, receipt verification, the
-policy transparency log; and the log's update at start.
+policy transparency log.
 
 ``GET /.well-known/jwks.json`` is public (a client verifies receipts without an API
 key); ``POST /v1/receipts/verify`` checks a receipt against this deployment's keys;
@@ -8,16 +8,14 @@ key); ``POST /v1/receipts/verify`` checks a receipt against this deployment's ke
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from starlette.requests import Request
 
 from zdrgate.errors import InvalidRequest
-from zdrgate.policylog import PolicyLog, record_changes
+from zdrgate.policylog import PolicyLog
 from zdrgate.receipts import verify_receipt
 from zdrgate.server.parsing import parse_body
 from zdrgate.server.responses import JSONBytes
 from zdrgate.server.routes import authenticate, state_of
-from zdrgate.server.state import AppState
 from zdrgate.wire.receipts import VerifyRequest
 
 
@@ -57,16 +55,3 @@ def _int_param(request: Request, name: str, default: int) -> int:
         raise InvalidRequest(f"'{name}' must be a non-negative integer.", param=name)
     return int(raw)
 
-
-def log_policy_changes(state: AppState) -> int:
-    """At start: append what changed in the served policy records since the log's
-    last entries (nothing when nothing changed). Returns the number of entries."""
-    log = PolicyLog(state.store.engine)
-    for attempt in (1, 2):
-        changes = record_changes(log.record_state(), state.gateway.catalog, state.base_catalog)
-        try:
-            return len(log.append(changes, state.receipts.ring))
-        except sa.exc.IntegrityError:
-            if attempt == 2:  # another instance appended at the same moment, twice
-                raise
-    return 0

@@ -200,7 +200,9 @@ class Metering:
         self, endpoint: Endpoint, prompt: int, completion: int, *, images: int = 0
     ) -> None:
         cost = cost_of(endpoint, prompt, completion) + images * (endpoint.image_price or 0.0)
-        self._record(endpoint, 200, None, self.attempts.count + 1, prompt, completion, cost)
+        self._record(
+            endpoint, 200, None, self.attempts.count + 1, prompt, completion, cost, images
+        )
         self._throughput(endpoint, completion)
 
     def failed(self, error: GatewayError, endpoint: Endpoint | None = None) -> None:
@@ -231,6 +233,7 @@ class Metering:
         prompt: int,
         completion: int,
         cost: float,
+        images: int = 0,
     ) -> None:
         self.ticket.settle(prompt + completion, cost)
         self.gateway.usage.record(
@@ -250,6 +253,7 @@ class Metering:
                 latency_ms=(time.perf_counter() - self.started) * 1000,
                 account_id=self.principal.account_id,
                 team_id=self.principal.team_id,
+                images=images,
             )
         )
 

@@ -13,7 +13,7 @@ from zdrgate.catalog.model import Auth, Endpoint
 from zdrgate.policy import Approval, verify
 from zdrgate.protocols import UpstreamCall, spec_for
 from zdrgate.protocols.errors import ErrorKind
-from zdrgate.upstream import http1
+from zdrgate.upstream import evidence, http1
 
 ERROR_BODY_LIMIT = 64 * 1024  # enough to classify an error; the rest is never read
 _KEPT_HEADERS = ("retry-after", "retry-after-ms", "content-type")
@@ -105,6 +105,15 @@ class Dispatcher:
         endpoint = verify(approval, self._today()).endpoint
         origin, target = checked_url(endpoint, call.path)
         return Exchange(self._require_client(), endpoint, origin, target, call)
+
+    async def fetch_evidence(self, url: str, allowed: frozenset[str]) -> tuple[int, bytes]:
+        """Status and body of an evidence page (``upstream.evidence``: only URLs whose
+        origin is in ``allowed``, no credentials, no redirects followed). Raises
+        :class:`UpstreamFailure` or ``EvidenceRefused``."""
+        try:
+            return await evidence.fetch_page(self._require_client(), url, allowed)
+        except (http1.HTTPClientError, ValueError) as exc:
+            raise UpstreamFailure(evidence.failure_kind(exc), "evidence") from exc
 
     def _require_client(self) -> http1.Client:
         if self._client is None:
