@@ -18,7 +18,7 @@ from fake_openai import FakeOpenAI, start_fake_openai
 from zdrgate.catalog.model import Catalog
 from zdrgate.config import parse_settings
 from zdrgate.server.app import app_for, build_state
-from zdrgate.server.run import SERVER_OPTIONS
+from zdrgate.server.run import SERVER_OPTIONS, server_options
 from zdrgate.server.state import AppState
 from zdrgate.upstream.assets import AssetFetcher
 
@@ -62,8 +62,8 @@ def chat_model(
 
 
 class UvicornThread:
-    def __init__(self, app: Any) -> None:
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, **SERVER_OPTIONS)
+    def __init__(self, app: Any, options: dict[str, Any] | None = None) -> None:
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, **(options or SERVER_OPTIONS))
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -161,7 +161,7 @@ def make_gateway(tmp_path: Any) -> Iterator[GatewayFactory]:
             rng=random.Random(7),
             assets=assets,
         )
-        thread = UvicornThread(app_for(state))
+        thread = UvicornThread(app_for(state), server_options(state.settings.server))
         threads.append(thread)
         port = thread.start()
         return RunningGateway(f"http://127.0.0.1:{port}", state)

@@ -30,6 +30,17 @@ class ServerSettings(_Strict):
     """Larger request bodies are answered with 413."""
     stream_keepalive_seconds: float = Field(default=5.0, gt=0)
     """While waiting for the first upstream byte, send an SSE comment this often."""
+    request_timeout_seconds: float = Field(default=30.0, gt=0)
+    """A request's head and body must arrive within this long of its first byte (a new
+    connection: of connecting), else 408 and the connection is closed (slowloris)."""
+    write_timeout_seconds: float = Field(default=60.0, gt=0)
+    """A response the client leaves unread this long closes the connection."""
+    keep_alive_seconds: float = Field(default=5.0, gt=0)
+    """An idle keep-alive connection is closed after this long."""
+    max_connections: int = Field(default=10_000, gt=0)
+    """Open client connections; a request past it is answered 503."""
+    max_header_bytes: int = Field(default=32 * 1024, ge=1024)
+    """Request line and headers together; larger is a 431."""
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)
     """On SIGTERM, stop accepting and let open requests and streams finish for this
     long (their usage is recorded), then cut what is left."""
@@ -66,7 +77,10 @@ class PolicySettings(_Strict):
 class UpstreamSettings(_Strict):
     connect_timeout_seconds: float = Field(default=10.0, gt=0)
     read_timeout_seconds: float = Field(default=300.0, gt=0)
-    """Longest silence between two upstream bytes before the attempt fails."""
+    """Longest silence between two upstream bytes before the attempt fails; also the
+    longest the gateway leaves an upstream connection paused for a slow client."""
+    max_response_bytes: int = Field(default=128 * 1024 * 1024, gt=0)
+    """Largest upstream response body (after gzip/deflate decoding), streams included."""
     failure_cooldown_seconds: float = Field(default=30.0, ge=0)
     """How long an endpoint that failed is tried last."""
 

@@ -42,8 +42,11 @@ def test_chat_round_trip_streams_an_answer_with_its_receipt(visit: Any) -> None:
     expect(answer.locator(".msg-body")).to_contain_text("echo: hello there")
     expect(answer.locator(".receipt summary")).to_contain_text("Served by fakeai")
     expect(answer.locator(".receipt summary")).to_contain_text("verified 2026-11-01")
+    expect(answer.locator(".receipt summary")).to_contain_text("receipt ✓")
     answer.locator(".receipt summary").click()
     expect(answer.locator(".receipt")).to_contain_text("sha256:")
+    expect(answer.locator(".receipt")).to_contain_text("verified in this browser")
+    expect(answer.locator(".receipt")).to_contain_text("from this request: authorization")
     expect(page.locator("#live")).to_have_text("Answer finished.")
     v.screenshot("chat-answer-desktop")
     assert v.foreign_requests() == []
@@ -86,6 +89,7 @@ def test_an_image_is_generated_shown_and_downloadable(visit: Any) -> None:
         "() => document.querySelector('.msg.assistant .images img').naturalWidth === 48"
     )
     expect(page.locator(".msg.assistant .receipt summary")).to_contain_text("Served by fakeimg")
+    expect(page.locator(".msg.assistant .receipt summary")).to_contain_text("receipt ✓")
     with page.expect_download() as download:
         page.get_by_role("link", name="Download").click()
     assert download.value.suggested_filename == "zdrgate-image-1.png"
@@ -220,3 +224,19 @@ def test_phone_layout(visit: Any) -> None:
     v.screenshot("chat-answer-phone")
     page.get_by_role("button", name="Conversations").click()
     v.screenshot("chat-sidebar-phone")
+
+
+def test_a_receipt_that_does_not_verify_says_so(visit: Any) -> None:
+    v = visit()
+    page = v.open("/")
+    page.route("**/.well-known/jwks.json", lambda route: route.fulfill(json={"keys": []}))
+    consent(page)
+    ready(page)
+    choose(page, "test chat", "test/chat")
+    send(page, "check me")
+    summary = page.locator(".msg.assistant .receipt summary")
+    expect(summary).to_contain_text("receipt NOT verified")
+    summary.click()
+    expect(page.locator(".msg.assistant .receipt")).to_contain_text(
+        "signed by a key the gateway does not publish"
+    )

@@ -46,6 +46,7 @@ from zdrgate.server import (
     media_routes,
     messages,
     metrics_route,
+    openapi,
     proof_routes,
     routes,
 )
@@ -96,7 +97,12 @@ def build_state(
     gateway = Gateway(
         catalog=served,
         engine=PolicyEngine(settings.policy.max_verification_age_days),
-        dispatcher=Dispatcher(up.connect_timeout_seconds, up.read_timeout_seconds, today),
+        dispatcher=Dispatcher(
+            up.connect_timeout_seconds,
+            up.read_timeout_seconds,
+            today,
+            max_response_bytes=up.max_response_bytes,
+        ),
         usage=UsageRecorder(store, metrics=metrics),
         health=HealthBoard(up.failure_cooldown_seconds),
         rng=rng,
@@ -183,6 +189,7 @@ def _routes() -> list[Route]:
     table = [
         Route("/healthz", routes.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
+        Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
         Route("/metrics", metrics_route.metrics, methods=["GET"]),
         Route("/v1/chat/completions", routes.chat_completions, methods=["POST"]),
         Route("/v1/messages", messages.messages, methods=["POST"]),

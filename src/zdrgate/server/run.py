@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -12,23 +13,36 @@ import uvicorn
 from zdrgate.accounts import migrate
 from zdrgate.accounts.keys import generate
 from zdrgate.accounts.store import Store
-from zdrgate.config import Settings, load_settings
+from zdrgate.config import ServerSettings, Settings, load_settings
 from zdrgate.server.app import app_for, build_state
-from zdrgate.server.protocol import CoalescingHttpToolsProtocol
+from zdrgate.server.guard import ConnectionLimits, GuardedHttpToolsProtocol
 from zdrgate.server.state import AppState
 
 log = logging.getLogger("zdrgate")
 
-# uvicorn settings for every way zdrgate is served (the test suite uses them too).
-SERVER_OPTIONS: dict[str, Any] = {
-    "access_log": False,  # it would write client addresses
-    "proxy_headers": False,  # X-Forwarded-* are never trusted nor forwarded
-    "server_header": False,
-    "log_level": "warning",
-    "loop": "uvloop",
-    "http": CoalescingHttpToolsProtocol,
-    "lifespan": "on",
-}
+
+def server_options(server: ServerSettings) -> dict[str, Any]:
+    """uvicorn settings for every way zdrgate is served (the test suite uses them too)."""
+    limits = ConnectionLimits(
+        request_timeout=server.request_timeout_seconds,
+        write_timeout=server.write_timeout_seconds,
+        max_header_bytes=server.max_header_bytes,
+    )
+    return {
+        "access_log": False,  # it would write client addresses
+        "proxy_headers": False,  # X-Forwarded-* are never trusted nor forwarded
+        "server_header": False,
+        "log_level": "warning",
+        "loop": "uvloop",
+        # A partial of a module-level class: worker processes unpickle it.
+        "http": functools.partial(GuardedHttpToolsProtocol, limits=limits),
+        "lifespan": "on",
+        "timeout_keep_alive": server.keep_alive_seconds,
+        "limit_concurrency": server.max_connections,
+    }
+
+
+SERVER_OPTIONS: dict[str, Any] = server_options(ServerSettings())  # the defaults
 
 
 def bootstrap_admin_key(
@@ -64,7 +78,7 @@ def run(
         "host": host,
         "port": port,
         "timeout_graceful_shutdown": settings.server.shutdown_grace_seconds,
-        **SERVER_OPTIONS,
+        **server_options(settings.server),
     }
     sys.stderr.write(routable_summary(state) + f"zdrgate serving on http://{host}:{port}/v1\n")
     if workers > 1:

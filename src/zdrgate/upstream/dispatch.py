@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from types import MappingProxyType
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from zdrgate.catalog.model import Auth, Endpoint
 from zdrgate.policy import Approval, verify
@@ -72,11 +72,24 @@ def _target(base_url: str, path: str) -> tuple[http1.Origin, str] | None:
         return None
     if (got.scheme, got.netloc) != (base.scheme, base.netloc) or got.fragment:
         return None
-    if not got.path.startswith(base.path):
+    if not _under(got.path, base.path):
         return None
     port = port or (443 if base.scheme == "https" else 80)
     origin = http1.Origin(base.scheme, base.hostname, port)
     return origin, (got.path or "/") + (f"?{got.query}" if got.query else "")
+
+
+def _under(path: str, prefix: str) -> bool:
+    """``path`` stays under ``prefix`` as a server would read it: no dot segment, plain
+    or percent-encoded (even twice: ``/v1/../x``, ``/v1/%2e%2e/x``, ``/v1/%252e%252e/x``),
+    no backslash, and the prefix ends at a segment (``/v1`` does not cover ``/v1x``)."""
+    decoded = path
+    for _ in range(3):  # a server or a proxy in front of it may decode more than once
+        decoded = unquote(decoded)
+    if "\\" in decoded or any(s in (".", "..") for s in decoded.split("/")):
+        return False
+    prefix = prefix.rstrip("/")
+    return not prefix or path == prefix or path.startswith(prefix + "/")
 
 
 class Dispatcher:
@@ -85,14 +98,18 @@ class Dispatcher:
         connect_timeout: float = 10.0,
         read_timeout: float = 300.0,
         today: Callable[[], dt.date] = dt.date.today,
+        max_response_bytes: int = http1.MAX_BODY_BYTES,
     ) -> None:
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
+        self._max_response_bytes = max_response_bytes
         self._today = today
         self._client: http1.Client | None = None
 
     async def start(self) -> None:
-        self._client = http1.Client(self._connect_timeout, self._read_timeout)
+        self._client = http1.Client(
+            self._connect_timeout, self._read_timeout, max_body_bytes=self._max_response_bytes
+        )
 
     async def close(self) -> None:
         if self._client is not None:

@@ -8,9 +8,14 @@ It does only what the dispatcher needs, on purpose:
   dropped when the server closed them or after ``idle_seconds``;
 * a request body always sent with ``Content-Length``; responses framed by httptools
   (``Content-Length``, chunked, or until close); gzip/deflate bodies decoded;
+* bounded: a response body (after decoding, so a gzip bomb stops at the limit) over
+  ``max_body_bytes`` and a head over ``MAX_HEAD_BYTES`` fail the response; repeated
+  headers are joined once, at the end of the head;
 * no proxies, no redirects, no cookies: the caller decides every byte that is sent;
 * a connect timeout, and a read timeout = the longest silence between two bytes of a
-  response (a watchdog checks active connections a few times per timeout);
+  response, or the longest time our reader leaves a full buffer untaken (a watchdog
+  checks active connections a few times per timeout): a stalled reader cannot pin
+  an upstream connection;
 * a reused connection that the server had already closed is retried once on a new
   connection, but only when not one byte of the response had arrived.
 """
@@ -29,6 +34,8 @@ import httptools
 
 READ_BUFFER_HIGH = 256 * 1024  # pause reading from the socket above this many buffered bytes
 MAX_IDLE_PER_ORIGIN = 128
+MAX_HEAD_BYTES = 64 * 1024  # status line and headers of a response
+MAX_BODY_BYTES = 128 * 1024 * 1024  # default body limit (decoded)
 
 
 class HTTPClientError(Exception):
@@ -52,6 +59,10 @@ class Disconnected(HTTPClientError):
 
 
 class MalformedResponse(HTTPClientError):
+    pass
+
+
+class ResponseTooLarge(MalformedResponse):
     pass
 
 
@@ -80,13 +91,15 @@ class Response:
         "_done",
         "_error",
         "_head",
+        "_max",
+        "_received",
         "_waiter",
         "headers",
         "status",
         "translate",
     )
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, max_body: int = MAX_BODY_BYTES) -> None:
         self.status = 0
         self.headers: dict[str, str] = {}
         self._conn = conn
@@ -97,6 +110,8 @@ class Response:
         self._done = False
         self._error: HTTPClientError | None = None
         self._decoder: zlib._Decompress | None = None
+        self._received = 0  # decoded body bytes so far
+        self._max = max_body
         # Set by the caller to raise its own exception type from the body readers.
         self.translate: Callable[[HTTPClientError], Exception] | None = None
 
@@ -152,11 +167,15 @@ class Response:
 
     def feed(self, data: bytes) -> None:
         if self._decoder is not None:
-            try:
-                data = self._decoder.decompress(data)
+            try:  # never more output than the limit allows, plus one byte to notice
+                data = self._decoder.decompress(data, self._max - self._received + 1)
             except zlib.error:
-                self.fail(MalformedResponse("undecodable body"))
+                self._conn.fail(MalformedResponse("undecodable body"))
                 return
+        self._received += len(data)
+        if self._received > self._max:
+            self._conn.fail(ResponseTooLarge("response body over the limit"))
+            return
         if data:
             self._chunks.append(data)
             self._buffered += len(data)
@@ -166,6 +185,10 @@ class Response:
     def finish(self) -> None:
         if self._decoder is not None:
             tail = self._decoder.flush()
+            self._received += len(tail)
+            if self._received > self._max:
+                self.fail(ResponseTooLarge("response body over the limit"))
+                return
             if tail:
                 self._chunks.append(tail)
         self._done = True
@@ -203,17 +226,21 @@ class Response:
 class Connection(asyncio.Protocol):
     """One keep-alive connection; carries at most one response at a time."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, max_body: int = MAX_BODY_BYTES) -> None:
         self.loop = loop
+        self.max_body = max_body
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.response: Response | None = None
         self.headers: dict[str, str] = {}
+        self._fields: dict[str, list[str]] = {}  # headers of the head being read
+        self._head_bytes = 0
         self.served = 0  # responses completed on this connection
         self.received = False  # any byte of the current response
         self.keep_alive = False
         self.last_activity = loop.time()
         self._paused = False
+        self._paused_at = 0.0
 
     @property
     def usable(self) -> bool:
@@ -221,8 +248,10 @@ class Connection(asyncio.Protocol):
 
     def start(self, payload: Iterable[bytes]) -> Response:
         assert self.transport is not None
-        self.response = Response(self)
+        self.response = Response(self, self.max_body)
         self.headers = {}
+        self._fields = {}
+        self._head_bytes = 0
         self.received = False
         self.keep_alive = False
         self.last_activity = self.loop.time()
@@ -260,21 +289,26 @@ class Connection(asyncio.Protocol):
         self.last_activity = self.loop.time()
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserError:
+        except (httptools.HttpParserError, MalformedResponse):
             self.fail(MalformedResponse("malformed HTTP response"))
 
     # httptools callbacks
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_bytes += len(name) + len(value)
+        if self._head_bytes > MAX_HEAD_BYTES:
+            raise MalformedResponse("response head over the limit")
         key = name.decode("latin-1").lower()
-        text = value.decode("latin-1")
-        old = self.headers.get(key)
-        self.headers[key] = text if old is None else f"{old}, {text}"
+        self._fields.setdefault(key, []).append(value.decode("latin-1"))
 
     def on_headers_complete(self) -> None:
+        # Repeated headers joined once here: joining as they come is quadratic.
+        fields, self._fields = self._fields, {}
+        self.headers = {k: v[0] if len(v) == 1 else ", ".join(v) for k, v in fields.items()}
         status = self.parser.get_status_code()
         if 100 <= status < 200:  # informational (103 Early Hints...): the real one follows
             self.headers = {}
+            self._head_bytes = 0
             return
         response = self.response
         if response is not None:
@@ -294,13 +328,17 @@ class Connection(asyncio.Protocol):
 
     # flow control and failure
 
-    def silent_since(self, deadline: float) -> bool:
-        """Waiting for the upstream (not for our reader) since before ``deadline``."""
-        return self.response is not None and not self._paused and self.last_activity < deadline
+    def stalled_since(self, deadline: float) -> bool:
+        """Waiting for the upstream, or for our reader to take a full buffer, since
+        before ``deadline``."""
+        if self.response is None:
+            return False
+        return (self._paused_at if self._paused else self.last_activity) < deadline
 
     def pause_if_full(self, buffered: int) -> None:
         if buffered > READ_BUFFER_HIGH and not self._paused and self.transport is not None:
             self._paused = True
+            self._paused_at = self.loop.time()
             self.transport.pause_reading()
 
     def resume_if_drained(self, buffered: int) -> None:
@@ -331,8 +369,10 @@ class Client:
         read_timeout: float = 300.0,
         idle_seconds: float = 15.0,
         ssl_context: ssl.SSLContext | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         self.connect_timeout = connect_timeout
+        self.max_body_bytes = max_body_bytes
         self.read_timeout = read_timeout
         self.idle_seconds = idle_seconds
         self._ssl = ssl_context
@@ -414,7 +454,7 @@ class Client:
         try:
             async with asyncio.timeout(self.connect_timeout):
                 _, conn = await loop.create_connection(
-                    lambda: Connection(loop), origin.host, origin.port,
+                    lambda: Connection(loop, self.max_body_bytes), origin.host, origin.port,
                     ssl=tls, server_hostname=origin.host if tls else None,
                 )
         except TimeoutError as exc:
@@ -436,9 +476,9 @@ class Client:
     def _check_silence(self, loop: asyncio.AbstractEventLoop, tick: float) -> None:
         self._watchdog = None
         deadline = loop.time() - self.read_timeout
-        for conn in [c for c in self._active if c.silent_since(deadline)]:
+        for conn in [c for c in self._active if c.stalled_since(deadline)]:
             self._active.discard(conn)
-            conn.fail(ReadTimeout("no data from the upstream within the read timeout"))
+            conn.fail(ReadTimeout("no progress within the read timeout"))
         if self._active:
             self._watchdog = loop.call_later(tick, self._check_silence, loop, tick)
 

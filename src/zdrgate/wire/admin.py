@@ -11,8 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from zdrgate.wire.chat import ProviderPreferences
 
-Count = Annotated[int, Field(ge=0)]
-Usd = Annotated[float, Field(ge=0)]
+# Bounded to what the columns hold (a 32-bit INTEGER, a finite float): a larger value
+# is a 400, not an overflow in the database driver (found by the schemathesis run).
+Count = Annotated[int, Field(ge=0, le=2**31 - 1)]
+Usd = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]
 Name = Annotated[str, Field(max_length=128)]
 
 

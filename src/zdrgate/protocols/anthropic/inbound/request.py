@@ -132,7 +132,13 @@ def _data_url(media_type: str, data: str) -> str:
 
 
 def _dumps(value: object) -> str:
-    return orjson.dumps(value).decode()
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # an integer past 64 bits: a 400, as canonical.encode answers
+        raise InvalidRequest(
+            "The request holds a number that cannot be forwarded (integers must fit in 64 bits).",
+            param="messages",
+        ) from None
 
 
 def _tools(chat: JSON, request: MessagesRequest) -> None:

@@ -36,7 +36,8 @@ export function headers(extra = {}) {
 export async function call(path, { method = "GET", body, signal, json = true } = {}) {
   const init = { method, credentials: "same-origin", signal, headers: headers() };
   if (body !== undefined) {
-    init.body = json ? JSON.stringify(body) : body;
+    // A string is sent as it is: the page keeps its exact bytes to check the receipt.
+    init.body = json && typeof body !== "string" ? JSON.stringify(body) : body;
     if (json) init.headers["Content-Type"] = "application/json";
   }
   return fetch(path, init);

@@ -8,7 +8,8 @@ import { el, announce } from "./dom.js";
 import * as history from "./history.js";
 import { Rendered, renderMarkdown } from "./markdown.js";
 import { ModelPicker } from "./picker.js";
-import { fromComment, fromHeaders, providerOf, receiptNode } from "./receipt.js";
+import { check, fromComment, fromHeaders, providerOf, receiptNode } from "./receipt.js";
+import { before } from "./verify.js";
 import { events, receiptFromComment } from "./sse.js";
 
 const $ = (id) => document.getElementById(id);
@@ -305,24 +306,31 @@ function placeholder(model) {
 
 async function answer() {
   const model = picker.value;
-  const request = { model: model.id, messages: apiMessages(), stream: true };
+  const sent = { model: model.id, messages: apiMessages(), stream: true };
   const { message, node } = placeholder(model);
-  if (outputs(model).includes("image")) request.modalities = ["image", "text"];
+  if (outputs(model).includes("image")) sent.modalities = ["image", "text"];
+  const payload = JSON.stringify(sent);
+  const raw = [];
+  let token = null;
   controller = new AbortController();
   busy(true);
   announce("Answer started.");
   let view = null;
   try {
-    const response = await call("/v1/chat/completions", { method: "POST", body: request, signal: controller.signal });
+    const response = await call("/v1/chat/completions", { method: "POST", body: payload, signal: controller.signal });
     if (!response.ok) throw await errorOf(response);
     message.receipt = fromHeaders(response.headers);
     const body = node.querySelector(".msg-body");
-    for await (const event of events(response)) {
-      for (const comment of event.comments) message.receipt = message.receipt || fromComment(receiptFromComment(comment));
+    for await (const event of events(response, raw)) {
+      for (const comment of event.comments) {
+        const fields = receiptFromComment(comment);
+        if (fields?.["zdr-receipt"]) token = fields["zdr-receipt"];
+        message.receipt = message.receipt || fromComment(fields);
+      }
       if (event.data === null) continue;
       if (event.data === "[DONE]") break;
       const chunk = JSON.parse(event.data);
-      if (chunk.error) { message.error = `The answer was cut: ${chunk.error.message || "upstream error"}.`; break; }
+      if (chunk.error) { message.error = `The answer was cut: ${chunk.error.message || "upstream error"}. Nothing of it was kept; you can retry.`; continue; }
       const delta = chunk.choices?.[0]?.delta || {};
       if (delta.content) {
         if (!view) { node.querySelector(".waiting")?.remove(); view = new Rendered(body); }
@@ -333,6 +341,7 @@ async function answer() {
       }
       for (const image of delta.images || []) (message.images ||= []).push(image.image_url?.url || image.url);
     }
+    if (token) message.receipt = await check(message.receipt, token, new TextEncoder().encode(payload), before(raw));
     announce("Answer finished.");
   } catch (error) {
     if (error.name === "AbortError") { message.stopped = true; message.error = message.content ? "Stopped." : "Stopped before any answer."; }
@@ -354,13 +363,12 @@ async function makeImage(prompt) {
   busy(true);
   announce("Image started.");
   try {
-    const response = await call("/v1/images/generations", {
-      method: "POST", signal: controller.signal,
-      body: { model: model.id, prompt, n: 1, response_format: "b64_json" },
-    });
+    const payload = JSON.stringify({ model: model.id, prompt, n: 1, response_format: "b64_json" });
+    const response = await call("/v1/images/generations", { method: "POST", signal: controller.signal, body: payload });
     if (!response.ok) throw await errorOf(response);
-    message.receipt = fromHeaders(response.headers);
-    const data = (await response.json()).data || [];
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    message.receipt = await check(fromHeaders(response.headers), response.headers.get("zdr-receipt"), new TextEncoder().encode(payload), bytes);
+    const data = JSON.parse(new TextDecoder().decode(bytes)).data || [];
     message.images = data.map((d) => `data:image/png;base64,${d.b64_json}`);
     message.content = data[0]?.revised_prompt ? `*${data[0].revised_prompt}*` : "";
     announce("Image finished.");

@@ -86,6 +86,7 @@ function decorateCode(root) {
   for (const table of root.querySelectorAll("table")) {
     const wrap = document.createElement("div");
     wrap.className = "table-wrap";
+    wrap.tabIndex = 0;
     table.replaceWith(wrap);
     wrap.append(table);
   }

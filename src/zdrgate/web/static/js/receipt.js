@@ -12,6 +12,26 @@ export const STRIPPED = [
   "provider-side storage (store is forced off)",
 ];
 
+import { claimsOf, verifyReceipt } from "./verify.js";
+
+// Fill the receipt from a signed token's claims and check it (see verify.js).
+export async function check(receipt, token, requestBytes, responseBytes) {
+  if (!token) return receipt;
+  const out = receipt || {};
+  const claims = claimsOf(token) || {};
+  Object.assign(out, {
+    endpoint: claims.endpoint || out.endpoint,
+    policy: claims.policy || out.policy,
+    verified_on: claims.verified_on || out.verified_on,
+    stripped: claims.stripped,
+    signature: token,
+  });
+  const result = await verifyReceipt(token, requestBytes, responseBytes);
+  out.signature_verified = result.ok;
+  out.signature_problems = result.problems;
+  return out;
+}
+
 export function fromHeaders(headers) {
   const endpoint = headers.get("x-zdr-endpoint");
   if (!endpoint) return null;
@@ -40,10 +60,17 @@ export function providerOf(endpoint) {
 // Signed receipts are verified against the gateway's published key once it has one;
 // until then the line says plainly that the receipt is not signed.
 export function signatureLine(receipt) {
-  if (receipt.signature_verified === true) return "signature verified";
-  if (receipt.signature_verified === false) return "signature did NOT verify";
+  if (receipt.signature_verified === true) return "verified in this browser: signed by this gateway's published key, and it covers this exact request and response";
+  if (receipt.signature_verified === false) return `did NOT verify: ${(receipt.signature_problems || []).join("; ")}`;
   if (receipt.signature) return "signed (not checked in this browser)";
   return "not signed by this gateway";
+}
+
+function strippedText(receipt) {
+  const s = receipt.stripped;
+  if (!s) return STRIPPED.join("; ");
+  const named = [...(s.headers || []), ...(s.fields || [])];
+  return `${named.length ? `from this request: ${named.join(", ")}. ` : ""}Never: ${STRIPPED.join("; ")}`;
 }
 
 export function receiptNode(receipt, expectedProvider) {
@@ -59,6 +86,7 @@ export function receiptNode(receipt, expectedProvider) {
     `verified ${receipt.verified_on || "?"}`,
     fallback ? `fallback from ${expectedProvider}` : null,
     receipt.signature_verified ? "receipt ✓" : null,
+    receipt.signature_verified === false ? "receipt NOT verified" : null,
   ].filter(Boolean).join(" · ");
   const record = {
     endpoint: receipt.endpoint,
@@ -84,7 +112,7 @@ export function receiptNode(receipt, expectedProvider) {
       el("dt", {}, "Policy record"), el("dd", {}, el("code", {}, receipt.policy)),
       el("dt", {}, "Verified on"), el("dd", {}, receipt.verified_on),
       el("dt", {}, "Retention"), el("dd", {}, "0 days, no training (required for routing)"),
-      el("dt", {}, "Not forwarded"), el("dd", {}, STRIPPED.join("; ")),
+      el("dt", {}, "Not forwarded"), el("dd", {}, strippedText(receipt)),
       el("dt", {}, "Signature"), el("dd", {}, signatureLine(receipt)),
       fallback ? el("dt", {}, "Fallback") : "",
       fallback ? el("dd", {}, `${expectedProvider} was expected; ${provider} answered (another ZDR endpoint).`) : "",

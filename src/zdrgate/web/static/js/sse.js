@@ -1,13 +1,15 @@
 // Server-sent events over fetch: yields {data, comments} per event. Comments carry the
 // gateway's keep-alives and, on streams, the receipt (": x-zdr-endpoint=... ...").
 
-export async function* events(response) {
+// `raw`, when given, receives every chunk of bytes as read (for receipt hashes).
+export async function* events(response, raw = null) {
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
   let buffer = "";
   for (;;) {
     const { value, done } = await reader.read();
     if (done) break;
+    if (raw) raw.push(value);
     buffer += decoder.decode(value, { stream: true });
     if (buffer.includes("\r")) buffer = buffer.replace(/\r\n?/g, "\n");
     let end;
