@@ -12,11 +12,13 @@ import asyncio
 import dataclasses
 import json
 import random
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from conftest import REDIS_URL, TODAY, RunningGateway, UvicornThread, chat_model, provider
 from fake_media import FakeMedia, start_fake_media
@@ -24,6 +26,7 @@ from fake_openai import FakeOpenAI
 from media_setup import embedding_model, image_model, media_provider
 from test_deny_all import ROUTE_BODIES, STREAMING
 from zdrgate.accounts.keys import Limits, Principal
+from zdrgate.accounts.store import Store
 from zdrgate.catalog.model import Catalog
 from zdrgate.config import parse_settings
 from zdrgate.server.app import app_for, build_state
@@ -46,7 +49,10 @@ def start(tmp_path: Any) -> Iterator[Any]:
     threads: list[UvicornThread] = []
 
     def run(
-        providers: dict[str, Any], principal: Principal, storage: dict[str, Any] | None = None
+        providers: dict[str, Any],
+        principal: Principal,
+        storage: dict[str, Any] | None = None,
+        store: Store | None = None,
     ) -> RunningGateway:
         raw = {
             "storage": {
@@ -62,6 +68,7 @@ def start(tmp_path: Any) -> Iterator[Any]:
             environ={},
             today=lambda: TODAY,
             rng=random.Random(7),
+            store=store,
         )
         state = dataclasses.replace(state, auth=FixedAuth(principal))
         thread = UvicornThread(app_for(state))
@@ -169,8 +176,10 @@ def test_a_spent_daily_budget_gets_402_before_the_upstream_call(
 async def _burst(urls: list[str], n: int) -> list[int]:
     async with httpx.AsyncClient(timeout=30) as client:
         replies = await asyncio.gather(
-            *(client.post(urls[i % len(urls)], json=CHAT, headers={"authorization": "x"})
-              for i in range(n))
+            *(
+                client.post(urls[i % len(urls)], json=CHAT, headers={"authorization": "x"})
+                for i in range(n)
+            )
         )
     return [r.status_code for r in replies]
 
@@ -200,9 +209,7 @@ def test_100_parallel_requests_overspend_a_budget_by_at_most_one(
     assert upstream.count() == served
 
 
-def test_an_unreachable_redis_gives_503_and_sends_nothing(
-    upstream: FakeOpenAI, start: Any
-) -> None:
+def test_an_unreachable_redis_gives_503_and_sends_nothing(upstream: FakeOpenAI, start: Any) -> None:
     storage = {"redis_url": "redis://127.0.0.1:9/0"}
     gw = start({"zdr": provider(upstream.base_url, [chat_model()])}, key(rpm=100), storage)
     reply = httpx.post(gw.v1 + "/chat/completions", json=CHAT, headers=gw.auth(), timeout=10)
@@ -211,3 +218,40 @@ def test_an_unreachable_redis_gives_503_and_sends_nothing(
     assert error["code"] == "limit_store_unavailable"
     assert "rate limit store is unavailable" in error["message"]
     assert upstream.count() == 0
+
+
+class FlakyStore(Store):
+    """A real store whose database can be made to go away for usage inserts."""
+
+    down = False
+
+    def insert_usage(self, rows: Any) -> None:
+        if self.down:
+            raise sa.exc.OperationalError("insert into usage", {}, ConnectionError("away"))
+        super().insert_usage(rows)
+
+
+def _wait(condition: Any) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_a_database_outage_refuses_requests_and_loses_no_served_row(
+    upstream: FakeOpenAI, start: Any, tmp_path: Any
+) -> None:
+    store = FlakyStore(f"sqlite:///{tmp_path}/flaky.db")
+    gw = start({"zdr": provider(upstream.base_url, [chat_model()])}, key(), store=store)
+    store.down = True
+    assert httpx.post(gw.v1 + "/chat/completions", json=CHAT, headers=gw.auth()).is_success
+    _wait(lambda: gw.state.gateway.usage.backlogged)  # its row could not be written
+    refused = httpx.post(gw.v1 + "/chat/completions", json=CHAT, headers=gw.auth())
+    assert refused.status_code == 503
+    assert refused.json()["error"]["code"] == "usage_store_unavailable"
+    assert upstream.count() == 1
+    store.down = False
+    _wait(lambda: not gw.state.gateway.usage.backlogged)
+    assert httpx.post(gw.v1 + "/chat/completions", json=CHAT, headers=gw.auth()).is_success
+    _wait(lambda: len(store.usage_rows()) == 2)  # both served requests, none lost
+    assert [r["status"] for r in store.usage_rows()] == [200, 200]

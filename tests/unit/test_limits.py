@@ -84,12 +84,12 @@ async def test_tokens_reserve_the_estimate_and_settle_the_actual(counters: Count
 
 
 async def test_a_budget_refuses_once_spent_plus_reserved_reaches_it(counters: Counters) -> None:
-    checks = (BudgetCheck("d:1:key:k1", limit=1.0, reserve=0.3, ttl=60),)
-    verdicts = [await counters.admit((), checks) for _ in range(5)]
+    checks = (BudgetCheck("d:1:key:k1", limit=1.0, ttl=60),)
+    verdicts = [await counters.admit((), checks, 0, usd=0.3) for _ in range(5)]
     assert [v.refused for v in verdicts] == [-1, -1, -1, -1, 0]  # 0, .3, .6, .9 < 1.0
     counters.settle(Settlement((), (("d:1:key:k1", -0.3),)))
     await counters.flush()
-    assert (await counters.admit((), checks)).refused == -1
+    assert (await counters.admit((), checks, 0, usd=0.3)).refused == -1
 
 
 async def test_budget_refusal_names_the_scope_and_the_period(counters: Counters) -> None:
@@ -165,15 +165,14 @@ async def test_parallel_requests_overspend_a_budget_by_at_most_one(counters: Cou
         await counters.flush()
     spent = served * actual
     assert served >= 7 and spent <= budget + reserve + 1e-12
-    day_key = next(iter(_budget_keys(limiter, principal, demand)))
+    day_key = next(iter(await _budget_keys(limiter, principal)))
     assert await counters.used(day_key) == pytest.approx(spent)  # type: ignore[attr-defined]
 
 
-def _budget_keys(limiter: Limiter, principal: Principal, demand: Demand) -> list[str]:
-    from zdrgate.limits.limiter import _budget_checks, _scopes  # noqa: PLC0415
-
-    checks = _budget_checks(_scopes(principal), 0.0, limiter._clock())
-    return [c.key for c in checks]
+async def _budget_keys(limiter: Limiter, principal: Principal) -> list[str]:
+    checks = await limiter._compile(principal, ("probe",))
+    assert checks is not None
+    return [c.key for c in checks[1]]
 
 
 async def test_failed_authentications_block_an_address(counters: Counters) -> None:
@@ -203,11 +202,11 @@ async def test_an_unreachable_redis_refuses_instead_of_letting_through() -> None
 async def test_a_queued_settlement_travels_with_the_next_call(redis_prefix: str) -> None:
     """On Redis, settling costs no round trip of its own: it is queued for the next."""
     live = RedisCounters(redis.asyncio.Redis.from_url(REDIS_URL), prefix=redis_prefix)
-    check = BudgetCheck("d:1:key:k9", limit=1.0, reserve=0.5, ttl=60)
-    await live.admit((), (check,))
+    check = BudgetCheck("d:1:key:k9", limit=1.0, ttl=60)
+    await live.admit((), (check,), 0, usd=0.5)
     live.settle(Settlement((), (("d:1:key:k9", -0.4),)))
     assert await live.used("d:1:key:k9") == pytest.approx(0.5)  # not sent yet
-    await live.admit((), ())
+    await live.admit((), (), 0, 0.0)
     assert await live.used("d:1:key:k9") == pytest.approx(0.1)
     await live.close()
 
@@ -222,3 +221,33 @@ def test_durations_are_written_as_openai_writes_them() -> None:
         "6m0s",
         "1m30.25s",
     ]
+
+
+async def test_a_new_counter_starts_from_what_the_usage_rows_say_was_spent(
+    counters: Counters,
+) -> None:
+    """A restarted instance (or a Redis that lost its data) does not forget spending."""
+    asked = []
+
+    def spent(scope: str, scope_id: str, since: object) -> float:
+        asked.append((scope, scope_id))
+        return 0.95 if scope == "key" else 0.0
+
+    limiter = Limiter(counters, spent=spent)
+    principal = key(day=1.0)
+    first = await limiter.admit(principal, Demand(10, 10), (ENDPOINT,))  # 0.95 < 1.0
+    first.settle(20, 0.1)
+    await counters.flush()
+    with pytest.raises(BudgetExceeded):
+        await limiter.admit(principal, Demand(10, 10), (ENDPOINT,))
+    assert asked == [("key", "k1")]  # once: the checks are cached for the day
+
+
+async def test_an_unreadable_usage_table_refuses_with_503() -> None:
+    def spent(scope: str, scope_id: str, since: object) -> float:
+        raise OSError("database away")
+
+    limiter = Limiter(MemoryCounters(), spent=spent)
+    with pytest.raises(LimitStoreUnavailable) as caught:
+        await limiter.admit(key(day=1.0), Demand(), (ENDPOINT,))
+    assert caught.value.status == 503 and caught.value.code == "usage_store_unavailable"

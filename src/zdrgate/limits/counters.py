@@ -14,8 +14,10 @@ seconds, as OpenAI's limits do. Counters hold numbers and ids, never content.
 Usage::
 
     verdict = await counters.admit(
-        (RateCheck("r:key:k1", limit=3, cost=1),),
-        (BudgetCheck("d:20261201:key:k1", limit=5.0, reserve=0.02, ttl=172800),),
+        (RateCheck("r:key:k1", limit=3, tokens=False), RateCheck("t:key:k1", 1000, True)),
+        (BudgetCheck("d:20261201:key:k1", limit=5.0, ttl=172800),),
+        tokens=600,       # what a token bucket takes (a request bucket takes 1)
+        usd=0.02,         # what each budget reserves
     )
     if verdict.refused < 0:
         ...  # admitted; later: counters.settle(Settlement(rates=..., budgets=...))
@@ -23,37 +25,38 @@ Usage::
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Protocol
 
 PERIOD = 60.0  # seconds: limits are per minute
-_EPSILON = 1e-9
+EPSILON = 1e-9
 
 
 @dataclass(frozen=True, slots=True)
 class RateCheck:
-    """Take ``cost`` (1 request, or estimated tokens) from a per-minute ``limit``."""
+    """A per-minute ``limit`` of requests (takes 1) or of ``tokens`` (takes the estimate).
+
+    Made once per key, account or team and reused: nothing in it varies per request."""
 
     key: str
     limit: int
-    cost: float
+    tokens: bool
 
 
 @dataclass(frozen=True, slots=True)
 class BudgetCheck:
-    """Refuse when ``limit`` USD are used (spent + reserved); else reserve ``reserve``."""
+    """Refuse when ``limit`` USD are used (spent + reserved); else reserve the request's."""
 
     key: str
     limit: float
-    reserve: float
     ttl: int  # seconds the counter outlives its window's start
+    seed: float = 0.0
+    """USD already spent in the window by the usage rows, for a counter that does not
+    exist yet (a restarted instance, a Redis that lost its data)."""
 
 
-@dataclass(frozen=True, slots=True)
-class RateState:
-    remaining: int
-    reset: float  # seconds until the bucket is full again
+RateState = tuple[int, float]
+"""(remaining, seconds until the bucket is full again)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +81,11 @@ class Counters(Protocol):
         """In the app's lifespan, before the first request."""
 
     async def admit(
-        self, rates: tuple[RateCheck, ...], budgets: tuple[BudgetCheck, ...]
+        self,
+        rates: tuple[RateCheck, ...],
+        budgets: tuple[BudgetCheck, ...],
+        tokens: float,
+        usd: float,
     ) -> Verdict:
         """Check all, then take all or nothing. Raises StoreUnavailable."""
 
@@ -96,25 +103,6 @@ class Counters(Protocol):
 
 class StoreUnavailable(Exception):
     """The backend could not be reached or answered wrongly (its type only, no detail)."""
-
-
-def gcra(tat: float, now: float, limit: int, cost: float) -> tuple[float | None, RateState, float]:
-    """(new theoretical arrival time or None if refused, state, retry after seconds).
-
-    ``cost`` above ``limit`` counts as ``limit``: such a request waits for a full
-    bucket instead of never passing (its estimate, not its actual size, is large).
-    """
-    step = PERIOD / limit
-    base = max(tat, now)
-    new = base + min(cost, limit) * step
-    if new - now > PERIOD + _EPSILON:
-        return None, state_of(base, now, step), new - now - PERIOD
-    return new, state_of(new, now, step), 0.0
-
-
-def state_of(tat: float, now: float, step: float) -> RateState:
-    used = max(tat - now, 0.0)
-    return RateState(max(math.floor((PERIOD - used) / step + _EPSILON), 0), used)
 
 
 def blocked_for(tat: float, now: float, limit: int) -> float:

@@ -11,18 +11,20 @@ from zdrgate.limits.counters import RateCheck, RateState
 
 
 def rate_headers(checks: tuple[RateCheck, ...], states: tuple[RateState, ...]) -> dict[str, str]:
-    if not checks:
-        return {}
     headers: dict[str, str] = {}
-    for prefix, name in (("r", "requests"), ("t", "tokens")):
-        shown: tuple[RateCheck, RateState] | None = None
-        for check, state in zip(checks, states, strict=False):
-            if check.key[0] == prefix and (shown is None or state.remaining < shown[1].remaining):
-                shown = (check, state)
+    requests: tuple[int, RateCheck, float] | None = None
+    tokens: tuple[int, RateCheck, float] | None = None
+    for check, (remaining, reset) in zip(checks, states, strict=False):
+        if check.tokens:
+            if tokens is None or remaining < tokens[0]:
+                tokens = (remaining, check, reset)
+        elif requests is None or remaining < requests[0]:
+            requests = (remaining, check, reset)
+    for name, shown in (("requests", requests), ("tokens", tokens)):
         if shown is not None:
-            headers[f"x-ratelimit-limit-{name}"] = str(shown[0].limit)
-            headers[f"x-ratelimit-remaining-{name}"] = str(shown[1].remaining)
-            headers[f"x-ratelimit-reset-{name}"] = duration(shown[1].reset)
+            headers[f"x-ratelimit-limit-{name}"] = str(shown[1].limit)
+            headers[f"x-ratelimit-remaining-{name}"] = str(shown[0])
+            headers[f"x-ratelimit-reset-{name}"] = duration(shown[2])
     return headers
 
 

@@ -20,17 +20,20 @@ tokens; settling replaces the estimate with the actual count.
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from zdrgate.accounts.keys import Limits, Principal
+from zdrgate.accounts.keys import NO_LIMITS, Principal
 from zdrgate.catalog.model import Endpoint
 from zdrgate.errors import BudgetExceeded, LimitStoreUnavailable, RateLimited
 from zdrgate.limits.counters import (
     BudgetCheck,
     Counters,
     RateCheck,
+    RateState,
     Settlement,
     StoreUnavailable,
     Verdict,
@@ -61,110 +64,165 @@ class Demand:
 NO_DEMAND = Demand()
 
 
-@dataclass(frozen=True, slots=True)
-class _Scope:
-    name: str  # "key", "account", "team": named in refusals
-    id: str
-    limits: Limits
-
-
 class Ticket:
     """A request's reservations, settled once with its actual usage."""
 
-    __slots__ = ("_budgets", "_counters", "_rates", "headers")
+    __slots__ = ("_counters", "_headers", "_rates", "_states", "budgets", "tokens", "usd")
 
     def __init__(
         self,
         counters: Counters | None,
-        rates: tuple[tuple[str, int, float], ...],
-        budgets: tuple[tuple[str, float], ...],
-        headers: dict[str, str],
+        rates: tuple[RateCheck, ...],
+        budgets: tuple[BudgetCheck, ...],
+        states: tuple[RateState, ...],
+        tokens: float,
+        usd: float,
     ) -> None:
         self._counters = counters
-        self._rates = rates  # (token counter, limit, tokens reserved)
-        self._budgets = budgets  # (budget counter, USD reserved)
-        self.headers = headers  # x-ratelimit-* for the response
+        self._rates = rates
+        self._states = states
+        self.budgets = budgets
+        self.tokens = tokens  # reserved on every token bucket
+        self.usd = usd  # reserved on every budget
+        self._headers: dict[str, str] | None = None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """x-ratelimit-* for the response (made on first use)."""
+        if self._headers is None:
+            self._headers = rate_headers(self._rates, self._states)
+        return self._headers
 
     def settle(self, tokens: int, cost: float) -> None:
         """Replace the reservations by the actual usage; later calls do nothing."""
         counters, self._counters = self._counters, None
-        if counters is None or not (self._rates or self._budgets):
+        if counters is None:
             return
+        extra = tokens - self.tokens
         counters.settle(
             Settlement(
-                tuple((key, limit, tokens - held) for key, limit, held in self._rates),
-                tuple((key, cost - held) for key, held in self._budgets),
+                tuple((r.key, r.limit, extra) for r in self._rates if r.tokens),
+                tuple((b.key, cost - self.usd) for b in self.budgets),
             )
         )
 
 
-NO_TICKET = Ticket(None, (), (), {})
+NO_TICKET = Ticket(None, (), (), (), 0, 0.0)
+_Checks = tuple[tuple[RateCheck, ...], tuple[BudgetCheck, ...]]
+_CACHE_MAX = 10_000
+
+
+Spent = Callable[[str, str, dt.datetime], float]
+"""(scope "key" | "account" | "team", its id, since) -> USD spent: see limits.spent."""
 
 
 class Limiter:
-    def __init__(self, counters: Counters, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        counters: Counters,
+        clock: Callable[[], float] = time.time,
+        spent: Spent | None = None,
+    ) -> None:
         self.counters = counters
         self._clock = clock
+        self._spent = spent  # seeds budget counters from the usage rows
+        self._day = ""  # "YYYYMMDD" (UTC) the cached checks were made for
+        self._day_ends = 0.0
+        self._checks: dict[tuple[object, ...], _Checks | None] = {}
 
     async def admit(
         self, principal: Principal, demand: Demand, endpoints: Iterable[Endpoint]
     ) -> Ticket:
-        scopes = _scopes(principal)
-        if not scopes:
+        p = principal
+        none = NO_LIMITS
+        if p.key_limits is none and p.account_limits is none and p.team_limits is none:
+            return NO_TICKET  # the master key, a key without limits: nothing to count
+        now = self._clock()
+        if now >= self._day_ends:
+            self._new_day(now)
+        scope = (p.key_id, p.account_id, p.team_id, p.key_limits, p.account_limits, p.team_limits)
+        checks = self._checks.get(scope, _MISSING)
+        if checks is _MISSING:
+            checks = await self._compile(p, scope)
+        if checks is None:
             return NO_TICKET
+        rates, budgets = checks
         cap = DEFAULT_MAX_TOKENS if demand.max_tokens is None else demand.max_tokens
         tokens = demand.prompt_tokens + cap
-        rates = _rate_checks(scopes, tokens)
-        budgets = _budget_checks(scopes, max_cost(demand, endpoints), self._clock())
+        usd = max_cost(demand, endpoints) if budgets else 0.0
         try:
-            verdict = await self.counters.admit(rates, budgets)
+            verdict = await self.counters.admit(rates, budgets, tokens, usd)
         except StoreUnavailable as exc:
             raise LimitStoreUnavailable(
                 f"The rate limit store is unavailable ({exc}); the request was not sent."
             ) from None
-        headers = rate_headers(rates, verdict.rates)
         if verdict.refused >= 0:
-            raise _refusal(verdict, rates, budgets, scopes, headers)
-        held = tuple((r.key, r.limit, r.cost) for r in rates if r.key[0] == "t")
-        return Ticket(self.counters, held, tuple((b.key, b.reserve) for b in budgets), headers)
+            raise _refusal(verdict, rates, budgets, rate_headers(rates, verdict.rates))
+        return Ticket(self.counters, rates, budgets, verdict.rates, tokens, usd)
+
+    def _new_day(self, now: float) -> None:
+        moment = dt.datetime.fromtimestamp(now, dt.UTC)
+        self._day = moment.strftime("%Y%m%d")
+        midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+        self._day_ends = (midnight + dt.timedelta(days=1)).timestamp()
+        self._checks.clear()  # their budget counters are named by the day
+
+    async def _compile(self, p: Principal, scope_key: tuple[object, ...]) -> _Checks | None:
+        """The checks of a principal's scopes (cached: the same every request today),
+        budgets seeded with what the usage rows say was spent in their window."""
+        rates: list[RateCheck] = []
+        budgets: list[BudgetCheck] = []
+        for name, scope_id, limits in (
+            ("key", p.key_id, p.key_limits),
+            ("account", p.account_id, p.account_limits),
+            ("team", p.team_id, p.team_limits),
+        ):
+            if scope_id is None:
+                continue
+            scope = f"{name}:{scope_id}"
+            if limits.rpm is not None:
+                rates.append(RateCheck(f"r:{scope}", limits.rpm, False))
+            if limits.tpm is not None:
+                rates.append(RateCheck(f"t:{scope}", limits.tpm, True))
+            if limits.budget_day_usd is not None:
+                key = f"d:{self._day}:{scope}"
+                budgets.append(BudgetCheck(key, limits.budget_day_usd, _DAY_TTL))
+            if limits.budget_month_usd is not None:
+                key = f"m:{self._day[:6]}:{scope}"
+                budgets.append(BudgetCheck(key, limits.budget_month_usd, _MONTH_TTL))
+        if budgets and self._spent is not None:
+            budgets = await self._seeded(budgets)
+        checks = (tuple(rates), tuple(budgets)) if rates or budgets else None
+        if len(self._checks) >= _CACHE_MAX:
+            self._checks.clear()
+        self._checks[scope_key] = checks
+        return checks
+
+    async def _seeded(self, budgets: list[BudgetCheck]) -> list[BudgetCheck]:
+        spent = self._spent
+        assert spent is not None
+        day = dt.datetime.strptime(self._day, "%Y%m%d").replace(tzinfo=dt.UTC)
+        starts = {"d": day, "m": day.replace(day=1)}
+
+        def read() -> list[BudgetCheck]:
+            seeded = []
+            for check in budgets:
+                window, _, scope, scope_id = check.key.split(":", 3)
+                usd = spent(scope, scope_id, starts[window])
+                seeded.append(BudgetCheck(check.key, check.limit, check.ttl, usd))
+            return seeded
+
+        try:
+            return await asyncio.to_thread(read)
+        except Exception as exc:  # the database is away: refuse rather than forget
+            raise LimitStoreUnavailable(
+                f"The usage database is unavailable ({type(exc).__name__}); budgets cannot "
+                "be checked and the request was not sent.",
+                code="usage_store_unavailable",
+            ) from None
 
 
-def _scopes(principal: Principal) -> list[_Scope]:
-    scopes = []
-    if principal.key_limits != _NONE:
-        scopes.append(_Scope("key", principal.key_id, principal.key_limits))
-    if principal.account_id is not None and principal.account_limits != _NONE:
-        scopes.append(_Scope("account", principal.account_id, principal.account_limits))
-    if principal.team_id is not None and principal.team_limits != _NONE:
-        scopes.append(_Scope("team", principal.team_id, principal.team_limits))
-    return scopes
-
-
-_NONE = Limits()
-
-
-def _rate_checks(scopes: list[_Scope], tokens: int) -> tuple[RateCheck, ...]:
-    checks = []
-    for scope in scopes:
-        if scope.limits.rpm is not None:
-            checks.append(RateCheck(f"r:{scope.name}:{scope.id}", scope.limits.rpm, 1))
-        if scope.limits.tpm is not None:
-            checks.append(RateCheck(f"t:{scope.name}:{scope.id}", scope.limits.tpm, tokens))
-    return tuple(checks)
-
-
-def _budget_checks(scopes: list[_Scope], cost: float, now: float) -> tuple[BudgetCheck, ...]:
-    checks = []
-    day = time.strftime("%Y%m%d", time.gmtime(now))
-    for scope in scopes:
-        limits = scope.limits
-        if limits.budget_day_usd is not None:
-            key = f"d:{day}:{scope.name}:{scope.id}"
-            checks.append(BudgetCheck(key, limits.budget_day_usd, cost, _DAY_TTL))
-        if limits.budget_month_usd is not None:
-            key = f"m:{day[:6]}:{scope.name}:{scope.id}"
-            checks.append(BudgetCheck(key, limits.budget_month_usd, cost, _MONTH_TTL))
-    return tuple(checks)
+_MISSING: _Checks | None = ((), ())  # a distinct object: "not compiled yet"
 
 
 def max_cost(demand: Demand, endpoints: Iterable[Endpoint]) -> float:
@@ -186,7 +244,6 @@ def _refusal(
     verdict: Verdict,
     rates: tuple[RateCheck, ...],
     budgets: tuple[BudgetCheck, ...],
-    scopes: list[_Scope],
     headers: dict[str, str],
 ) -> RateLimited | BudgetExceeded:
     if verdict.refused < len(rates):

@@ -7,7 +7,7 @@ the tables grow, so memory stays bounded by the active keys.
 Usage::
 
     counters = MemoryCounters()
-    verdict = await counters.admit((RateCheck("r:key:k1", 3, 1),), ())
+    verdict = await counters.admit((RateCheck("r:key:k1", 3, False),), (), tokens=0, usd=0)
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 
 from zdrgate.limits.counters import (
+    EPSILON,
     PERIOD,
     BudgetCheck,
     RateCheck,
@@ -23,7 +24,6 @@ from zdrgate.limits.counters import (
     Settlement,
     Verdict,
     blocked_for,
-    gcra,
 )
 
 _SWEEP_AT = 50_000  # entries before expired ones are dropped
@@ -36,35 +36,46 @@ class MemoryCounters:
         self._used: dict[str, list[float]] = {}  # budget key -> [USD used, expires at]
 
     async def admit(
-        self, rates: tuple[RateCheck, ...], budgets: tuple[BudgetCheck, ...]
+        self,
+        rates: tuple[RateCheck, ...],
+        budgets: tuple[BudgetCheck, ...],
+        tokens: float,
+        usd: float,
     ) -> Verdict:
-        return self.admit_now(rates, budgets)
-
-    def admit_now(self, rates: tuple[RateCheck, ...], budgets: tuple[BudgetCheck, ...]) -> Verdict:
         now = self._clock()
         tats = self._tats
         states: list[RateState] = []
-        updates: list[float] = []
+        news: list[float] = []
         refused, retry = -1, 0.0
+        limit_at = now + PERIOD + EPSILON
+        # The GCRA of counters.py, inlined: this loop is on every limited request.
         for index, check in enumerate(rates):
-            new, state, wait = gcra(tats.get(check.key, now), now, check.limit, check.cost)
-            states.append(state)
-            if new is None and refused < 0:
-                refused, retry = index, wait
-            updates.append(now if new is None else new)
+            step = PERIOD / check.limit
+            tat = tats.get(check.key, now)
+            base = tat if tat > now else now
+            new = base + (min(tokens, check.limit) if check.tokens else 1) * step
+            if new > limit_at:
+                if refused < 0:
+                    refused, retry = index, new - now - PERIOD
+                used = base - now
+            else:
+                used = new - now
+            news.append(new)
+            states.append((int((PERIOD - used) / step + EPSILON), used))
         if refused < 0:
             refused = self._budget_refusal(budgets, now, len(rates))
         if refused >= 0:
             return Verdict(refused, retry, tuple(states))
-        for check, new in zip(rates, updates, strict=True):
+        for check, new in zip(rates, news, strict=True):
             tats[check.key] = new
+        used_table = self._used
         for budget in budgets:
-            entry = self._used.get(budget.key)
+            entry = used_table.get(budget.key)
             if entry is None:
-                self._used[budget.key] = [budget.reserve, now + budget.ttl]
+                used_table[budget.key] = [budget.seed + usd, now + budget.ttl]
             else:
-                entry[0] += budget.reserve
-        if len(tats) > _SWEEP_AT or len(self._used) > _SWEEP_AT:
+                entry[0] += usd
+        if len(tats) > _SWEEP_AT or len(used_table) > _SWEEP_AT:
             self._sweep(now)
         return Verdict(-1, 0.0, tuple(states))
 
@@ -74,7 +85,7 @@ class MemoryCounters:
             if entry is not None and entry[1] <= now:
                 del self._used[budget.key]
                 entry = None
-            if (entry[0] if entry is not None else 0.0) >= budget.limit:
+            if (entry[0] if entry is not None else budget.seed) >= budget.limit:
                 return offset + index
         return -1
 

@@ -13,7 +13,7 @@ is a number. Never content, so a Redis that persists to disk is acceptable.
 Usage::
 
     counters = RedisCounters(redis.asyncio.Redis.from_url(url), prefix="zdrgate:")
-    verdict = await counters.admit(rates, budgets)
+    verdict = await counters.admit(rates, budgets, tokens, usd)
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from redis.exceptions import RedisError
 from zdrgate.limits.counters import (
     BudgetCheck,
     RateCheck,
-    RateState,
     Settlement,
     StoreUnavailable,
     Verdict,
@@ -40,15 +39,16 @@ _MAX_QUEUED = 100_000  # settlements kept while Redis is away; beyond, the oldes
 FLUSH_SECONDS = 0.25
 
 # KEYS: settle-rate keys, settle-budget keys, rate keys, budget keys.
-# ARGV: counts (4), then per settle-rate: limit, delta; per settle-budget: delta;
-# per rate: limit, cost; per budget: limit, reserve, ttl.
+# ARGV: counts (4), tokens, usd; then per settle-rate: limit, delta; per settle-budget:
+# delta; per rate: limit, 1 if it counts tokens else 0; per budget: limit, ttl, seed.
 # Returns {refused index (-1), retry ms, remaining1, reset ms1, remaining2, ...}.
 ADMIT = """
 local period = 60.0
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
 local nsr, nsb, nr, nb = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local k, a = 0, 4
+local tokens, usd = tonumber(ARGV[5]), ARGV[6]
+local k, a = 0, 6
 local function put_tat(key, tat)
   if tat > now then
     redis.call('SET', key, string.format('%.6f', tat), 'PX', math.ceil((tat - now) * 1000) + 1000)
@@ -73,7 +73,11 @@ k = k + nsb
 local out = {-1, 0}
 local news = {}
 for i = 1, nr do
-  local limit, cost = tonumber(ARGV[a + 1]), math.min(tonumber(ARGV[a + 2]), tonumber(ARGV[a + 1]))
+  local limit = tonumber(ARGV[a + 1])
+  local cost = 1
+  if ARGV[a + 2] == '1' then
+    cost = math.min(tokens, limit)
+  end
   a = a + 2
   local step = period / limit
   local base = math.max(tonumber(redis.call('GET', KEYS[k + i]) or now), now)
@@ -92,7 +96,7 @@ for i = 1, nr do
 end
 if out[1] < 0 then
   for i = 1, nb do
-    local used = tonumber(redis.call('GET', KEYS[k + nr + i]) or 0)
+    local used = tonumber(redis.call('GET', KEYS[k + nr + i]) or ARGV[a + 3 * i])
     if used >= tonumber(ARGV[a + 3 * i - 2]) then
       out[1] = nr + i - 1
       break
@@ -107,10 +111,10 @@ for i = 1, nr do
 end
 for i = 1, nb do
   local key = KEYS[k + nr + i]
-  redis.call('INCRBYFLOAT', key, ARGV[a + 3 * i - 1])
-  if redis.call('TTL', key) < 0 then
-    redis.call('EXPIRE', key, ARGV[a + 3 * i])
+  if redis.call('EXISTS', key) == 0 then
+    redis.call('SET', key, ARGV[a + 3 * i], 'EX', ARGV[a + 3 * i - 1])
   end
+  redis.call('INCRBYFLOAT', key, usd)
 end
 return out
 """
@@ -160,28 +164,31 @@ class RedisCounters:
             )
 
     async def admit(
-        self, rates: tuple[RateCheck, ...], budgets: tuple[BudgetCheck, ...]
+        self,
+        rates: tuple[RateCheck, ...],
+        budgets: tuple[BudgetCheck, ...],
+        tokens: float,
+        usd: float,
     ) -> Verdict:
         p = self._prefix
         srates, sbudgets = self._take()
         keys = [p + r[0] for r in srates] + [p + b[0] for b in sbudgets]
         keys += [p + r.key for r in rates] + [p + b.key for b in budgets]
         args: list[Any] = [len(srates), len(sbudgets), len(rates), len(budgets)]
+        args += (repr(float(tokens)), repr(float(usd)))
         for _, limit, delta in srates:
             args += (limit, repr(delta))
         args += [repr(delta) for _, delta in sbudgets]
         for rate in rates:
-            args += (rate.limit, repr(rate.cost))
+            args += (rate.limit, 1 if rate.tokens else 0)
         for budget in budgets:
-            args += (repr(budget.limit), repr(budget.reserve), budget.ttl)
+            args += (repr(budget.limit), budget.ttl, repr(budget.seed))
         try:
             out = await self._admit(keys=keys, args=args)
         except (RedisError, OSError) as exc:
             self._requeue(srates, sbudgets)
             raise StoreUnavailable(type(exc).__name__) from None
-        states = tuple(
-            RateState(int(out[i]), int(out[i + 1]) / 1000) for i in range(2, len(out), 2)
-        )
+        states = tuple((int(out[i]), int(out[i + 1]) / 1000) for i in range(2, len(out), 2))
         return Verdict(int(out[0]), int(out[1]) / 1000, states)
 
     def settle(self, settlement: Settlement) -> None:
@@ -202,7 +209,7 @@ class RedisCounters:
 
     async def flush(self) -> None:
         if self._rates or self._budgets:
-            await self.admit((), ())
+            await self.admit((), (), 0, 0.0)
 
     async def close(self) -> None:
         if self._task is not None:

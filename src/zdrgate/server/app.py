@@ -35,6 +35,7 @@ from zdrgate.config import Settings
 from zdrgate.errors import GatewayError, MethodNotAllowed, NotFound
 from zdrgate.limits import AuthFailures, Limiter
 from zdrgate.limits.backend import counters_for
+from zdrgate.limits.spent import UsageSpent
 from zdrgate.metrics import Metrics
 from zdrgate.policy import PolicyEngine
 from zdrgate.receipts import KeyRing, ReceiptSigner, load_key_ring
@@ -108,7 +109,7 @@ def build_state(
         rng=rng,
         today=today,
         assets=assets or AssetFetcher(fetch_rules(settings)),
-        limiter=Limiter(counters),
+        limiter=Limiter(counters, spent=UsageSpent(store)),
     )
     if metrics is not None:
         metrics.routable = functools.partial(metrics_route.routable_counts, gateway)

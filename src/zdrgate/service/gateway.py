@@ -16,7 +16,7 @@ from typing import Any
 from zdrgate.accounts.keys import Principal
 from zdrgate.accounts.usage import UsageEvent, UsageRecorder
 from zdrgate.catalog.model import Catalog, Endpoint
-from zdrgate.errors import GatewayError, StorageFeatureRefused
+from zdrgate.errors import GatewayError, LimitStoreUnavailable, StorageFeatureRefused
 from zdrgate.limits import NO_DEMAND, NO_TICKET, Demand, Limiter, MemoryCounters
 from zdrgate.policy import Approval, Constraints, PolicyEngine
 from zdrgate.protocols import spec_for
@@ -185,6 +185,12 @@ class Metering:
     async def admit(self, approvals: tuple[Approval, ...]) -> None:
         """Before any upstream call: raises RateLimited, BudgetExceeded (402) or
         LimitStoreUnavailable (503); else reserves the request's maximum."""
+        if self.gateway.usage.backlogged:  # fail closed: a served request must be metered
+            raise LimitStoreUnavailable(
+                "The usage database is unavailable; requests are refused until usage can "
+                "be recorded again.",
+                code="usage_store_unavailable",
+            )
         endpoints = [approval.endpoint for approval in approvals]
         self.ticket = await self.gateway.limiter.admit(self.principal, self.demand, endpoints)
 
