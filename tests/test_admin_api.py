@@ -168,3 +168,31 @@ def test_admin_deletes_an_account(gw: RunningGateway) -> None:
     assert call(gw, "DELETE", f"/admin/accounts/{EMAIL}").json()["deleted"] is True
     assert chat(gw, key).status_code == 401
     assert call(gw, "GET", f"/admin/accounts/{EMAIL}").status_code == 404
+
+
+def test_people_manage_their_own_keys(gw: RunningGateway) -> None:
+    call(gw, "POST", "/admin/accounts", json={"email": EMAIL, "display_name": "Linus"})
+    call(gw, "POST", "/admin/accounts", json={"email": "other@example.org"})
+    mine = call(gw, "POST", "/admin/keys", json={"account": EMAIL}).json()["key"]
+    theirs = call(gw, "POST", "/admin/keys", json={"account": "other@example.org"}).json()
+    profile = call(gw, "GET", "/account", mine).json()
+    assert profile["email"] == EMAIL and profile["role"] == "member"
+
+    made = call(gw, "POST", "/account/keys", mine, json={"name": "ci", "rpm": 5})
+    assert made.status_code == 201, made.text
+    assert made.json()["rpm"] == 5 and not made.json()["is_admin"]
+    sneaky = call(gw, "POST", "/account/keys", mine, json={"is_admin": True})
+    assert sneaky.json()["error"]["code"] == "unknown_parameter"
+    listed = call(gw, "GET", "/account/keys", mine).json()["data"]
+    assert len(listed) == 2 and "secret_hash" not in str(listed)
+
+    new = made.json()
+    rotated = call(gw, "POST", f"/account/keys/{new['id']}/rotate", mine).json()["key"]
+    assert chat(gw, new["key"]).status_code == 401 and chat(gw, rotated).status_code == 200
+    assert call(gw, "POST", f"/account/keys/{new['id']}/revoke", mine).json()["changed"]
+    assert chat(gw, rotated).status_code == 401
+    for action in ("rotate", "revoke"):  # another person's key is not found
+        other = call(gw, "POST", f"/account/keys/{theirs['id']}/{action}", mine)
+        assert other.status_code == 404
+    assert chat(gw, theirs["key"]).status_code == 200
+    assert call(gw, "GET", "/account/keys").status_code == 403  # the master key: no account

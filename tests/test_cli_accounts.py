@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -126,3 +127,30 @@ def test_member_cannot_own_an_admin_key(cli: tuple[str, Store]) -> None:
     config, _ = cli
     run(config, "accounts", "create", EMAIL)
     assert "admin account" in run(config, "keys", "create", "--admin", "--account", EMAIL, ok=False)
+
+
+def test_teams_and_key_expiry(cli: tuple[str, Store]) -> None:
+    config, store = cli
+    run(config, "teams", "create", "ops")
+    run(config, "teams", "create", "ops", ok=False)
+    run(config, "accounts", "create", EMAIL)
+    assert run(config, "teams", "add", "ops", EMAIL).strip() == "added"
+    assert run(config, "teams", "add", "ops", EMAIL).strip() == "unchanged"
+    key_id = run(config, "keys", "create", "--account", EMAIL, "--team", "ops").split("-")[1]
+    (team,) = json.loads(run(config, "teams", "list", "--json"))
+    assert len(team["members"]) == 1
+    assert run(config, "teams", "remove", "ops", EMAIL).strip() == "removed"
+    (key,) = json.loads(run(config, "keys", "list", "--json"))
+    assert key["team_id"] is None  # the key no longer spends for the team
+    run(config, "teams", "delete", "ops")
+    assert json.loads(run(config, "teams", "list", "--json")) == []
+
+    run(config, "keys", "expire", key_id, "2030-01-02")
+    (key,) = json.loads(run(config, "keys", "list", "--json"))
+    assert key["expires_at"].startswith("2030-01-02T00:00:00")
+    run(config, "keys", "expire", key_id, "now")
+    row = store.get_key(key_id)
+    assert row is not None and not row.usable(dt.datetime.now(dt.UTC))
+    run(config, "keys", "expire", key_id, "never")
+    assert json.loads(run(config, "keys", "list", "--json"))[0]["expires_at"] is None
+    assert "YYYY-MM-DD" in run(config, "keys", "expire", key_id, "soon", ok=False)

@@ -224,3 +224,13 @@ def test_receipt_names_the_origin(upstream: Any, make_gateway: GatewayFactory) -
     assert response.headers["x-zdr-origin"] == expected
     listing = httpx.get(gw.v1 + "/models/test/chat/endpoints", headers=gw.auth()).json()
     assert listing["data"]["endpoints"][0]["origin"] == expected
+
+
+def test_signed_receipt_names_the_origin(upstream: Any, make_gateway: GatewayFactory) -> None:
+    from test_receipts_e2e import pyjwt_claims  # noqa: PLC0415
+
+    gw = make_gateway({"zdr": provider(upstream.base_url, [chat_model()])})
+    body = {"model": "test/chat", "messages": [{"role": "user", "content": "hi"}]}
+    response = httpx.post(gw.v1 + "/chat/completions", json=body, headers=gw.auth())
+    claims = pyjwt_claims(gw, response.headers["zdr-receipt"])
+    assert claims["origin"] == upstream.base_url.split("/v1")[0]

@@ -208,9 +208,10 @@ def catalog_check(config: str | None, as_json: bool) -> None:
 
 
 def _register_accounts() -> None:
-    from zdrgate.cli_accounts import COMMANDS  # noqa: PLC0415
+    from zdrgate.cli_accounts import accounts, teams  # noqa: PLC0415
+    from zdrgate.cli_keys import keys, usage  # noqa: PLC0415
 
-    for command in COMMANDS:
+    for command in (accounts, teams, keys, usage):
         main.add_command(command)
 
 

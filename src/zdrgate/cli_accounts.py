@@ -1,4 +1,5 @@
-"""The accounts' commands: ``zdrgate accounts``, ``teams``, ``keys`` and ``usage``.
+"""The accounts' commands: ``zdrgate accounts`` and ``zdrgate teams``, and the helpers
+the keys' commands share (``zdrgate.cli_keys``).
 
 Kept apart from ``zdrgate.cli`` (which registers them). Every change goes through
 :class:`zdrgate.accounts.admin.Admin` as the actor ``cli``, so it is in the admin
@@ -7,7 +8,6 @@ audit log like a change made over HTTP.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +28,22 @@ config_option = click.option(
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 UNSET = object()
+KEY_COLUMNS = [
+    "id",
+    "name",
+    "account_id",
+    "team_id",
+    "created_at",
+    "last_used_day",
+    "revoked_at",
+    "expires_at",
+    "models",
+    "region",
+    "rpm",
+    "tpm",
+    "budget_day_usd",
+    "budget_month_usd",
+]
 
 
 def cap(kind: type[int] | type[float]) -> Any:
@@ -103,11 +119,11 @@ def _settings(config: str | None) -> Settings:
         raise click.ClickException(str(exc)) from None
 
 
-def _echo_json(value: Any) -> None:
+def echo_json(value: Any) -> None:
     click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
 
 
-def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+def table(rows: list[dict[str, Any]], columns: list[str]) -> None:
     from zdrgate.reports import render_table  # noqa: PLC0415
 
     click.echo(render_table(rows, columns))
@@ -167,9 +183,9 @@ def accounts_list(config: str | None, as_json: bool) -> None:
     with admin_session(config) as ops, ops.store.connect() as conn:
         rows = [account_view(a) for a in accounts_store.list_accounts(conn)]
     if as_json:
-        _echo_json(rows)
+        echo_json(rows)
         return
-    _table(
+    table(
         rows,
         ["id", "email", "role", "created_at", "rpm", "tpm", "budget_day_usd", "budget_month_usd"],
     )
@@ -189,7 +205,7 @@ def accounts_show(config: str | None, email: str, as_json: bool) -> None:
         view = account_view(account, accounts_store.teams_of(conn, account.id))
         view["keys"] = [k.metadata() for k in keys_store.list_keys(conn, account.id)]
     if as_json:
-        _echo_json(view)
+        echo_json(view)
         return
     for name in (
         "id",
@@ -206,7 +222,7 @@ def accounts_show(config: str | None, email: str, as_json: bool) -> None:
         click.echo(f"{name}: {'-' if view[name] is None else view[name]}")
     click.echo(f"teams: {', '.join(t['name'] for t in view['teams']) or '-'}")
     click.echo("keys:")
-    _table(view["keys"], KEY_COLUMNS)
+    table(view["keys"], KEY_COLUMNS)
 
 
 @accounts.command("limits")
@@ -290,9 +306,62 @@ def teams_list(config: str | None, as_json: bool) -> None:
             for t in accounts_store.list_teams(conn)
         ]
     if as_json:
-        _echo_json(rows)
+        echo_json(rows)
         return
-    _table(rows, ["id", "name", "members", "rpm", "tpm", "budget_day_usd", "budget_month_usd"])
+    table(rows, ["id", "name", "members", "rpm", "tpm", "budget_day_usd", "budget_month_usd"])
+
+
+@teams.command("create")
+@config_option
+@click.argument("name")
+def teams_create(config: str | None, name: str) -> None:
+    """Create a team."""
+    with admin_session(config) as ops:
+        team = ops.create_team(name)
+    click.echo(f"created {team.id}")
+
+
+@teams.command("add")
+@config_option
+@click.argument("name")
+@click.argument("email")
+def teams_add(config: str | None, name: str, email: str) -> None:
+    """Add an account to a team."""
+    _membership(config, name, email, member=True)
+
+
+@teams.command("remove")
+@config_option
+@click.argument("name")
+@click.argument("email")
+def teams_remove(config: str | None, name: str, email: str) -> None:
+    """Remove an account from a team (its keys for the team stop spending for it)."""
+    _membership(config, name, email, member=False)
+
+
+def _membership(config: str | None, name: str, email: str, *, member: bool) -> None:
+    from zdrgate.accounts import accounts_store  # noqa: PLC0415
+
+    with admin_session(config) as ops:
+        with ops.store.connect() as conn:
+            team = accounts_store.require_team(conn, name)
+            account = accounts_store.require_account(conn, email)
+        changed = ops.set_member(team.id, account.id, member=member)
+    click.echo(("added" if member else "removed") if changed else "unchanged")
+
+
+@teams.command("delete")
+@config_option
+@click.argument("name")
+def teams_delete(config: str | None, name: str) -> None:
+    """Delete a team; its members' keys stay, no longer spending for it."""
+    from zdrgate.accounts import accounts_store  # noqa: PLC0415
+
+    with admin_session(config) as ops:
+        with ops.store.connect() as conn:
+            team = accounts_store.require_team(conn, name)
+        ops.delete_team(team.id)
+    click.echo(f"deleted {team.id}")
 
 
 @teams.command("limits")
@@ -308,181 +377,3 @@ def teams_limits(config: str | None, name: str, **options: Any) -> None:
             team = accounts_store.require_team(conn, name)
         ops.update_team(team.id, limit_changes(options))
     click.echo(f"updated {team.id}")
-
-
-# keys
-
-KEY_COLUMNS = [
-    "id",
-    "name",
-    "account_id",
-    "team_id",
-    "created_at",
-    "last_used_day",
-    "revoked_at",
-    "expires_at",
-    "models",
-    "region",
-    "rpm",
-    "tpm",
-    "budget_day_usd",
-    "budget_month_usd",
-]
-
-
-@click.group()
-def keys() -> None:
-    """Manage API keys (stored hashed; a new key is shown once)."""
-
-
-@keys.command("create")
-@config_option
-@click.option("--name", default="", help="A label for the key.")
-@click.option("--account", "email", default=None, help="The account that owns the key.")
-@click.option("--team", default=None, help="A team of the owner the key spends for.")
-@click.option("--models", default=None, help="Comma-separated model ids the key may use.")
-@click.option("--region", default=None, help="Only endpoints in this region (e.g. eu).")
-@click.option("--no-images", is_flag=True, help="The key may not generate images.")
-@click.option(
-    "--expires",
-    type=click.DateTime(["%Y-%m-%d"]),
-    default=None,
-    help="Stops working at the start of this UTC day.",
-)
-@click.option("--admin", is_flag=True, help="Give the key admin rights.")
-@limit_options
-def keys_create(config: str | None, **options: Any) -> None:
-    """Create an API key and print it once."""
-    with admin_session(config) as ops:
-        key, _ = ops.create_key(_key_spec(ops, options))
-    click.echo(key.plaintext)
-
-
-def _key_spec(ops: Any, options: dict[str, Any]) -> Any:
-    from zdrgate.accounts import accounts_store  # noqa: PLC0415
-    from zdrgate.accounts.keys import Limits  # noqa: PLC0415
-    from zdrgate.accounts.keys_store import KeySpec  # noqa: PLC0415
-
-    with ops.store.connect() as conn:
-        account = (
-            accounts_store.require_account(conn, options["email"]) if options["email"] else None
-        )
-        team = accounts_store.require_team(conn, options["team"]) if options["team"] else None
-    limits = {k: v for k, v in limit_changes(options).items() if v is not None}
-    expires = options["expires"]
-    return KeySpec(
-        name=options["name"],
-        is_admin=options["admin"],
-        account_id=account.id if account else None,
-        team_id=team.id if team else None,
-        expires_at=expires.replace(tzinfo=dt.UTC) if expires else None,
-        models=parse_models(options["models"]),
-        region=options["region"].strip().lower() if options["region"] else None,
-        images_allowed=not options["no_images"],
-        limits=Limits(**limits),
-    )
-
-
-def parse_models(text: str | None) -> frozenset[str] | None:
-    if text is None:
-        return None
-    models = frozenset(m.strip() for m in text.split(",") if m.strip())
-    if not models:
-        raise click.BadParameter("name at least one model id", param_hint="--models")
-    return models
-
-
-@keys.command("list")
-@config_option
-@click.option("--account", "email", default=None, help="Only this account's keys.")
-@json_option
-def keys_list(config: str | None, email: str | None, as_json: bool) -> None:
-    """Keys: id (the part after 'zdr-'), name, owner, created, last used day. No hash."""
-    from zdrgate.accounts import accounts_store, keys_store  # noqa: PLC0415
-
-    with admin_session(config) as ops, ops.store.connect() as conn:
-        owner = accounts_store.require_account(conn, email).id if email else None
-        rows = [k.metadata() for k in keys_store.list_keys(conn, owner)]
-    if as_json:
-        _echo_json(rows)
-        return
-    _table(rows, KEY_COLUMNS)
-
-
-@keys.command("limits")
-@config_option
-@click.argument("key_id")
-@limit_options
-def keys_limits(config: str | None, key_id: str, **options: Any) -> None:
-    """Set a key's rate limits and budgets."""
-    with admin_session(config) as ops:
-        ops.update_key(key_id, limit_changes(options))
-    click.echo(f"updated {key_id}")
-
-
-@keys.command("rotate")
-@config_option
-@click.argument("key_id")
-def keys_rotate(config: str | None, key_id: str) -> None:
-    """Give a key a new secret (printed once); the old one stops working."""
-    with admin_session(config) as ops:
-        key = ops.rotate_key(key_id)
-    click.echo(key.plaintext)
-
-
-@keys.command("revoke")
-@config_option
-@click.argument("key_id")
-def keys_revoke(config: str | None, key_id: str) -> None:
-    """Revoke a key by its id (the part after 'zdr-')."""
-    with admin_session(config) as ops:
-        if not ops.revoke_key(key_id):
-            raise click.ClickException(f"no active key with id {key_id!r}")
-    click.echo(f"revoked {key_id}")
-
-
-# usage
-
-
-@click.command()
-@config_option
-@click.option("--account", "email", default=None, help="Only this account.")
-@click.option("--key", "key_id", default=None, help="Only this key.")
-@click.option(
-    "--since", type=click.DateTime(["%Y-%m-%d"]), default=None, help="From this UTC day on."
-)
-@json_option
-def usage(
-    config: str | None,
-    email: str | None,
-    key_id: str | None,
-    since: dt.datetime | None,
-    as_json: bool,
-) -> None:
-    """Usage by day and model: requests, tokens, images, cost, errors. No content."""
-    from zdrgate.accounts import accounts_store  # noqa: PLC0415
-    from zdrgate.accounts.usage_report import UsageFilter, usage_by_day  # noqa: PLC0415
-
-    with admin_session(config) as ops, ops.store.connect() as conn:
-        account = accounts_store.require_account(conn, email).id if email else None
-        where = UsageFilter(account, key_id, since.date() if since else None)
-        rows = usage_by_day(conn, where)
-    if as_json:
-        _echo_json(rows)
-        return
-    _table(
-        rows,
-        [
-            "day",
-            "model",
-            "requests",
-            "prompt_tokens",
-            "completion_tokens",
-            "images",
-            "cost_usd",
-            "errors",
-        ],
-    )
-
-
-COMMANDS = (accounts, teams, keys, usage)

@@ -216,6 +216,15 @@ def _one_of(value: str | None, allowed: tuple[str, ...]) -> str | None:
     return value
 
 
+class TelemetrySettings(_Strict):
+    otlp_endpoint: str = ""
+    """OTLP/HTTP traces endpoint of the operator's collector, e.g.
+    ``http://otel-collector:4318/v1/traces``; empty: no traces. One span per request,
+    metadata only (needs ``pip install 'zdrgate[otel]'``)."""
+    service_name: str = "zdrgate"
+    """The ``service.name`` resource attribute of the spans."""
+
+
 class MetricsSettings(_Strict):
     enabled: bool = True
     """Serve Prometheus metrics at ``/metrics`` (metadata only: docs/deploy.md)."""
@@ -233,6 +242,7 @@ class Settings(_Strict):
     limits: LimitSettings = LimitSettings()
     web: WebSettings = WebSettings()
     metrics: MetricsSettings = MetricsSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
     receipts: ReceiptSettings = ReceiptSettings()
     evidence: EvidenceSettings = EvidenceSettings()
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)

@@ -36,6 +36,7 @@ FACTS = ReceiptFacts(
     policy="sha256:" + "ab" * 32,
     verified_on="2026-11-01",
     retention_days=0,
+    origin="https://api.fake.example",
 )
 NOW = dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC)
 
@@ -75,7 +76,7 @@ def test_pyjwt_verifies_a_receipt_with_the_exact_claims(tmp_path: Path) -> None:
     claims = pyjwt_decode(token, ring)
     assert set(claims) == {
         "iss", "iat", "jti", "model", "endpoint", "provider", "region", "policy",
-        "verified_on", "retention_days", "trains", "stripped", "req", "res",
+        "verified_on", "retention_days", "origin", "trains", "stripped", "req", "res",
     }
     assert claims["trains"] is False
     assert claims["stripped"] == {"fields": ["user"], "headers": ["cookie"]}

@@ -245,9 +245,16 @@ def add_member(conn: sa.Connection, team_id: str, account_id: str) -> bool:
 
 
 def remove_member(conn: sa.Connection, team_id: str, account_id: str) -> bool:
+    """Remove an account from a team; its keys stop spending for the team."""
     table = schema.team_memberships
     result = conn.execute(
         table.delete().where(table.c.team_id == team_id, table.c.account_id == account_id)
+    )
+    keys = schema.api_keys
+    conn.execute(
+        keys.update()
+        .where(keys.c.team_id == team_id, keys.c.account_id == account_id)
+        .values(team_id=None)
     )
     return bool(result.rowcount)
 

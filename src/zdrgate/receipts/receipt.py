@@ -8,7 +8,7 @@ Usage::
     result.ok, result.claims, result.checks
 
 A receipt's claims (docs/proofs.md): ``iss``, ``iat``, ``jti`` (the request id),
-``model``, ``endpoint``, ``provider``, ``region``, ``policy`` (the record's
+``model``, ``endpoint``, ``provider``, ``region``, ``origin``, ``policy`` (the record's
 ``sha256:`` digest, as the endpoints route serves it), ``verified_on``,
 ``retention_days``, ``trains`` (always false: nothing else is routable),
 ``stripped`` (request fields and headers not forwarded), ``req`` and ``res`` (sha256
@@ -53,6 +53,7 @@ class ReceiptFacts:
     policy: str
     verified_on: str
     retention_days: float | None
+    origin: str = ""  # where the request was sent, scheme://host[:port]
 
 
 def digest(data: bytes) -> str:
@@ -101,6 +102,7 @@ class ReceiptSigner:
                 "policy": facts.policy,
                 "verified_on": facts.verified_on,
                 "retention_days": facts.retention_days,
+                "origin": facts.origin,
                 "trains": False,
                 "stripped": stripped,
                 "req": req,

@@ -30,6 +30,7 @@ from zdrgate.wire.admin import (
     AccountPatch,
     KeyCreate,
     KeyPatch,
+    OwnKeyCreate,
     TeamCreate,
     TeamPatch,
 )
@@ -199,22 +200,24 @@ async def list_keys(request: Request) -> JSONBytes:
 async def create_key(request: Request) -> JSONBytes:
     admin = await admin_of(request)
     body = parse_body(KeyCreate, await request.body())
-    _check_models(request, body.models)
+    check_models(request, body.models)
 
     def create() -> dict[str, Any]:
         with admin.store.connect() as conn:
             owner = accounts.require_account(conn, body.account).id if body.account else None
             team = accounts.require_team(conn, body.team).id if body.team else None
-        key, row = admin.create_key(_spec(body, owner, team))
+        key, row = admin.create_key(key_spec(body, owner, team, is_admin=body.is_admin))
         return {**row.metadata(), "key": key.plaintext}
 
     return JSONBytes(await asyncio.to_thread(create), status_code=201)
 
 
-def _spec(body: KeyCreate, owner: str | None, team: str | None) -> KeySpec:
+def key_spec(
+    body: KeyCreate | OwnKeyCreate, owner: str | None, team: str | None, *, is_admin: bool
+) -> KeySpec:
     return KeySpec(
         name=body.name,
-        is_admin=body.is_admin,
+        is_admin=is_admin,
         account_id=owner,
         team_id=team,
         expires_at=body.expires_at,
@@ -236,7 +239,7 @@ async def get_key(request: Request) -> JSONBytes:
 async def patch_key(request: Request) -> JSONBytes:
     admin = await admin_of(request)
     body = parse_body(KeyPatch, await request.body())
-    _check_models(request, body.models)
+    check_models(request, body.models)
     changes = body.model_dump(exclude_unset=True)
     if "provider" in changes:
         changes["provider_prefs"] = changes.pop("provider")
@@ -259,7 +262,7 @@ async def revoke_key(request: Request) -> JSONBytes:
     return JSONBytes({"id": key_id, "revoked": True, "changed": revoked})
 
 
-def _check_models(request: Request, models: list[str] | None) -> None:
+def check_models(request: Request, models: list[str] | None) -> None:
     catalog = state_of(request).gateway.catalog
     for model in models or ():
         if catalog.model(model) is None:

@@ -31,6 +31,7 @@ from zdrgate.wire.admin import (
     AccountPatch,
     KeyCreate,
     KeyPatch,
+    OwnKeyCreate,
     TeamCreate,
     TeamPatch,
 )
@@ -82,6 +83,11 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/v1/policy-log"): Operation("The signed policy transparency log"),
     # The caller's own account (docs/accounts.md)
     ("GET", "/v1/usage"): Operation("The caller's usage"),
+    ("GET", "/v1/account"): Operation("The caller's account"),
+    ("GET", "/v1/account/keys"): Operation("The caller's own API keys"),
+    ("POST", "/v1/account/keys"): Operation("Create an API key of one's own", OwnKeyCreate),
+    ("POST", "/v1/account/keys/{key_id}/rotate"): Operation("Rotate one's own API key"),
+    ("POST", "/v1/account/keys/{key_id}/revoke"): Operation("Revoke one's own API key"),
     ("GET", "/v1/account/export"): Operation("GDPR export of the caller's account"),
     ("DELETE", "/v1/account"): Operation("Erase the caller's account"),
     # Administration (an admin key)

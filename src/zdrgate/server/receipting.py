@@ -41,6 +41,7 @@ def facts_of(served: Served) -> ReceiptFacts:
         policy=served.policy_digest,
         verified_on=served.verified_on,
         retention_days=endpoint.policy.retention_days,
+        origin=served.origin,
     )
 
 

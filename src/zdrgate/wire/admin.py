@@ -1,6 +1,7 @@
-"""Request bodies of the admin API (``/v1/admin/...``). Unknown fields are refused
-with a 400 naming them; on PATCH, only the fields sent are changed, and ``null``
-lifts a limit."""
+"""Request bodies of the admin API (``/v1/admin/...``) and of the own-key routes.
+
+Unknown fields are refused with a 400 naming them; on PATCH, only the fields sent are
+changed, and ``null`` lifts a limit."""
 
 from __future__ import annotations
 
@@ -66,6 +67,14 @@ class KeyCreate(_KeyRules):
     """The owner's id or email; null: an operator key."""
     team: str | None = None
     is_admin: bool = False
+
+
+class OwnKeyCreate(_KeyRules):
+    """A key people make for themselves: owned by their account, never an admin key
+    unless the account is an admin; its limits add to the account's, never lift them."""
+
+    name: Name = ""
+    team: str | None = None
 
 
 class KeyPatch(_KeyRules):
