@@ -233,6 +233,18 @@ class MetricsSettings(_Strict):
     On: no key (for a scrape port reachable only inside the cluster)."""
 
 
+class AccountSettings(_Strict):
+    signup: Literal["open", "invite", "closed"] = "invite"
+    """Who may make an account: anyone (``open``), holders of an admin's invite link
+    (``invite``), or no one (``closed``: admins make accounts)."""
+    session_hours: float = Field(default=168.0, gt=0)
+    """How long a web session lasts after sign-in."""
+    passkey_rp_id: str = ""
+    """The WebAuthn relying party id (a host name); empty: the request's host."""
+    passkey_origin: str = ""
+    """The origin browsers sign passkey answers for; empty: the request's origin."""
+
+
 class Settings(_Strict):
     server: ServerSettings = ServerSettings()
     storage: StorageSettings = StorageSettings()
@@ -240,6 +252,7 @@ class Settings(_Strict):
     upstream: UpstreamSettings = UpstreamSettings()
     images: ImageSettings = ImageSettings()
     limits: LimitSettings = LimitSettings()
+    accounts: AccountSettings = AccountSettings()
     web: WebSettings = WebSettings()
     metrics: MetricsSettings = MetricsSettings()
     telemetry: TelemetrySettings = TelemetrySettings()

@@ -15,7 +15,8 @@ envelope ``{"error": {"message", "type", "code", "param"}}`` with its status::
         ├── NoRoutableEndpoint       404 every endpoint excluded by policy (names why)
         ├── BudgetExceeded           402 a key's, account's or team's USD budget is spent
         ├── RateLimited              429 (carries Retry-After and x-ratelimit-* headers)
-        ├── LimitStoreUnavailable    503 the shared counters cannot be reached (fail closed)
+        ├── ServiceUnavailable       503 the gateway's own storage (database, Redis) is down
+        │   └── LimitStoreUnavailable  503 rate limits, budgets or usage cannot be checked
         └── UpstreamUnavailable      502/503 every approved endpoint failed (names kinds)
 
 Messages are built from metadata only (model ids, endpoint ids, reason codes,
@@ -126,11 +127,19 @@ class RateLimited(GatewayError):
             self.headers = headers
 
 
-class LimitStoreUnavailable(GatewayError):
-    """Rate limits and budgets cannot be checked: the request is refused, never let through."""
+
+class ServiceUnavailable(GatewayError):
+    """The gateway's own database or Redis cannot be reached: refuse rather than skip a
+    check (fail closed)."""
 
     status = 503
     type = "api_error"
+    code = "service_unavailable"
+
+
+class LimitStoreUnavailable(ServiceUnavailable):
+    """Rate limits and budgets cannot be checked: the request is refused, never let through."""
+
     code = "limit_store_unavailable"
 
 

@@ -13,7 +13,7 @@ from conftest import REDIS_URL
 from zdrgate.accounts.keys import Limits, Principal
 from zdrgate.catalog.model import Endpoint, PolicyRecord, Provider
 from zdrgate.errors import BudgetExceeded, LimitStoreUnavailable, RateLimited
-from zdrgate.limits import NO_TICKET, AuthFailures, Demand, Limiter, MemoryCounters
+from zdrgate.limits import NO_TICKET, CounterAuthFailures, Demand, Limiter, MemoryCounters
 from zdrgate.limits.counters import BudgetCheck, Counters, Settlement
 from zdrgate.limits.headers import duration
 from zdrgate.limits.limiter import max_cost
@@ -176,14 +176,15 @@ async def _budget_keys(limiter: Limiter, principal: Principal) -> list[str]:
 
 
 async def test_failed_authentications_block_an_address(counters: Counters) -> None:
-    failures = AuthFailures(counters, per_minute=3)
-    assert failures.blocked("10.0.0.1") == 0.0
-    waits = [await failures.hit("10.0.0.1") for _ in range(3)]
-    assert waits[:2] == [0.0, 0.0] and 0 < waits[2] <= 20
-    assert 0 < failures.blocked("10.0.0.1") <= 20
-    assert failures.blocked("10.0.0.2") == 0.0
-    refusal = failures.refusal(failures.blocked("10.0.0.1"))
-    assert refusal.status == 429 and 1 <= int(refusal.headers["retry-after"]) <= 20
+    failures = CounterAuthFailures(counters, per_minute=3)
+    assert await failures.blocked("10.0.0.1") is None
+    for _ in range(2):
+        await failures.hit("10.0.0.1")
+    assert await failures.blocked("10.0.0.1") is None
+    await failures.hit("10.0.0.1")
+    wait = await failures.blocked("10.0.0.1")
+    assert wait is not None and 0 < wait <= 20
+    assert await failures.blocked("10.0.0.2") is None
 
 
 async def test_an_unreachable_redis_refuses_instead_of_letting_through() -> None:
@@ -195,7 +196,7 @@ async def test_an_unreachable_redis_refuses_instead_of_letting_through() -> None
     assert caught.value.status == 503
     assert "rate limit store is unavailable" in caught.value.message
     with pytest.raises(LimitStoreUnavailable):
-        await AuthFailures(dead).hit("10.0.0.1")
+        await CounterAuthFailures(dead).hit("10.0.0.1")
     await dead.close()
 
 

@@ -1,17 +1,19 @@
-"""Failed authentications per client address: N a minute, then 429 for a while.
+"""Failed authentications per client address, shared by every instance through Redis.
 
-The authenticator asks :meth:`AuthFailures.blocked` before it checks a key and
-calls :meth:`AuthFailures.hit` after a key fails. ``blocked`` answers from this
-instance's memory (no round trip on the success path); ``hit`` counts in the
-shared counters and learns how long the address is blocked, so an address blocked
-through one instance is refused on another from its first failure there.
+This is the several-instance implementation of the authenticator's
+:class:`~zdrgate.accounts.failures.AuthFailures` seam (one instance uses
+``MemoryAuthFailures``). ``hit`` counts in the shared counters (a GCRA bucket of
+``per_minute`` per address, keyed by a hash of the address) and learns how long the
+address is now blocked; ``blocked`` answers from this instance's memory, so the success
+path costs no round trip, and an address blocked through one instance is refused on
+another from its first failure there.
 
 Usage::
 
-    if wait := failures.blocked(addr):
-        raise failures.refusal(wait)
-    ...                                     # the key did not match
-    await failures.hit(addr)                # raises LimitStoreUnavailable if the store is down
+    failures = CounterAuthFailures(redis_counters, per_minute=20)
+    if (retry_after := await failures.blocked(addr)) is not None:
+        ...                                 # 429 with Retry-After
+    await failures.hit(addr)                # raises LimitStoreUnavailable if Redis is down
 """
 
 from __future__ import annotations
@@ -20,18 +22,17 @@ import hashlib
 import time
 from collections.abc import Callable
 
-from zdrgate.errors import LimitStoreUnavailable, RateLimited
+from zdrgate.errors import LimitStoreUnavailable
 from zdrgate.limits.counters import Counters, StoreUnavailable
 
-DEFAULT_PER_MINUTE = 20
 _MAX_BLOCKED = 100_000
 
 
-class AuthFailures:
+class CounterAuthFailures:
     def __init__(
         self,
         counters: Counters,
-        per_minute: int = DEFAULT_PER_MINUTE,
+        per_minute: int = 20,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._counters = counters
@@ -39,19 +40,19 @@ class AuthFailures:
         self._clock = clock
         self._until: dict[str, float] = {}  # address -> blocked until (this clock), memory only
 
-    def blocked(self, addr: str) -> float:
-        """Seconds ``addr`` must wait before trying a key again; 0.0 when it may."""
+    async def blocked(self, addr: str) -> float | None:
+        """Seconds ``addr`` must wait before trying again; None when it may now."""
         until = self._until.get(addr)
         if until is None:
-            return 0.0
+            return None
         wait = until - self._clock()
         if wait <= 0:
             del self._until[addr]
-            return 0.0
+            return None
         return wait
 
-    async def hit(self, addr: str) -> float:
-        """Count a failed authentication; seconds ``addr`` is now blocked (0.0: not)."""
+    async def hit(self, addr: str) -> None:
+        """Count a failed authentication of ``addr``."""
         try:
             wait = await self._counters.hit(f"f:{_pseudonym(addr)}", self.per_minute)
         except StoreUnavailable as exc:
@@ -62,17 +63,6 @@ class AuthFailures:
             if len(self._until) >= _MAX_BLOCKED:
                 self._until.clear()
             self._until[addr] = self._clock() + wait
-        return wait
-
-    def refusal(self, wait: float) -> RateLimited:
-        """The 429 for a blocked address."""
-        seconds = max(int(wait + 0.999), 1)
-        return RateLimited(
-            f"Too many failed authentications from this address ({self.per_minute} a minute). "
-            f"Try again in {seconds}s.",
-            headers={"retry-after": str(seconds)},
-            code="too_many_failed_authentications",
-        )
 
 
 def _pseudonym(addr: str) -> str:

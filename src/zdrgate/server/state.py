@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from zdrgate.accounts.auth import Authenticator
+from zdrgate.accounts.passkeys import Passkeys
+from zdrgate.accounts.sessions import Sessions
 from zdrgate.accounts.store import Store
 from zdrgate.catalog.model import Catalog
 from zdrgate.config import Settings
-from zdrgate.limits import AuthFailures
 from zdrgate.receipts import ReceiptSigner
 from zdrgate.service import Gateway
 
@@ -19,8 +20,8 @@ class AppState:
     gateway: Gateway
     auth: Authenticator
     store: Store
+    sessions: Sessions
+    passkeys: Passkeys
     receipts: ReceiptSigner
-    auth_failures: AuthFailures
-    """Failed authentications per client address: ``blocked(addr)`` before a key is
-    checked, ``await hit(addr)`` after one fails (see zdrgate.limits.auth_failures)."""
     base_catalog: Catalog | None = None  # the packaged catalog, before the config
+    log_policy_changes: bool = True  # off for `zdrgate audit`, whose providers are fakes
