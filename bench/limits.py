@@ -26,13 +26,16 @@ from pathlib import Path
 
 from zdrgate.accounts.admin import Admin
 from zdrgate.accounts.auth import Authenticator
+from zdrgate.accounts.epoch import MemoryEpoch
+from zdrgate.accounts.failures import MemoryAuthFailures
+from zdrgate.accounts.grants import grant_loader
 from zdrgate.accounts.keys import Limits
 from zdrgate.accounts.keys_store import KeySpec
 from zdrgate.accounts.store import Store
 from zdrgate.catalog.model import Endpoint, PolicyRecord, Provider
 from zdrgate.limits import Demand, Limiter, MemoryCounters
 
-MASTER = "bench-master-key"
+MASTER = "bench-master-key-of-at-least-32-characters"
 BIG = Limits(rpm=10**9, tpm=10**12, budget_day_usd=10.0**9, budget_month_usd=10.0**9)
 
 
@@ -81,7 +84,7 @@ async def once(only: str, n: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(f"sqlite:///{Path(tmp) / 'bench.db'}")
         store.migrate()
-        auth = Authenticator(store, MASTER)
+        auth = Authenticator(grant_loader(store), MASTER, MemoryEpoch(), MemoryAuthFailures())
         header = f"Bearer {limited_key(store) if only == 'limited' else MASTER}"
         await per_request(auth, header, n)
         store.close()
@@ -109,7 +112,7 @@ async def main(n: int, rounds: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(f"sqlite:///{Path(tmp) / 'bench.db'}")
         store.migrate()
-        auth = Authenticator(store, MASTER)
+        auth = Authenticator(grant_loader(store), MASTER, MemoryEpoch(), MemoryAuthFailures())
         limited = f"Bearer {limited_key(store)}"
         principal = await auth.authenticate(limited)
         assert principal.team_id and principal.account_id and principal.key_limits == BIG
