@@ -207,6 +207,15 @@ def _one_of(value: str | None, allowed: tuple[str, ...]) -> str | None:
     return value
 
 
+class TelemetrySettings(_Strict):
+    otlp_endpoint: str = ""
+    """OTLP/HTTP traces endpoint of the operator's collector, e.g.
+    ``http://otel-collector:4318/v1/traces``; empty: no traces. One span per request,
+    metadata only (needs ``pip install 'zdrgate[otel]'``)."""
+    service_name: str = "zdrgate"
+    """The ``service.name`` resource attribute of the spans."""
+
+
 class MetricsSettings(_Strict):
     enabled: bool = True
     """Serve Prometheus metrics at ``/metrics`` (metadata only: docs/deploy.md)."""
@@ -223,6 +232,7 @@ class Settings(_Strict):
     images: ImageSettings = ImageSettings()
     web: WebSettings = WebSettings()
     metrics: MetricsSettings = MetricsSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
     receipts: ReceiptSettings = ReceiptSettings()
     evidence: EvidenceSettings = EvidenceSettings()
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)

@@ -28,13 +28,19 @@ from starlette.routing import Route
 from zdrgate.accounts import migrate
 from zdrgate.accounts.auth import Authenticator
 from zdrgate.accounts.store import Store
-from zdrgate.accounts.usage import UsageRecorder
+from zdrgate.accounts.usage import SpanSink, UsageRecorder
 from zdrgate.catalog.load import load_packaged_catalog
 from zdrgate.catalog.merge import build_catalog
 from zdrgate.catalog.model import Catalog
 from zdrgate.clock import DayClock
 from zdrgate.config import Settings
-from zdrgate.errors import GatewayError, MethodNotAllowed, NotFound, ServiceUnavailable
+from zdrgate.errors import (
+    ConfigError,
+    GatewayError,
+    MethodNotAllowed,
+    NotFound,
+    ServiceUnavailable,
+)
 from zdrgate.metrics import Metrics
 from zdrgate.policy import PolicyEngine
 from zdrgate.receipts import KeyRing, ReceiptSigner, load_key_ring
@@ -111,6 +117,8 @@ def build_state(
     )
     if metrics is not None:
         metrics.routable = functools.partial(metrics_route.routable_counts, gateway)
+    if settings.telemetry.otlp_endpoint:
+        gateway.usage.spans = _spans(settings, served)
     auth = Authenticator(store, env.get("ZDRGATE_MASTER_KEY") or None)
     store.on_credentials_changed(auth.forget)
     keys = keys or load_key_ring(settings.receipts, Path(settings.storage.data_dir), env)
@@ -128,6 +136,18 @@ def build_state(
 def issuer_of(settings: Settings) -> str:
     server = settings.server
     return settings.receipts.issuer or f"http://{server.host}:{server.port}"
+
+
+def _spans(settings: Settings, served: Catalog) -> SpanSink:
+    try:
+        from zdrgate.tracing import SpanRecorder  # noqa: PLC0415 - optional dependency
+    except ImportError as exc:
+        raise ConfigError(
+            "telemetry.otlp_endpoint is set but OpenTelemetry is not installed: "
+            "pip install 'zdrgate[otel]'"
+        ) from exc
+    conf = settings.telemetry
+    return SpanRecorder.otlp(conf.otlp_endpoint, served, conf.service_name)
 
 
 def fetch_rules(settings: Settings) -> FetchRules:

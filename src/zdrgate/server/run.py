@@ -14,6 +14,7 @@ from zdrgate.accounts import migrate
 from zdrgate.accounts.keys import generate
 from zdrgate.accounts.store import Store
 from zdrgate.config import ServerSettings, Settings, load_settings
+from zdrgate.process import disable_core_dumps
 from zdrgate.server.app import app_for, build_state
 from zdrgate.server.guard import ConnectionLimits, GuardedHttpToolsProtocol
 from zdrgate.server.state import AppState
@@ -61,6 +62,7 @@ def run(
     settings: Settings, *, host: str | None, port: int | None, workers: int, config_path: str | None
 ) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    disable_core_dumps()  # a core file would hold the prompts in flight (workers inherit it)
     host = host or settings.server.host
     port = settings.server.port if port is None else port
     state = build_state(settings)

@@ -20,3 +20,4 @@ class AppState:
     store: Store
     receipts: ReceiptSigner
     base_catalog: Catalog | None = None  # the packaged catalog, before the config
+    log_policy_changes: bool = True  # off for `zdrgate audit`, whose providers are fakes

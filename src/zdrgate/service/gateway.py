@@ -178,13 +178,19 @@ class Metering:
         self._record(endpoint, error.status, error.code, self.attempts.count, 0, 0, 0.0)
 
     def ended(
-        self, endpoint: Endpoint | None, usage: JSON | None, outcome: str | None, status: int
+        self,
+        endpoint: Endpoint | None,
+        usage: JSON | None,
+        outcome: str | None,
+        status: int,
+        first_chunk_at: float | None = None,
     ) -> None:
         """A stream's row: tokens as far as the upstream reported them."""
         prompt, completion = token_counts(usage)
         cost = cost_of(endpoint, prompt, completion) if endpoint else 0.0
         tries = self.attempts.count + (1 if endpoint and outcome is None else 0)
-        self._record(endpoint, status, outcome, tries, prompt, completion, cost)
+        ttft = None if first_chunk_at is None else first_chunk_at - self.started
+        self._record(endpoint, status, outcome, tries, prompt, completion, cost, ttft_seconds=ttft)
         if endpoint is not None and outcome is None:
             self._throughput(endpoint, completion)
 
@@ -203,6 +209,7 @@ class Metering:
         completion: int,
         cost: float,
         images: int = 0,
+        ttft_seconds: float | None = None,
     ) -> None:
         self.gateway.usage.record(
             UsageEvent(
@@ -222,7 +229,8 @@ class Metering:
                 account_id=self.principal.account_id,
                 team_id=self.principal.team_id,
                 images=images,
-            )
+            ),
+            ttft_seconds,
         )
 
 
