@@ -26,14 +26,19 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from zdrgate.accounts import migrate
-from zdrgate.accounts.auth import Authenticator
+from zdrgate.accounts.auth import AuthBlocked, Authenticator
+from zdrgate.accounts.epoch import epoch_for
+from zdrgate.accounts.failures import MemoryAuthFailures
+from zdrgate.accounts.grants import grant_loader
+from zdrgate.accounts.passkeys import MemoryChallenges, Passkeys, RedisChallenges
+from zdrgate.accounts.sessions import Sessions
 from zdrgate.accounts.store import Store
 from zdrgate.accounts.usage import SpanSink, UsageRecorder
 from zdrgate.catalog.load import load_packaged_catalog
 from zdrgate.catalog.merge import build_catalog
 from zdrgate.catalog.model import Catalog
 from zdrgate.clock import DayClock
-from zdrgate.config import Settings
+from zdrgate.config import Settings, UpstreamSettings
 from zdrgate.errors import (
     ConfigError,
     GatewayError,
@@ -48,11 +53,13 @@ from zdrgate.routing import HealthBoard
 from zdrgate.server import (
     account_routes,
     admin_routes,
+    auth_routes,
     health,
     media_routes,
     messages,
     metrics_route,
     openapi,
+    passkey_routes,
     proof_routes,
     routes,
 )
@@ -62,8 +69,10 @@ from zdrgate.server.responses import error_response
 from zdrgate.server.state import AppState
 from zdrgate.server.web import WebApp
 from zdrgate.service import Gateway
-from zdrgate.upstream import Dispatcher
+from zdrgate.upstream import Dispatcher, Transport
 from zdrgate.upstream.assets import AssetFetcher, FetchRules
+from zdrgate.upstream.proxy import ProxyTransport
+from zdrgate.upstream.transport import HTTP1Transport
 
 log = logging.getLogger("zdrgate.server")
 GC_YOUNG_THRESHOLD = 100_000  # allocations between young collections (default 700)
@@ -92,6 +101,7 @@ def build_state(
     rng: random.Random | None = None,
     assets: AssetFetcher | None = None,
     keys: KeyRing | None = None,
+    transport: Transport | None = None,
 ) -> AppState:
     env = os.environ if environ is None else environ
     today = today or DayClock()
@@ -103,12 +113,7 @@ def build_state(
     gateway = Gateway(
         catalog=served,
         engine=PolicyEngine(settings.policy.max_verification_age_days),
-        dispatcher=Dispatcher(
-            up.connect_timeout_seconds,
-            up.read_timeout_seconds,
-            today,
-            max_response_bytes=up.max_response_bytes,
-        ),
+        dispatcher=Dispatcher(today=today, transport=transport or transport_for(up)),
         usage=UsageRecorder(store, metrics=metrics),
         health=HealthBoard(up.failure_cooldown_seconds),
         rng=rng,
@@ -119,8 +124,17 @@ def build_state(
         metrics.routable = functools.partial(metrics_route.routable_counts, gateway)
     if settings.telemetry.otlp_endpoint:
         gateway.usage.spans = _spans(settings, served)
-    auth = Authenticator(store, env.get("ZDRGATE_MASTER_KEY") or None)
-    store.on_credentials_changed(auth.forget)
+    storage = settings.storage
+    epoch = epoch_for(storage.redis_url, storage.data_dir, storage.redis_key_prefix)
+    store.on_credentials_changed(epoch.bump)  # every process drops revoked keys at once
+    master = env.get("ZDRGATE_MASTER_KEY") or None
+    auth = Authenticator(grant_loader(store), master, epoch, MemoryAuthFailures())
+    lifetime = dt.timedelta(hours=settings.accounts.session_hours)
+    challenges = (
+        RedisChallenges(storage.redis_url, storage.redis_key_prefix)
+        if storage.redis_url
+        else MemoryChallenges()
+    )
     keys = keys or load_key_ring(settings.receipts, Path(settings.storage.data_dir), env)
     receipts = ReceiptSigner(keys, issuer_of(settings))
     return AppState(
@@ -128,6 +142,8 @@ def build_state(
         gateway=gateway,
         auth=auth,
         store=store,
+        sessions=Sessions(store, auth, lifetime),
+        passkeys=Passkeys(store, challenges),
         receipts=receipts,
         base_catalog=base,
     )
@@ -136,6 +152,14 @@ def build_state(
 def issuer_of(settings: Settings) -> str:
     server = settings.server
     return settings.receipts.issuer or f"http://{server.host}:{server.port}"
+
+
+def transport_for(up: UpstreamSettings) -> Transport:
+    """The upstream transport: direct, or through the operator's CONNECT proxy."""
+    limits = (up.connect_timeout_seconds, up.read_timeout_seconds, up.max_response_bytes)
+    if up.egress_proxy:
+        return ProxyTransport(up.egress_proxy, *limits)
+    return HTTP1Transport(*limits)
 
 
 def _spans(settings: Settings, served: Catalog) -> SpanSink:
@@ -187,6 +211,8 @@ def app_for(state: AppState) -> Front:
             await state.gateway.usage.close()
             await state.gateway.dispatcher.close()
             await state.gateway.assets.close()
+            await state.auth.epoch.close()
+            await state.passkeys.challenges.close()
 
     routes = _routes()
     if state.settings.web.enabled:
@@ -210,6 +236,7 @@ def app_for(state: AppState) -> Front:
 def _routes() -> list[Route]:
     table = [
         Route("/healthz", routes.healthz, methods=["GET"]),
+        *_sign_in_routes(),
         Route("/readyz", health.readyz, methods=["GET"]),
         Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
         Route("/metrics", metrics_route.metrics, methods=["GET"]),
@@ -244,8 +271,25 @@ async def _database_down(request: Request, exc: Exception) -> Any:  # an ASGI re
     )
 
 
+def _sign_in_routes() -> list[Route]:
+    post = ["POST"]
+    passkeys = passkey_routes
+    return [
+        Route("/auth/login", auth_routes.login, methods=post),
+        Route("/auth/session", auth_routes.session, methods=["GET"]),
+        Route("/auth/logout", auth_routes.logout, methods=post),
+        Route("/auth/signup", auth_routes.signup, methods=post),
+        Route("/auth/passkey/register/options", passkeys.passkey_register_options, methods=post),
+        Route("/auth/passkey/register", passkeys.passkey_register, methods=post),
+        Route("/auth/passkey/login/options", passkeys.passkey_login_options, methods=post),
+        Route("/auth/passkey/login", passkeys.passkey_login, methods=post),
+    ]
+
+
 async def _gateway_error(request: Request, exc: Exception) -> Any:  # an ASGI response
     assert isinstance(exc, GatewayError)
+    if isinstance(exc, AuthBlocked):  # failed sign-ins: say when to try again
+        return error_response(exc, {"retry-after": str(exc.retry_after)})
     return error_response(exc)
 
 
