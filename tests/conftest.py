@@ -23,7 +23,7 @@ from zdrgate.server.state import AppState
 from zdrgate.upstream.assets import AssetFetcher
 
 TODAY = dt.date(2026, 11, 27)
-MASTER = "test-master-key"
+MASTER = "test-master-key-0123456789abcdef01234"
 ZDR_POLICY = {
     "retention_days": 0,
     "trains_on_data": False,
