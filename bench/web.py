@@ -31,7 +31,7 @@ from zdrgate.config import parse_settings
 from zdrgate.server.app import app_for, build_state
 from zdrgate.server.run import SERVER_OPTIONS
 
-KEY = "bench-master-key"
+KEY = "bench-master-key-0123456789abcdef0123"
 ARGS = [
     "--headless",
     "--no-sandbox",

@@ -11,6 +11,7 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -37,7 +38,7 @@ class ServerSettings(_Strict):
     """A response the client leaves unread this long closes the connection."""
     keep_alive_seconds: float = Field(default=5.0, gt=0)
     """An idle keep-alive connection is closed after this long."""
-    max_connections: int = Field(default=10_000, gt=0)
+    max_connections: int = Field(default=16_384, gt=0)
     """Open client connections; a request past it is answered 503."""
     max_header_bytes: int = Field(default=32 * 1024, ge=1024)
     """Request line and headers together; larger is a 431."""
@@ -77,6 +78,18 @@ class UpstreamSettings(_Strict):
     """Largest upstream response body (after gzip/deflate decoding), streams included."""
     failure_cooldown_seconds: float = Field(default=30.0, ge=0)
     """How long an endpoint that failed is tried last."""
+    egress_proxy: str = ""
+    """An HTTP proxy (``http://[user:password@]host:port``) that https upstream
+    connections are tunnelled through with ``CONNECT``; TLS stays end to end, so the
+    proxy sees host names only. Empty (default): direct connections."""
+
+    @field_validator("egress_proxy")
+    @classmethod
+    def _proxy_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if value and (parts.scheme != "http" or not parts.hostname or parts.path not in ("", "/")):
+            raise ValueError("must be an http://host:port URL (the proxy carries CONNECT only)")
+        return value
 
 
 class ImageSettings(_Strict):
