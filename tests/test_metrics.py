@@ -64,6 +64,8 @@ def test_metrics_count_requests_tokens_and_cost_without_content(
     assert samples(text, "zdrgate_cost_usd_total")[0][1] > 0
     duration = samples(text, "gen_ai_client_operation_duration_seconds_count")
     assert sum(v for _, v in duration) == 3
+    ttft = samples(text, "gen_ai_server_time_to_first_token_seconds_count")
+    assert [v for _, v in ttft] == [1.0]  # the one stream
     routable = dict(
         (labels["gen_ai_request_model"], v)
         for labels, v in samples(text, "zdrgate_routable_endpoints")

@@ -52,6 +52,9 @@ class ServerSettings(_Strict):
 class StorageSettings(_Strict):
     database_url: str = "sqlite:///zdrgate.db"
     redis_url: str = ""
+    redis_key_prefix: str = "zdrgate:"
+    """Prefix of every Redis key zdrgate writes, so instances of two gateways can share
+    one Redis without meeting."""
     data_dir: str = "."
     """Where the gateway keeps its own files (the first admin key, the receipt
     signing key). Never a prompt or a completion."""
@@ -207,6 +210,15 @@ def _one_of(value: str | None, allowed: tuple[str, ...]) -> str | None:
     return value
 
 
+class TelemetrySettings(_Strict):
+    otlp_endpoint: str = ""
+    """OTLP/HTTP traces endpoint of the operator's collector, e.g.
+    ``http://otel-collector:4318/v1/traces``; empty: no traces. One span per request,
+    metadata only (needs ``pip install 'zdrgate[otel]'``)."""
+    service_name: str = "zdrgate"
+    """The ``service.name`` resource attribute of the spans."""
+
+
 class MetricsSettings(_Strict):
     enabled: bool = True
     """Serve Prometheus metrics at ``/metrics`` (metadata only: docs/deploy.md)."""
@@ -215,14 +227,28 @@ class MetricsSettings(_Strict):
     On: no key (for a scrape port reachable only inside the cluster)."""
 
 
+class AccountSettings(_Strict):
+    signup: Literal["open", "invite", "closed"] = "invite"
+    """Who may make an account: anyone (``open``), holders of an admin's invite link
+    (``invite``), or no one (``closed``: admins make accounts)."""
+    session_hours: float = Field(default=168.0, gt=0)
+    """How long a web session lasts after sign-in."""
+    passkey_rp_id: str = ""
+    """The WebAuthn relying party id (a host name); empty: the request's host."""
+    passkey_origin: str = ""
+    """The origin browsers sign passkey answers for; empty: the request's origin."""
+
+
 class Settings(_Strict):
     server: ServerSettings = ServerSettings()
     storage: StorageSettings = StorageSettings()
     policy: PolicySettings = PolicySettings()
     upstream: UpstreamSettings = UpstreamSettings()
     images: ImageSettings = ImageSettings()
+    accounts: AccountSettings = AccountSettings()
     web: WebSettings = WebSettings()
     metrics: MetricsSettings = MetricsSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
     receipts: ReceiptSettings = ReceiptSettings()
     evidence: EvidenceSettings = EvidenceSettings()
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)

@@ -77,7 +77,7 @@ OPERATIONS = {
     "images.generations": "generate_content",
     "embeddings": "embeddings",
 }
-_KIND = re.compile(r"[a-z0-9_]{1,48}")
+KIND = re.compile(r"[a-z0-9_]{1,48}")
 _MAX_KINDS = 64  # distinct error kinds kept; any beyond count as "other"
 
 Key = tuple[str, ...]
@@ -160,7 +160,7 @@ class Metrics:
             return ""
         if kind in self._kinds:
             return kind
-        if _KIND.fullmatch(kind) and len(self._kinds) < _MAX_KINDS:
+        if KIND.fullmatch(kind) and len(self._kinds) < _MAX_KINDS:
             self._kinds.add(kind)
             return kind
         return "other"

@@ -10,6 +10,7 @@ import contextlib
 import datetime as dt
 import logging
 from dataclasses import dataclass, fields
+from typing import Protocol
 
 import sqlalchemy as sa
 
@@ -59,6 +60,12 @@ def _row(event: UsageEvent) -> dict[str, object]:
     return row
 
 
+class SpanSink(Protocol):
+    def observe(self, event: UsageEvent, ttft_seconds: float | None = None) -> None: ...
+
+    def shutdown(self) -> None: ...
+
+
 class UsageRecorder:
     def __init__(
         self, store: Store, flush_seconds: float = 1.0, metrics: Metrics | None = None
@@ -68,11 +75,17 @@ class UsageRecorder:
         self._buffer: list[UsageEvent] = []
         self._task: asyncio.Task[None] | None = None
         self.metrics = metrics
+        self.spans: SpanSink | None = None
+        """Optional traces (``zdrgate.tracing``), fed like the metrics."""
 
-    def record(self, event: UsageEvent) -> None:
+    def record(self, event: UsageEvent, ttft_seconds: float | None = None) -> None:
+        """Queue the row; ``ttft_seconds`` (time to a stream's first chunk) feeds the
+        metrics only."""
         self._buffer.append(event)
         if self.metrics is not None:
-            self.metrics.observe(event)
+            self.metrics.observe(event, ttft_seconds)
+        if self.spans is not None:
+            self.spans.observe(event, ttft_seconds)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run())
@@ -83,6 +96,8 @@ class UsageRecorder:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self.flush()
+        if self.spans is not None:
+            await asyncio.to_thread(self.spans.shutdown)  # flushes the last spans
 
     async def flush(self) -> None:
         batch, self._buffer = self._buffer, []

@@ -1,6 +1,9 @@
-"""The outermost ASGI app: body limit, the last-resort error guard, and the hot path.
+"""The outermost ASGI app: authentication, body limit, the last-resort error guard,
+and the hot path.
 
-Every HTTP request passes here first. The body is counted against
+Every HTTP request passes here first. A request under ``/v1/`` is authenticated from
+its headers before a byte of its body is read (``server.identity``); the caller is
+put in the scope for the routes. The body is counted against
 ``server.max_body_bytes`` (a declared ``Content-Length`` over it is refused before
 anything is read) and any unexpected exception becomes a 500 envelope; only the
 exception's type and the path are logged, since its message or traceback could quote
@@ -20,13 +23,17 @@ import logging
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from zdrgate.accounts.auth import AuthBlocked
 from zdrgate.errors import BodyTooLarge, GatewayError
-from zdrgate.server.responses import error_response
+from zdrgate.server.identity import PRINCIPAL, header, identify, needs_identity
+from zdrgate.server.messages import anthropic_error
+from zdrgate.server.responses import JSONBytes, error_response
 from zdrgate.server.routes import chat_reply
 from zdrgate.server.state import AppState
 
 log = logging.getLogger("zdrgate.server")
 CHAT_PATH = "/v1/chat/completions"
+MESSAGES_PATH = "/v1/messages"
 
 
 class Front:
@@ -40,7 +47,14 @@ class Front:
             await self.app(scope, receive, send)
             return
         try:
-            if scope["path"] == CHAT_PATH and scope["method"] == "POST":
+            path = scope["path"]
+            if needs_identity(path):
+                try:
+                    scope[PRINCIPAL] = await identify(self.state, scope)
+                except GatewayError as error:
+                    await refusal(path, error)(scope, receive, send)
+                    return
+            if path == CHAT_PATH and scope["method"] == "POST":
                 await self._chat(scope, receive, send)
             else:
                 await self.app(scope, self._limited(scope, receive), send)
@@ -54,9 +68,7 @@ class Front:
     async def _chat(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             body = await read_body(self._limited(scope, receive))
-            reply = await chat_reply(
-                self.state, header(scope, b"authorization"), body, scope["headers"]
-            )
+            reply = await chat_reply(self.state, scope[PRINCIPAL], body, scope["headers"])
         except GatewayError as error:
             reply = error_response(error)
         await reply(scope, receive, send)
@@ -79,12 +91,15 @@ class Front:
         return counted
 
 
-def header(scope: Scope, name: bytes) -> str | None:
-    headers: list[tuple[bytes, bytes]] = scope["headers"]
-    for key, value in headers:
-        if key == name:
-            return value.decode("latin-1")
-    return None
+def refusal(path: str, error: GatewayError) -> JSONBytes:
+    """A refused authentication, in the envelope of the API that was called."""
+    headers = {"retry-after": str(error.retry_after)} if isinstance(error, AuthBlocked) else None
+    if path == MESSAGES_PATH:
+        reply = anthropic_error(error)
+        if headers:
+            reply.raw_headers.append((b"retry-after", headers["retry-after"].encode()))
+        return reply
+    return error_response(error, headers)
 
 
 async def read_body(receive: Receive) -> bytes:

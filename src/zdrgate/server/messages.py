@@ -4,7 +4,8 @@ The request is translated to the canonical chat request and served by the same
 service call as ``/v1/chat/completions`` (same policy, routing and fallbacks); the
 result is rendered the Anthropic way. Every error uses Anthropic's envelope
 ``{"type": "error", "error": {"type", "message"}}`` with the gateway's status. The
-key may come as ``x-api-key`` (what the Anthropic SDK sends) or as a bearer token.
+key may come as ``x-api-key`` (what the Anthropic SDK sends) or as a bearer token
+(``server.identity``).
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from typing import Any
 
 from starlette.requests import Request
 
-from zdrgate.accounts.keys import Principal
 from zdrgate.errors import GatewayError
 from zdrgate.protocols.anthropic.inbound.models import MessagesRequest
 from zdrgate.protocols.anthropic.inbound.render import PING, MessageEvents, error_body, to_message
 from zdrgate.protocols.anthropic.inbound.request import to_chat_request
+from zdrgate.server.identity import principal_of
 from zdrgate.server.parsing import parse_body
 from zdrgate.server.receipting import Receipting
 from zdrgate.server.responses import JSONBytes
@@ -30,16 +31,10 @@ def anthropic_error(error: GatewayError) -> JSONBytes:
     return JSONBytes(body, status_code=error.status)
 
 
-async def authenticate(request: Request) -> Principal:
-    key = request.headers.get("x-api-key")
-    header = f"Bearer {key}" if key else request.headers.get("authorization")
-    return await state_of(request).auth.authenticate(header)
-
-
 async def messages(request: Request) -> Any:
     try:
         state = state_of(request)
-        principal = await authenticate(request)
+        principal = principal_of(request)
         raw = await request.body()
         parsed = parse_body(MessagesRequest, raw)
         chat = to_chat_request(parsed)

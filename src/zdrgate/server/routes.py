@@ -11,6 +11,7 @@ from starlette.types import ASGIApp
 from zdrgate.accounts.keys import Principal
 from zdrgate.errors import ModelNotFound, StorageFeatureRefused
 from zdrgate.server.catalog_views import endpoints_view, listing_decision, model_view
+from zdrgate.server.identity import PRINCIPAL, identify, principal_of
 from zdrgate.server.parsing import parse_body
 from zdrgate.server.receipting import Receipting
 from zdrgate.server.responses import JSONBytes
@@ -25,7 +26,12 @@ def state_of(request: Request) -> AppState:
 
 
 async def authenticate(request: Request) -> Principal:
-    return await state_of(request).auth.authenticate(request.headers.get("authorization"))
+    """The caller: the one the front app identified for a /v1 route, else (``/metrics``)
+    identified now from the headers."""
+    principal = request.scope.get(PRINCIPAL)
+    if isinstance(principal, Principal):
+        return principal
+    return await identify(state_of(request), request.scope)
 
 
 async def healthz(request: Request) -> JSONBytes:
@@ -36,18 +42,18 @@ async def chat_completions(request: Request) -> Any:
     """Reached only without :class:`~zdrgate.server.front.Front`, which serves this
     route itself; kept so the route table stays the whole list of routes."""
     body = await request.body()
-    auth = request.headers.get("authorization")
-    return await chat_reply(state_of(request), auth, body, request.scope["headers"])
+    return await chat_reply(
+        state_of(request), principal_of(request), body, request.scope["headers"]
+    )
 
 
 async def chat_reply(
     state: AppState,
-    authorization: str | None,
+    principal: Principal,
     body: bytes,
     headers: Iterable[tuple[bytes, bytes]] = (),
 ) -> ASGIApp:
-    """``POST /v1/chat/completions``: the response to send, as an ASGI app."""
-    principal = await state.auth.authenticate(authorization)
+    """``POST /v1/chat/completions`` by ``principal``: the response, as an ASGI app."""
     chat = parse_body(ChatRequest, body)
     receipt = Receipting(state.receipts, body, chat.model_fields_set, headers)
     if chat.stream:
@@ -61,7 +67,6 @@ async def chat_reply(
 
 async def list_models(request: Request) -> JSONBytes:
     state = state_of(request)
-    await authenticate(request)
     today = state.gateway.today()
     engine = state.gateway.engine
     only_routable = request.query_params.get("routable") in ("1", "true")
@@ -87,7 +92,6 @@ def _model_or_404(request: Request) -> Any:
 
 async def retrieve_model(request: Request) -> JSONBytes:
     state = state_of(request)
-    await authenticate(request)
     model = _model_or_404(request)
     today = state.gateway.today()
     decision = listing_decision(state.gateway.engine, model, today)
@@ -96,14 +100,12 @@ async def retrieve_model(request: Request) -> JSONBytes:
 
 async def model_endpoints(request: Request) -> JSONBytes:
     state = state_of(request)
-    await authenticate(request)
     model = _model_or_404(request)
     decision = listing_decision(state.gateway.engine, model, state.gateway.today())
     return JSONBytes(endpoints_view(decision))
 
 
 async def storage_feature(request: Request) -> JSONBytes:
-    await authenticate(request)
     feature = request.url.path.removeprefix("/v1/").split("/", 1)[0]
     raise StorageFeatureRefused(
         f"/v1/{feature} stores content at the provider (files, batches, assistants, threads, "

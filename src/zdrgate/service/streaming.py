@@ -32,6 +32,7 @@ class Tally:
         self.usage: JSON | None = None
         self.outcome: str | None = None  # None: not decided yet, try the next endpoint
         self.status = 200
+        self.first_chunk_at: float | None = None  # perf_counter() at the first chunk
 
     def see(self, chunks: list[JSON]) -> None:
         for chunk in chunks:
@@ -41,7 +42,7 @@ class Tally:
 
     def metered(self, meter: Metering, served: Endpoint | None) -> None:
         outcome = None if self.outcome == "done" else self.outcome or "cancelled"
-        meter.ended(served, self.usage, outcome, self.status)
+        meter.ended(served, self.usage, outcome, self.status, self.first_chunk_at)
 
 
 async def chat_attempt(
@@ -63,7 +64,8 @@ async def chat_attempt(
                 continue
             if not committed:
                 committed = True
-                runner.health.record_success(endpoint.id, time.perf_counter() - began)
+                tally.first_chunk_at = now = time.perf_counter()
+                runner.health.record_success(endpoint.id, now - began)
                 yield Committed(Served.of(approval))
             tally.see(chunks)
             yield Chunks(chunks)  # one write per upstream read, however many events
