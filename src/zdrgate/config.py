@@ -11,6 +11,7 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -77,6 +78,18 @@ class UpstreamSettings(_Strict):
     """Largest upstream response body (after gzip/deflate decoding), streams included."""
     failure_cooldown_seconds: float = Field(default=30.0, ge=0)
     """How long an endpoint that failed is tried last."""
+    egress_proxy: str = ""
+    """An HTTP proxy (``http://[user:password@]host:port``) that https upstream
+    connections are tunnelled through with ``CONNECT``; TLS stays end to end, so the
+    proxy sees host names only. Empty (default): direct connections."""
+
+    @field_validator("egress_proxy")
+    @classmethod
+    def _proxy_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if value and (parts.scheme != "http" or not parts.hostname or parts.path not in ("", "/")):
+            raise ValueError("must be an http://host:port URL (the proxy carries CONNECT only)")
+        return value
 
 
 class ImageSettings(_Strict):

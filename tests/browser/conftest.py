@@ -149,11 +149,17 @@ def web_gateway(make_gateway: GatewayFactory) -> Iterator[RunningGateway]:
 class Visit:
     """A browser context on the gateway that records every request the pages make."""
 
-    def __init__(self, browser: Any, gateway: RunningGateway, viewport: dict[str, int]) -> None:
+    def __init__(
+        self,
+        browser: Any,
+        gateway: RunningGateway,
+        viewport: dict[str, int],
+        key: str | None = MASTER,
+    ) -> None:
         self.gateway = gateway
         self.context = browser.new_context(
             viewport=viewport,
-            extra_http_headers={"Authorization": f"Bearer {MASTER}"},
+            extra_http_headers={"Authorization": f"Bearer {key}"} if key else {},
             accept_downloads=True,
         )
         self.requests: list[str] = []

@@ -36,7 +36,7 @@ from zdrgate.catalog.load import load_packaged_catalog
 from zdrgate.catalog.merge import build_catalog
 from zdrgate.catalog.model import Catalog
 from zdrgate.clock import DayClock
-from zdrgate.config import Settings
+from zdrgate.config import Settings, UpstreamSettings
 from zdrgate.errors import ConfigError, GatewayError, MethodNotAllowed, NotFound
 from zdrgate.metrics import Metrics
 from zdrgate.policy import PolicyEngine
@@ -61,8 +61,10 @@ from zdrgate.server.responses import error_response
 from zdrgate.server.state import AppState
 from zdrgate.server.web import WebApp
 from zdrgate.service import Gateway
-from zdrgate.upstream import Dispatcher
+from zdrgate.upstream import Dispatcher, Transport
 from zdrgate.upstream.assets import AssetFetcher, FetchRules
+from zdrgate.upstream.proxy import ProxyTransport
+from zdrgate.upstream.transport import HTTP1Transport
 
 GC_YOUNG_THRESHOLD = 100_000  # allocations between young collections (default 700)
 
@@ -90,6 +92,7 @@ def build_state(
     rng: random.Random | None = None,
     assets: AssetFetcher | None = None,
     keys: KeyRing | None = None,
+    transport: Transport | None = None,
 ) -> AppState:
     env = os.environ if environ is None else environ
     today = today or DayClock()
@@ -101,12 +104,7 @@ def build_state(
     gateway = Gateway(
         catalog=served,
         engine=PolicyEngine(settings.policy.max_verification_age_days),
-        dispatcher=Dispatcher(
-            up.connect_timeout_seconds,
-            up.read_timeout_seconds,
-            today,
-            max_response_bytes=up.max_response_bytes,
-        ),
+        dispatcher=Dispatcher(today=today, transport=transport or transport_for(up)),
         usage=UsageRecorder(store, metrics=metrics),
         health=HealthBoard(up.failure_cooldown_seconds),
         rng=rng,
@@ -145,6 +143,14 @@ def build_state(
 def issuer_of(settings: Settings) -> str:
     server = settings.server
     return settings.receipts.issuer or f"http://{server.host}:{server.port}"
+
+
+def transport_for(up: UpstreamSettings) -> Transport:
+    """The upstream transport: direct, or through the operator's CONNECT proxy."""
+    limits = (up.connect_timeout_seconds, up.read_timeout_seconds, up.max_response_bytes)
+    if up.egress_proxy:
+        return ProxyTransport(up.egress_proxy, *limits)
+    return HTTP1Transport(*limits)
 
 
 def _spans(settings: Settings, served: Catalog) -> SpanSink:

@@ -14,7 +14,7 @@ from zdrgate.server.catalog_views import endpoints_view, listing_decision, model
 from zdrgate.server.identity import PRINCIPAL, identify, principal_of
 from zdrgate.server.parsing import parse_body
 from zdrgate.server.receipting import Receipting
-from zdrgate.server.responses import JSONBytes
+from zdrgate.server.responses import JSONBytes, gzipped_json
 from zdrgate.server.state import AppState
 from zdrgate.server.streaming import DONE, OpenAIRenderer
 from zdrgate.wire.chat import ChatRequest
@@ -76,7 +76,7 @@ async def list_models(request: Request) -> JSONBytes:
         if only_routable and not decision.approvals:
             continue
         data.append(model_view(model, decision, engine, today))
-    return JSONBytes({"object": "list", "data": data})
+    return gzipped_json({"object": "list", "data": data}, request.headers.get("accept-encoding"))
 
 
 def _model_or_404(request: Request) -> Any:

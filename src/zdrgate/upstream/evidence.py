@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from zdrgate.protocols.errors import ErrorKind
-from zdrgate.upstream import http1
+from zdrgate.upstream.transport import Origin, Transport
 
 MAX_PAGE_BYTES = 2 * 1024 * 1024
 _HEADERS = (
@@ -43,8 +42,10 @@ def origin_of(url: str) -> str | None:
 
 
 async def fetch_page(
-    client: http1.Client, url: str, allowed: frozenset[str]
+    transport: Transport, url: str, allowed: frozenset[str]
 ) -> tuple[int, bytes]:
+    """Through the gateway's transport (so through the egress proxy when one is set);
+    its failures arrive as ``UpstreamFailure``."""
     origin = origin_of(url)
     if origin is None or origin not in allowed:
         raise EvidenceRefused(f"{url!r} is not an evidence URL of the catalog")
@@ -52,17 +53,9 @@ async def fetch_page(
     port = parts.port or (443 if parts.scheme == "https" else 80)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     assert parts.hostname is not None
-    where = http1.Origin(parts.scheme, parts.hostname, port)
-    conn, response = await client.request(where, "GET", target, _HEADERS, b"")
+    where = Origin(parts.scheme, parts.hostname, port)
+    response = await transport.request(where, "GET", target, _HEADERS, b"")
     try:
         return response.status, await response.read(MAX_PAGE_BYTES)
     finally:
-        client.release(where, conn)
-
-
-def failure_kind(exc: Exception) -> ErrorKind:
-    if isinstance(exc, (http1.ConnectTimeout, http1.ReadTimeout)):
-        return ErrorKind.TIMEOUT
-    if isinstance(exc, http1.ConnectFailed):
-        return ErrorKind.CONNECT_ERROR
-    return ErrorKind.PROTOCOL_ERROR
+        response.release()
