@@ -239,3 +239,20 @@ def test_erasure_leaves_no_session_of_the_accounts_keys(signin: Any) -> None:
     with gw.state.store.connect() as conn:
         sessions = conn.exec_driver_sql("select * from sessions").fetchall()
     assert row.key_id not in str(sessions) and account.id not in str(sessions)
+
+
+def test_an_admin_signs_an_account_out_everywhere(signin: Any) -> None:
+    gw = signin()
+    with_password(gw)
+    with_password(gw, "root@example.org", role="admin")
+    member = login(gw)
+    root = login(gw, email="root@example.org", password=PASSWORD)
+    assert member.get("/v1/admin/accounts").status_code == 403  # a member's session
+    account_id = member.get("/auth/session").json()["account"]["id"]
+    ended = root.post(f"/v1/admin/accounts/{account_id}/sessions/revoke")  # an admin's
+    assert ended.status_code == 200 and ended.json()["sessions_revoked"] == 2  # + sign-up
+    assert member.get("/v1/models").status_code == 401
+    assert root.get("/v1/models").status_code == 200
+    log = root.get("/v1/admin/audit").json()["data"]
+    assert log[0]["action"] == "accounts.sessions_revoke"
+    assert log[0]["actor"].startswith("account:")

@@ -107,6 +107,7 @@ def web_gateway(make_gateway: GatewayFactory) -> Iterator[RunningGateway]:
             [
                 {"id": "test/chat", "upstream_id": "ok", "name": "Test Chat", **text},
                 {"id": "test/slow", "upstream_id": "slow", "name": "Test Slow", **text},
+                {"id": "test/broken", "upstream_id": "break", "name": "Test Broken", **text},
                 {
                     **text,
                     "id": "test/vision",

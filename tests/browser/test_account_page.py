@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import expect
 from tests.browser.conftest import DESKTOP, PHONE, Visit
-from tests.browser.test_chat_page import consent
+from tests.browser.test_chat_page import choose, consent, send
 
 
 def make_account(gateway: Any) -> str:
@@ -76,3 +76,32 @@ def test_account_page_asks_to_sign_in_and_login_page_renders(
         expect(page.locator("#login-error")).not_to_be_empty()
         assert v.foreign_requests() == [] and v.errors == []
         v.context.close()
+
+
+def test_sign_in_with_a_key_chat_over_the_session_then_sign_out(
+    browser: Any, web_gateway: Any
+) -> None:
+    key = make_account(web_gateway)
+    v = Visit(browser, web_gateway, DESKTOP, key=None)  # no header: the real session only
+    page = v.open("/")
+    consent(page)
+    expect(page.locator("#signin-banner")).to_be_visible()
+    page.locator("#signin-banner").get_by_role("link", name="Sign in").click()
+    page.get_by_label("API key").fill(key)
+    page.get_by_role("button", name="Sign in with the key").click()
+    page.wait_for_url(web_gateway.url + "/")
+    cookie = next(c for c in v.context.cookies() if c["name"] == "zdr_session")
+    assert cookie["httpOnly"] is True and cookie["sameSite"] == "Strict"
+    assert page.evaluate("() => document.cookie") == ""  # no script can read it
+    expect(page.locator("body[data-ready=true]")).to_have_count(1)
+    choose(page, "test chat", "test/chat")
+    send(page, "hello over a session")  # a POST: carries the session's CSRF token
+    expect(page.locator(".msg.assistant .msg-body")).to_contain_text("echo: hello over a session")
+    page.goto(web_gateway.url + "/account")
+    expect(page.locator("#profile-facts")).to_contain_text("ada@example.org")
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(web_gateway.url + "/login")
+    page.goto(web_gateway.url + "/account")
+    expect(page.locator("#signin-needed")).to_be_visible()
+    assert v.foreign_requests() == [] and v.errors == []
+    v.context.close()

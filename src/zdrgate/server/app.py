@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import gc
+import logging
 import os
 import random
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -18,6 +19,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -26,7 +28,7 @@ from starlette.routing import Route
 from zdrgate.accounts import migrate
 from zdrgate.accounts.auth import AuthBlocked, Authenticator
 from zdrgate.accounts.epoch import epoch_for
-from zdrgate.accounts.failures import MemoryAuthFailures
+from zdrgate.accounts.failures import AuthFailures, MemoryAuthFailures
 from zdrgate.accounts.grants import grant_loader
 from zdrgate.accounts.passkeys import MemoryChallenges, Passkeys, RedisChallenges
 from zdrgate.accounts.sessions import Sessions
@@ -38,7 +40,16 @@ from zdrgate.catalog.model import Catalog
 from zdrgate.clock import DayClock
 from zdrgate.cluster import HealthSync
 from zdrgate.config import Settings, UpstreamSettings
-from zdrgate.errors import ConfigError, GatewayError, MethodNotAllowed, NotFound
+from zdrgate.errors import (
+    ConfigError,
+    GatewayError,
+    MethodNotAllowed,
+    NotFound,
+    ServiceUnavailable,
+)
+from zdrgate.limits import CounterAuthFailures, Limiter
+from zdrgate.limits.backend import counters_for
+from zdrgate.limits.spent import UsageSpent
 from zdrgate.metrics import Metrics
 from zdrgate.policy import PolicyEngine
 from zdrgate.receipts import KeyRing, ReceiptSigner, load_key_ring
@@ -67,6 +78,7 @@ from zdrgate.upstream.assets import AssetFetcher, FetchRules
 from zdrgate.upstream.proxy import ProxyTransport
 from zdrgate.upstream.transport import HTTP1Transport
 
+log = logging.getLogger("zdrgate.server")
 GC_YOUNG_THRESHOLD = 100_000  # allocations between young collections (default 700)
 
 STORAGE_FEATURES = (
@@ -101,6 +113,7 @@ def build_state(
     served = build_catalog(base, settings, env, today())
     store = store or Store(settings.storage.database_url)
     up = settings.upstream
+    counters = counters_for(settings.storage)
     metrics = Metrics(served) if settings.metrics.enabled else None
     gateway = Gateway(
         catalog=served,
@@ -111,6 +124,7 @@ def build_state(
         rng=rng,
         today=today,
         assets=assets or AssetFetcher(fetch_rules(settings)),
+        limiter=Limiter(counters, spent=UsageSpent(store)),
     )
     if metrics is not None:
         metrics.routable = functools.partial(metrics_route.routable_counts, gateway)
@@ -120,7 +134,13 @@ def build_state(
     epoch = epoch_for(storage.redis_url, storage.data_dir, storage.redis_key_prefix)
     store.on_credentials_changed(epoch.bump)  # every process drops revoked keys at once
     master = env.get("ZDRGATE_MASTER_KEY") or None
-    auth = Authenticator(grant_loader(store), master, epoch, MemoryAuthFailures())
+    per_minute = settings.limits.failed_auth_per_minute
+    failures: AuthFailures = (
+        CounterAuthFailures(counters, per_minute)
+        if storage.redis_url
+        else MemoryAuthFailures(limit=per_minute)
+    )
+    auth = Authenticator(grant_loader(store), master, epoch, failures)
     lifetime = dt.timedelta(hours=settings.accounts.session_hours)
     challenges = (
         RedisChallenges(storage.redis_url, storage.redis_key_prefix)
@@ -203,6 +223,7 @@ def app_for(state: AppState) -> Front:
         proofs = start_proofs(state)
         await state.gateway.dispatcher.start()
         await state.gateway.usage.start()
+        await state.gateway.limiter.counters.start()
         health_sync = await _share_health(state)
         # Everything built so far (catalog, modules) lives as long as the process:
         # keep it out of the cyclic GC's full passes, which otherwise stall requests.
@@ -214,6 +235,7 @@ def app_for(state: AppState) -> Front:
         try:
             yield
         finally:
+            await state.gateway.limiter.counters.close()
             await stop_proofs(proofs)
             if health_sync is not None:
                 await health_sync.close()
@@ -228,7 +250,14 @@ def app_for(state: AppState) -> Front:
         routes += WebApp.load(state.settings.web.site_name).routes()
     app = Starlette(
         routes=routes,
-        exception_handlers={GatewayError: _gateway_error, HTTPException: _http_error},
+        exception_handlers={
+            GatewayError: _gateway_error,
+            HTTPException: _http_error,
+            # The database went away under a route (connection refused, file gone):
+            # 503, with no detail of the driver's message (it may quote SQL parameters).
+            sa.exc.OperationalError: _database_down,
+            sa.exc.InterfaceError: _database_down,
+        },
         lifespan=lifespan,
     )
     app.state.zdrgate = state
@@ -264,6 +293,13 @@ def _routes() -> list[Route]:
             )
         )
     return table
+
+
+async def _database_down(request: Request, exc: Exception) -> Any:  # an ASGI response
+    log.error("database error on %s: %s", request.url.path, type(exc).__name__)
+    return error_response(
+        ServiceUnavailable("The gateway's database cannot be reached right now; try again.")
+    )
 
 
 def _sign_in_routes() -> list[Route]:

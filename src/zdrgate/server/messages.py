@@ -15,6 +15,7 @@ from typing import Any
 from starlette.requests import Request
 
 from zdrgate.errors import GatewayError
+from zdrgate.limits.demand import chat_demand
 from zdrgate.protocols.anthropic.inbound.models import MessagesRequest
 from zdrgate.protocols.anthropic.inbound.render import PING, MessageEvents, error_body, to_message
 from zdrgate.protocols.anthropic.inbound.request import to_chat_request
@@ -38,13 +39,14 @@ async def messages(request: Request) -> Any:
         raw = await request.body()
         parsed = parse_body(MessagesRequest, raw)
         chat = to_chat_request(parsed)
+        demand = chat_demand(len(raw), chat)
         receipt = Receipting(state.receipts, raw, parsed.model_fields_set, request.scope["headers"])
         if chat.stream:
-            events = state.gateway.stream(chat, principal)
+            events = state.gateway.stream(chat, principal, demand)
             keepalive = state.settings.server.stream_keepalive_seconds
             renderer = AnthropicRenderer(chat.model)
             return receipt.stream(events, keepalive, renderer, MESSAGE_STOP)
-        result, served = await state.gateway.chat(chat, principal)
+        result, served = await state.gateway.chat(chat, principal, demand)
         return receipt.json(to_message(result), served)
     except GatewayError as error:
         return anthropic_error(error)

@@ -110,6 +110,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("PATCH", "/v1/admin/accounts/{account_id}"): Operation("Change an account", AccountPatch),
     ("DELETE", "/v1/admin/accounts/{account_id}"): Operation("Erase an account"),
     ("GET", "/v1/admin/accounts/{account_id}/export"): Operation("GDPR export of an account"),
+    ("POST", "/v1/admin/accounts/{account_id}/sessions/revoke"): Operation(
+        "Sign an account out everywhere"
+    ),
     ("GET", "/v1/admin/teams"): Operation("List teams"),
     ("POST", "/v1/admin/teams"): Operation("Create a team", TeamCreate),
     ("PATCH", "/v1/admin/teams/{team_id}"): Operation("Change a team", TeamPatch),

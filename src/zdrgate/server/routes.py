@@ -10,6 +10,7 @@ from starlette.types import ASGIApp
 
 from zdrgate.accounts.keys import Principal
 from zdrgate.errors import ModelNotFound, StorageFeatureRefused
+from zdrgate.limits.demand import chat_demand
 from zdrgate.server.catalog_views import endpoints_view, listing_decision, model_view
 from zdrgate.server.identity import PRINCIPAL, identify, principal_of
 from zdrgate.server.parsing import parse_body
@@ -56,12 +57,13 @@ async def chat_reply(
     """``POST /v1/chat/completions`` by ``principal``: the response, as an ASGI app."""
     chat = parse_body(ChatRequest, body)
     receipt = Receipting(state.receipts, body, chat.model_fields_set, headers)
+    demand = chat_demand(len(body), chat)
     if chat.stream:
-        events = state.gateway.stream(chat, principal)
+        events = state.gateway.stream(chat, principal, demand)
         keepalive = state.settings.server.stream_keepalive_seconds
         include_usage = bool(chat.stream_options and chat.stream_options.include_usage)
         return receipt.stream(events, keepalive, OpenAIRenderer(include_usage), DONE)
-    result, served = await state.gateway.chat(chat, principal)
+    result, served = await state.gateway.chat(chat, principal, demand)
     return receipt.json(result, served)
 
 
