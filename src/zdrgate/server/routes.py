@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Scope
 
 from zdrgate.accounts.keys import Principal
 from zdrgate.errors import ModelNotFound, StorageFeatureRefused
@@ -17,6 +16,15 @@ from zdrgate.server.responses import JSONBytes
 from zdrgate.server.state import AppState
 from zdrgate.server.streaming import DONE, OpenAIRenderer
 from zdrgate.wire.chat import ChatRequest
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    """A request header (``name`` lower-case), read straight from the ASGI scope."""
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    for key, value in headers:
+        if key == name:
+            return value.decode("latin-1")
+    return None
 
 
 def state_of(request: Request) -> AppState:
@@ -32,24 +40,12 @@ async def healthz(request: Request) -> JSONBytes:
     return JSONBytes({"status": "ok"})
 
 
-async def chat_completions(request: Request) -> Any:
-    """Reached only without :class:`~zdrgate.server.front.Front`, which serves this
-    route itself; kept so the route table stays the whole list of routes."""
-    body = await request.body()
-    auth = request.headers.get("authorization")
-    return await chat_reply(state_of(request), auth, body, request.scope["headers"])
-
-
-async def chat_reply(
-    state: AppState,
-    authorization: str | None,
-    body: bytes,
-    headers: Iterable[tuple[bytes, bytes]] = (),
-) -> ASGIApp:
-    """``POST /v1/chat/completions``: the response to send, as an ASGI app."""
-    principal = await state.auth.authenticate(authorization)
+async def chat_completions(state: AppState, scope: Scope, body: bytes) -> ASGIApp:
+    """``POST /v1/chat/completions`` (a :class:`~zdrgate.server.front.FastRoute`: the
+    front app calls it without a Starlette request): the response, as an ASGI app."""
+    principal = await state.auth.authenticate(header(scope, b"authorization"))
     chat = parse_body(ChatRequest, body)
-    receipt = Receipting(state.receipts, body, chat.model_fields_set, headers)
+    receipt = Receipting(state.receipts, body, chat.model_fields_set, scope["headers"])
     if chat.stream:
         events = state.gateway.stream(chat, principal)
         keepalive = state.settings.server.stream_keepalive_seconds
