@@ -120,7 +120,7 @@ class Gateway:
         plan = self.plan(request)
         meter = Metering(self, principal, "chat.completions", request.model, stream=True)
         prepared = ProtocolRequests(self.assets, request)
-        tally = Tally()
+        tally = Tally(request)
         runner = self.runner
 
         def attempt(approval: Approval) -> AsyncIterator[StreamEvent]:
