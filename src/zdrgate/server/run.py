@@ -16,6 +16,7 @@ from zdrgate.accounts.store import Store
 from zdrgate.config import ServerSettings, Settings, load_settings
 from zdrgate.server.app import app_for, build_state
 from zdrgate.server.guard import ConnectionLimits, GuardedHttpToolsProtocol
+from zdrgate.server.hardening import disable_core_dumps
 from zdrgate.server.state import AppState
 
 log = logging.getLogger("zdrgate")
@@ -61,6 +62,7 @@ def run(
     settings: Settings, *, host: str | None, port: int | None, workers: int, config_path: str | None
 ) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    disable_core_dumps()  # before any prompt can be in memory (see server/hardening.py)
     host = host or settings.server.host
     port = settings.server.port if port is None else port
     state = build_state(settings)
