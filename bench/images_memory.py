@@ -33,7 +33,7 @@ from aiohttp import web
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from procstat import tree_hwm_bytes, tree_rss_bytes
 
-MASTER = "bench-master-key"
+MASTER = "bench-master-key-0123456789abcdef0123"
 CONFIG = """
 [storage]
 database_url = "sqlite:///{tmp}/zdrgate.db"

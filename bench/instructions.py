@@ -40,8 +40,8 @@ TARGETS = {
 
 def loadgen(url: str, model: str, n: int, stream: bool, concurrency: int) -> None:
     cmd = [run.PY, str(run.BENCH / "loadgen.py"), "--url", url, "--model", model,
-           "--api-key", "bench-master-key", "-c", str(concurrency), "-n", str(n),
-           "--warmup", "0", *(["--stream"] if stream else [])]
+           "--api-key", "bench-master-key-0123456789abcdef0123",
+           "-c", str(concurrency), "-n", str(n), "--warmup", "0", *(["--stream"] if stream else [])]
     subprocess.run(run.pinned(cmd, 0), check=True, capture_output=True, cwd=run.REPO,
                    timeout=900)
 

@@ -385,7 +385,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--plan", help="JSON plan written by bench/run.py")
     p.add_argument("--url", default="http://127.0.0.1:8000/v1/chat/completions")
     p.add_argument("--model", default="bench/echo")
-    p.add_argument("--api-key", default="bench-master-key")
+    p.add_argument("--api-key", default="bench-master-key-0123456789abcdef0123")
     p.add_argument("-c", "--concurrency", type=int, default=16)
     p.add_argument("-n", "--requests", type=int, default=2000)
     p.add_argument("--warmup", type=int, default=200)

@@ -137,7 +137,7 @@ def render(text: str, subs: dict[str, str]) -> str:
 
 def gateway_env(subs: dict[str, str]) -> dict[str, str]:
     env = dict(os.environ)
-    env.setdefault("ZDRGATE_MASTER_KEY", "bench-master-key")
+    env.setdefault("ZDRGATE_MASTER_KEY", "bench-master-key-0123456789abcdef0123")
     # Lets the default command work before `pip install -e .`; harmless after it.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"),
                                                       env.get("PYTHONPATH")]))
@@ -491,7 +491,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--model", default="bench/echo")
     p.add_argument("--slow-model", default="bench/slow",
                    help="a model the gateway maps to an upstream name containing 'slow'")
-    p.add_argument("--api-key", default="bench-master-key")
+    p.add_argument("--api-key", default="bench-master-key-0123456789abcdef0123")
     p.add_argument("--header", action="append", default=[],
                    help="extra request header 'Name: value' (placeholders allowed)")
     p.add_argument("--direct-only", action="store_true", help="measure the harness only")

@@ -23,7 +23,7 @@ from zdrgate.server.state import AppState
 from zdrgate.upstream.assets import AssetFetcher
 
 TODAY = dt.date(2026, 11, 27)
-MASTER = "test-master-key"
+MASTER = "test-master-key-0123456789abcdef01234"
 ZDR_POLICY = {
     "retention_days": 0,
     "trains_on_data": False,
@@ -145,14 +145,13 @@ def make_gateway(tmp_path: Any) -> Iterator[GatewayFactory]:
         environ: dict[str, str] | None = None,
         assets: AssetFetcher | None = None,
     ) -> RunningGateway:
-        raw = {
-            "storage": {
-                "database_url": f"sqlite:///{tmp_path}/zdrgate.db",
-                "data_dir": str(tmp_path),
-            },
-            "providers": providers,
-            **(extra or {}),
+        extra = dict(extra or {})
+        storage = {  # the test's data dir even when `extra` changes the database
+            "database_url": f"sqlite:///{tmp_path}/zdrgate.db",
+            "data_dir": str(tmp_path),
+            **extra.pop("storage", {}),
         }
+        raw = {"storage": storage, "providers": providers, **extra}
         state = build_state(
             parse_settings(raw),
             catalog=catalog or Catalog({}, {}),

@@ -21,7 +21,7 @@ import pytest
 
 from fake_openai import FakeOpenAI, start_fake_openai
 
-MASTER = "canary-master-key"
+MASTER = "canary-master-key-0123456789abcdef0123"
 
 
 def free_port() -> int:

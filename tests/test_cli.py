@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 import re
+import stat
 import subprocess
 import sys
 import time
@@ -14,9 +15,9 @@ from pathlib import Path
 import httpx
 from click.testing import CliRunner
 
+from auth_helpers import authenticator
 from fake_openai import start_fake_openai
 from test_canary import free_port, write_config
-from zdrgate.accounts.auth import Authenticator
 from zdrgate.accounts.store import Store
 from zdrgate.cli import main
 
@@ -97,7 +98,7 @@ async def test_keys_create_makes_a_working_hashed_key(tmp_path: Path) -> None:
     key = out.strip()
     assert code == 0 and key.startswith("zdr-")
     store = Store(f"sqlite:///{tmp_path}/k.db")
-    principal = await Authenticator(store, None).authenticate(f"Bearer {key}")
+    principal = await authenticator(store).authenticate(f"Bearer {key}")
     assert not principal.is_admin
     store.close()
     assert key.split("-", 2)[2].encode() not in (tmp_path / "k.db").read_bytes()
@@ -116,10 +117,12 @@ def test_serve_with_no_config_and_no_keys(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        key = _read_key(proc)
+        key, said = _read_key_file(proc)
         assert proc.stderr is not None
         lines = [proc.stderr.readline() for _ in range(3)]
         assert any(line.startswith("No model is routable yet") for line in lines), lines
+        assert key not in said + "".join(lines)  # only the file's path is printed
+        assert stat.S_IMODE((tmp_path / "first-admin-key").stat().st_mode) == 0o600
         url = f"http://127.0.0.1:{port}/v1"
         headers = {"Authorization": f"Bearer {key}"}
         _wait_ready(url, headers)
@@ -141,15 +144,18 @@ def test_serve_with_no_config_and_no_keys(tmp_path: Path) -> None:
         proc.stderr.close()
 
 
-def _read_key(proc: subprocess.Popen[str]) -> str:
+def _read_key_file(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    """The first admin key from the file whose path serve printed, and what it printed."""
     assert proc.stderr is not None
+    said = ""
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         line = proc.stderr.readline()
-        found = re.search(r"(zdr-[0-9a-f]+-\S+)", line)
+        said += line
+        found = re.search(r"^\s+(/\S+/first-admin-key)$", line)
         if found:
-            return found.group(1)
-    raise AssertionError("serve did not print a first admin key")
+            return Path(found.group(1)).read_text().strip(), said
+    raise AssertionError(f"serve did not say where the first admin key is: {said!r}")
 
 
 def _wait_ready(url: str, headers: dict[str, str]) -> None:
@@ -169,7 +175,7 @@ def test_serve_with_two_workers(tmp_path: Path) -> None:
     config = tmp_path / "zdrgate.toml"
     (tmp_path / "data").mkdir()
     write_config(config, upstream, port)
-    env = {**os.environ, "ZDRGATE_MASTER_KEY": "two-workers"}
+    env = {**os.environ, "ZDRGATE_MASTER_KEY": "two-workers-0123456789abcdef0123456789"}
     env.pop("ZDRGATE_CONFIG", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "zdrgate", "serve", "--config", str(config), "--workers", "2"],
@@ -178,7 +184,7 @@ def test_serve_with_two_workers(tmp_path: Path) -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
-        headers = {"Authorization": "Bearer two-workers"}
+        headers = {"Authorization": "Bearer two-workers-0123456789abcdef0123456789"}
         url = f"http://127.0.0.1:{port}/v1"
         _wait_ready(url, headers)
         body = {"model": "canary/ok", "messages": [{"role": "user", "content": "hi"}]}

@@ -57,6 +57,7 @@ NO_MODEL_BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/v1/admin/accounts/{account_id}"): {"rpm": 1},
     ("DELETE", "/v1/admin/accounts/{account_id}"): None,
     ("GET", "/v1/admin/accounts/{account_id}/export"): None,
+    ("POST", "/v1/admin/accounts/{account_id}/sessions/revoke"): {},
     ("GET", "/v1/admin/teams"): None,
     ("POST", "/v1/admin/teams"): {"name": "probe"},
     ("PATCH", "/v1/admin/teams/{team_id}"): {"rpm": 1},

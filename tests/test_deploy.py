@@ -184,8 +184,8 @@ def test_without_migrate_on_start_serve_waits_for_zdrgate_migrate(tmp_path: Path
     config.write_text(f'[storage]\ndatabase_url = "{url}"\nmigrate_on_start = false\n')
     store = Store(url)
     with pytest.raises(ConfigError, match="zdrgate migrate"):
-        bootstrap_admin_key(store, None, migrate_on_start=False)
+        bootstrap_admin_key(store, None, str(tmp_path), migrate_on_start=False)
     result = CliRunner().invoke(main, ["migrate", "--config", str(config)])
     assert result.exit_code == 0, result.output
-    assert bootstrap_admin_key(store, None, migrate_on_start=False) is not None
+    assert bootstrap_admin_key(store, None, str(tmp_path), migrate_on_start=False) is not None
     store.close()

@@ -41,10 +41,10 @@ def test_serve_runs_with_core_dumps_disabled(tmp_path: Path, upstream: FakeOpenA
 
 def test_the_serving_process_is_not_dumpable() -> None:
     code = (
-        "from zdrgate.server.hardening import disable_core_dumps, dumpable\n"
-        "assert dumpable()\n"
+        "from zdrgate.process import core_dump_state, disable_core_dumps\n"
+        "assert not core_dump_state()['off']\n"
         "disable_core_dumps()\n"
-        "print(dumpable())\n"
+        "print(core_dump_state()['dumpable'])\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "False"
+    assert done.stdout.strip() == "0"

@@ -138,5 +138,6 @@ def test_a_receipts_policy_digest_is_in_the_log(
     digest = response.headers["x-zdr-policy"]
     endpoint = response.headers["x-zdr-endpoint"]
     assert any(r["new_digest"] == digest and endpoint in r["endpoints"] for r in log_of(gw))
-    bad = httpx.get(gw.v1 + "/policy-log?after=x", headers=gw.auth())
-    assert bad.status_code == 400 and bad.json()["error"]["param"] == "after"
+    for after in ("x", "9" * 30):
+        bad = httpx.get(gw.v1 + f"/policy-log?after={after}", headers=gw.auth())
+        assert bad.status_code == 400 and bad.json()["error"]["param"] == "after"

@@ -13,11 +13,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from auth_helpers import authenticator
 from conftest import GatewayFactory, chat_model, provider
 from databases import postgres_schema_url
 from fake_openai import FakeOpenAI
 from unit.test_usage_store import EVENT, same_as_core
-from zdrgate.accounts.auth import Authenticator
 from zdrgate.accounts.keys import generate
 from zdrgate.accounts.store import Store
 from zdrgate.errors import AuthenticationFailed
@@ -36,13 +36,13 @@ async def test_keys_are_stored_hashed_and_revocable(pg_url: str) -> None:
     store.migrate()
     key = generate()
     store.add_key(key, name="pg", is_admin=False)
-    auth = Authenticator(store, master_key=None)
+    auth = authenticator(store)
     assert (await auth.authenticate(f"Bearer {key.plaintext}")).key_id == key.key_id
     row = store.get_key(key.key_id)
     assert row is not None and row.secret_hash != key.plaintext.split("-", 2)[2]
     assert store.revoke_key(key.key_id)
     with pytest.raises(AuthenticationFailed):
-        await Authenticator(store, master_key=None).authenticate(f"Bearer {key.plaintext}")
+        await authenticator(store).authenticate(f"Bearer {key.plaintext}")
     store.close()
 
 

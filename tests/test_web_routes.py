@@ -79,3 +79,13 @@ def test_every_storage_key_is_documented_for_operators() -> None:
     doc = (STATIC_DIR.parents[3] / "docs" / "web.md").read_text()
     for key in keys:
         assert f"`{key}`" in doc, key
+
+
+def test_the_model_list_is_gzipped_for_clients_that_accept_it(make_gateway: GatewayFactory) -> None:
+    from zdrgate.catalog.load import load_packaged_catalog  # noqa: PLC0415
+
+    gw = make_gateway({}, catalog=load_packaged_catalog())
+    packed = httpx.get(gw.v1 + "/models", headers={**gw.auth(), "accept-encoding": "gzip"})
+    assert packed.headers["content-encoding"] == "gzip" and len(packed.json()["data"]) >= 300
+    plain = httpx.get(gw.v1 + "/models", headers={**gw.auth(), "accept-encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.json() == packed.json()

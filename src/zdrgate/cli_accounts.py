@@ -96,11 +96,16 @@ def admin_session(config: str | None) -> Iterator[Any]:
     become clean CLI errors."""
     from zdrgate.accounts import migrate  # noqa: PLC0415 - keep `zdrgate models` fast
     from zdrgate.accounts.admin import Admin  # noqa: PLC0415
+    from zdrgate.accounts.epoch import epoch_for  # noqa: PLC0415
     from zdrgate.accounts.store import Store  # noqa: PLC0415
 
     settings = _settings(config)
     try:
         store = Store(settings.storage.database_url)
+        # A revocation or deletion here stops the key in running gateways at once.
+        store.on_credentials_changed(
+            epoch_for(settings.storage.redis_url, settings.storage.data_dir).bump
+        )
         migrate.prepare(store.engine, migrate_on_start=settings.storage.migrate_on_start)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None

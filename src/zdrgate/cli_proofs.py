@@ -176,3 +176,39 @@ def policy_log_verify(
             click.echo(f"  {problem}")
     if not report.ok:
         raise SystemExit(1)
+
+
+@click.command("audit")
+@config_option
+@click.option("--log-file", "log_files", multiple=True, type=_file,
+              help="Also scan this log file of the deployment (repeatable).")
+@click.option("--canary", default=None, hidden=True, help="Use this canary (tests).")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON report.")
+def audit(
+    config: str | None, log_files: tuple[Path, ...], canary: str | None, as_json: bool
+) -> None:
+    """Send canary prompts through every route and mode (against built-in loopback
+    fakes), then scan the data directory, the database, Redis, the logs, temp
+    directories and the core-dump settings for them. Exit 1 on any hit."""
+    import asyncio  # noqa: PLC0415
+
+    from zdrgate.audit.run import run_audit  # noqa: PLC0415 - starts a whole gateway
+
+    settings = settings_of(config)
+    try:
+        report = asyncio.run(run_audit(settings, canary=canary, log_files=log_files))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(orjson.dumps(report.as_json(), option=orjson.OPT_INDENT_2).decode())
+    else:
+        click.echo(f"probes: {len(report.probes)} requests through every route and mode")
+        for place in report.places:
+            click.echo(f"  {place['place']}: {place['scanned']} -> {place['hits']} hits")
+        for hit in report.hits:
+            click.echo(f"HIT {hit['place']}: {hit['where']} ({hit['encoding']})")
+        for problem in report.problems:
+            click.echo(f"PROBLEM {problem}")
+        click.echo("audit: " + ("clean" if report.ok else "FAILED"))
+    if not report.ok:
+        raise SystemExit(1)

@@ -38,7 +38,7 @@ class ServerSettings(_Strict):
     """A response the client leaves unread this long closes the connection."""
     keep_alive_seconds: float = Field(default=5.0, gt=0)
     """An idle keep-alive connection is closed after this long."""
-    max_connections: int = Field(default=10_000, gt=0)
+    max_connections: int = Field(default=16_384, gt=0)
     """Open client connections; a request past it is answered 503."""
     max_header_bytes: int = Field(default=32 * 1024, ge=1024)
     """Request line and headers together; larger is a 431."""
@@ -53,6 +53,9 @@ class ServerSettings(_Strict):
 class StorageSettings(_Strict):
     database_url: str = "sqlite:///zdrgate.db"
     redis_url: str = ""
+    redis_key_prefix: str = "zdrgate:"
+    """Prefix of every Redis key zdrgate writes, so instances of two gateways can share
+    one Redis without meeting."""
     data_dir: str = "."
     """Where the gateway keeps its own files (the first admin key, the receipt
     signing key). Never a prompt or a completion."""
@@ -237,12 +240,25 @@ class MetricsSettings(_Strict):
     On: no key (for a scrape port reachable only inside the cluster)."""
 
 
+class AccountSettings(_Strict):
+    signup: Literal["open", "invite", "closed"] = "invite"
+    """Who may make an account: anyone (``open``), holders of an admin's invite link
+    (``invite``), or no one (``closed``: admins make accounts)."""
+    session_hours: float = Field(default=168.0, gt=0)
+    """How long a web session lasts after sign-in."""
+    passkey_rp_id: str = ""
+    """The WebAuthn relying party id (a host name); empty: the request's host."""
+    passkey_origin: str = ""
+    """The origin browsers sign passkey answers for; empty: the request's origin."""
+
+
 class Settings(_Strict):
     server: ServerSettings = ServerSettings()
     storage: StorageSettings = StorageSettings()
     policy: PolicySettings = PolicySettings()
     upstream: UpstreamSettings = UpstreamSettings()
     images: ImageSettings = ImageSettings()
+    accounts: AccountSettings = AccountSettings()
     web: WebSettings = WebSettings()
     metrics: MetricsSettings = MetricsSettings()
     telemetry: TelemetrySettings = TelemetrySettings()

@@ -14,6 +14,7 @@ envelope ``{"error": {"message", "type", "code", "param"}}`` with its status::
         ├── ModelNotFound            404 model not in the catalog
         ├── NoRoutableEndpoint       404 every endpoint excluded by policy (names why)
         ├── RateLimited              429
+        ├── ServiceUnavailable       503 the gateway's own storage (database, Redis) is down
         └── UpstreamUnavailable      502/503 every approved endpoint failed (names kinds)
 
 Messages are built from metadata only (model ids, endpoint ids, reason codes,
@@ -101,6 +102,15 @@ class RateLimited(GatewayError):
     status = 429
     type = "rate_limit_error"
     code = "rate_limit_exceeded"
+
+
+class ServiceUnavailable(GatewayError):
+    """The gateway's own database or Redis cannot be reached: refuse rather than skip a
+    check (fail closed)."""
+
+    status = 503
+    type = "api_error"
+    code = "service_unavailable"
 
 
 class UpstreamUnavailable(GatewayError):

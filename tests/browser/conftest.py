@@ -107,6 +107,7 @@ def web_gateway(make_gateway: GatewayFactory) -> Iterator[RunningGateway]:
             [
                 {"id": "test/chat", "upstream_id": "ok", "name": "Test Chat", **text},
                 {"id": "test/slow", "upstream_id": "slow", "name": "Test Slow", **text},
+                {"id": "test/broken", "upstream_id": "break", "name": "Test Broken", **text},
                 {
                     **text,
                     "id": "test/vision",
@@ -149,11 +150,17 @@ def web_gateway(make_gateway: GatewayFactory) -> Iterator[RunningGateway]:
 class Visit:
     """A browser context on the gateway that records every request the pages make."""
 
-    def __init__(self, browser: Any, gateway: RunningGateway, viewport: dict[str, int]) -> None:
+    def __init__(
+        self,
+        browser: Any,
+        gateway: RunningGateway,
+        viewport: dict[str, int],
+        key: str | None = MASTER,
+    ) -> None:
         self.gateway = gateway
         self.context = browser.new_context(
             viewport=viewport,
-            extra_http_headers={"Authorization": f"Bearer {MASTER}"},
+            extra_http_headers={"Authorization": f"Bearer {key}"} if key else {},
             accept_downloads=True,
         )
         self.requests: list[str] = []

@@ -240,3 +240,35 @@ def test_a_receipt_that_does_not_verify_says_so(visit: Any) -> None:
     expect(page.locator(".msg.assistant .receipt")).to_contain_text(
         "signed by a key the gateway does not publish"
     )
+
+
+def test_switching_to_a_model_of_another_provider_is_announced(visit: Any) -> None:
+    v = visit()
+    page = v.open("/")
+    consent(page)
+    ready(page)
+    choose(page, "test chat", "test/chat")
+    send(page, "first with fakeai")
+    expect(page.locator("#live")).to_have_text("Answer finished.")
+    expect(page.locator("#switch-warning")).to_be_hidden()
+    choose(page, "draw", "test/draw")
+    warning = page.locator("#switch-warning")
+    expect(warning).to_be_visible()
+    expect(warning).to_contain_text("went to fakeai")
+    expect(warning).to_contain_text("will go to fakeimg")
+    v.screenshot("chat-switch-warning-desktop")
+    choose(page, "vision", "test/vision")  # same provider as before: nothing to say
+    expect(warning).to_be_hidden()
+
+
+def test_an_answer_cut_by_the_upstream_is_shown_as_cut(visit: Any) -> None:
+    v = visit()
+    page = v.open("/")
+    consent(page)
+    ready(page)
+    choose(page, "test broken", "test/broken")
+    send(page, "break please")
+    error = page.locator(".msg.assistant .msg-error")
+    expect(error).to_contain_text("The answer was cut")
+    expect(page.locator(".msg.assistant .msg-body")).to_contain_text("one two")
+    expect(page.get_by_role("button", name="Retry")).to_be_visible()

@@ -16,7 +16,7 @@ import datetime as dt
 from typing import Any
 
 from zdrgate.accounts import accounts_store as accounts
-from zdrgate.accounts import audit, gdpr, keys_store
+from zdrgate.accounts import audit, gdpr, keys_store, sign_in_store
 from zdrgate.accounts.accounts_store import Account, Team, iso, limit_values
 from zdrgate.accounts.keys import NewKey, Principal
 from zdrgate.accounts.keys_store import KeyRow, KeySpec
@@ -111,6 +111,16 @@ class Admin:
             tombstone = gdpr.erase_account(conn, account_id)
         self.store.credentials_changed()
         return tombstone
+
+    def revoke_sessions(self, account_id: str) -> int:
+        """Sign the account out everywhere: every web session ends at its next request."""
+        with self.store.begin() as conn:
+            ended = sign_in_store.revoke_sessions(conn, account_id)
+            details: audit.Details = {"sessions": ended}
+            target = f"account:{account_id}"
+            audit.record(conn, self.actor, "accounts.sessions_revoke", target, details)
+        self.store.credentials_changed()
+        return ended
 
     # Teams
 

@@ -107,6 +107,8 @@ def erase_account(conn: sa.Connection, account_id: str) -> str:
     )
     for table, column in by_account:
         conn.execute(table.delete().where(column == account_id))
+    if key_ids:  # web sessions opened with the account's keys
+        conn.execute(schema.sessions.delete().where(schema.sessions.c.key_id.in_(key_ids)))
     invites = schema.invites
     conn.execute(
         invites.delete().where(

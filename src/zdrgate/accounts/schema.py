@@ -75,12 +75,15 @@ sessions = sa.Table(
     "sessions",
     metadata,
     sa.Column("id_hash", sa.String(64), primary_key=True),  # sha256 hex of the cookie value
-    sa.Column("account_id", sa.String(32), sa.ForeignKey("accounts.id"), nullable=False),
+    # An account's session, or (account_id NULL) one opened with an API key (key_id).
+    sa.Column("account_id", sa.String(32), sa.ForeignKey("accounts.id"), nullable=True),
     sa.Column("csrf_token", sa.String(64), nullable=False),
     sa.Column("created_at", TZ, nullable=False),
     sa.Column("expires_at", TZ, nullable=False),
     sa.Column("revoked_at", TZ, nullable=True),
+    sa.Column("key_id", sa.String(32), nullable=True),
     sa.Index("ix_sessions_account_id", "account_id"),
+    sa.Index("ix_sessions_key_id", "key_id"),
 )
 
 passkey_credentials = sa.Table(

@@ -104,20 +104,28 @@ def invites_of(conn: sa.Connection, account_id: str, email: str) -> list[Invite]
 @dataclass(frozen=True, slots=True)
 class Session:
     id_hash: str
-    account_id: str
+    account_id: str | None  # None: a session opened with the API key ``key_id``
     csrf_token: str
     created_at: dt.datetime
     expires_at: dt.datetime
     revoked_at: dt.datetime | None
+    key_id: str | None = None
 
 
 def create_session(
-    conn: sa.Connection, account_id: str, lifetime: dt.timedelta, csrf_token: str
+    conn: sa.Connection,
+    account_id: str | None,
+    lifetime: dt.timedelta,
+    csrf_token: str,
+    *,
+    key_id: str | None = None,
 ) -> tuple[str, Session]:
-    """(the cookie value, the stored session)."""
+    """(the cookie value, the stored session) of an account, or of an API key."""
     token = secrets.token_urlsafe(32)
     created = now()
-    session = Session(hash_secret(token), account_id, csrf_token, created, created + lifetime, None)
+    session = Session(
+        hash_secret(token), account_id, csrf_token, created, created + lifetime, None, key_id
+    )
     conn.execute(
         schema.sessions.insert().values(
             id_hash=session.id_hash,
@@ -125,9 +133,21 @@ def create_session(
             csrf_token=csrf_token,
             created_at=created,
             expires_at=session.expires_at,
+            key_id=key_id,
         )
     )
     return token, session
+
+
+def revoke_session(conn: sa.Connection, id_hash: str) -> bool:
+    """End one session (logout); False when it was not live."""
+    table = schema.sessions
+    result = conn.execute(
+        table.update()
+        .where(table.c.id_hash == id_hash, table.c.revoked_at.is_(None))
+        .values(revoked_at=now())
+    )
+    return bool(result.rowcount)
 
 
 def find_session(conn: sa.Connection, token: str) -> Session | None:

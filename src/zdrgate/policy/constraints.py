@@ -19,6 +19,7 @@ class Constraints:
     max_image_price: float | None = None
     needs: frozenset[str] = field(default_factory=frozenset)  # capabilities
     output_modality: str = "text"
+    region: str | None = None  # only endpoints the catalog places in this region
 
     def provider_allowed(self, provider_id: str, provider_name: str) -> bool:
         names = {provider_id.lower(), provider_name.lower()}

@@ -116,6 +116,8 @@ def _request_reasons(endpoint: Endpoint, c: Constraints) -> list[Reason]:
         reasons.append(Reason.MISSING_CAPABILITY)
     if _over_price(endpoint, c):
         reasons.append(Reason.OVER_MAX_PRICE)
+    if c.region is not None and endpoint.region != c.region:
+        reasons.append(Reason.OUTSIDE_REGION)
     return reasons
 
 

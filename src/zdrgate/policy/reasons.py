@@ -17,6 +17,7 @@ class Reason(StrEnum):
     FILTERED_BY_REQUEST = "filtered_by_request"
     MISSING_CAPABILITY = "missing_capability"
     OVER_MAX_PRICE = "over_max_price"
+    OUTSIDE_REGION = "outside_region"
     UPSTREAM_NOT_CONFIGURED = "upstream_not_configured"
     ORIGIN_NOT_ATTESTED = "origin_not_attested"
     STALE_ATTESTATION = "stale_attestation"
@@ -41,6 +42,7 @@ _TEXT = {
     Reason.FILTERED_BY_REQUEST: "excluded by the request's provider preferences",
     Reason.MISSING_CAPABILITY: "does not support what the request needs",
     Reason.OVER_MAX_PRICE: "more expensive than the request's max_price",
+    Reason.OUTSIDE_REGION: "not in the region the API key is limited to",
     Reason.UPSTREAM_NOT_CONFIGURED: "the catalog's base URL is a placeholder the operator "
     "has not replaced",
     Reason.ORIGIN_NOT_ATTESTED: "base_url points to an origin the policy record does not "

@@ -109,6 +109,13 @@ async def delete_account(request: Request) -> JSONBytes:
     return JSONBytes({"id": account_id, "object": "account", "deleted": True})
 
 
+async def revoke_sessions(request: Request) -> JSONBytes:
+    admin = await admin_of(request)
+    account_id = await _account_id(admin, request)
+    ended = await asyncio.to_thread(admin.revoke_sessions, account_id)
+    return JSONBytes({"id": account_id, "object": "account", "sessions_revoked": ended})
+
+
 async def export_account(request: Request) -> JSONBytes:
     admin = await admin_of(request)
     account_id = await _account_id(admin, request)
@@ -319,6 +326,7 @@ ROUTES = [
     Route("/v1/admin/accounts/{account_id}", patch_account, methods=["PATCH"]),
     Route("/v1/admin/accounts/{account_id}", delete_account, methods=["DELETE"]),
     Route("/v1/admin/accounts/{account_id}/export", export_account, methods=["GET"]),
+    Route("/v1/admin/accounts/{account_id}/sessions/revoke", revoke_sessions, methods=["POST"]),
     Route("/v1/admin/teams", list_teams, methods=["GET"]),
     Route("/v1/admin/teams", create_team, methods=["POST"]),
     Route("/v1/admin/teams/{team_id}", patch_team, methods=["PATCH"]),

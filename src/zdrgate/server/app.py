@@ -24,7 +24,12 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from zdrgate.accounts import migrate
-from zdrgate.accounts.auth import Authenticator
+from zdrgate.accounts.auth import AuthBlocked, Authenticator
+from zdrgate.accounts.epoch import epoch_for
+from zdrgate.accounts.failures import MemoryAuthFailures
+from zdrgate.accounts.grants import grant_loader
+from zdrgate.accounts.passkeys import MemoryChallenges, Passkeys, RedisChallenges
+from zdrgate.accounts.sessions import Sessions
 from zdrgate.accounts.store import Store
 from zdrgate.accounts.usage import SpanSink, UsageRecorder
 from zdrgate.catalog.load import load_packaged_catalog
@@ -40,11 +45,13 @@ from zdrgate.routing import HealthBoard
 from zdrgate.server import (
     account_routes,
     admin_routes,
+    auth_routes,
     health,
     media_routes,
     messages,
     metrics_route,
     openapi,
+    passkey_routes,
     proof_routes,
     routes,
 )
@@ -108,8 +115,17 @@ def build_state(
         metrics.routable = functools.partial(metrics_route.routable_counts, gateway)
     if settings.telemetry.otlp_endpoint:
         gateway.usage.spans = _spans(settings, served)
-    auth = Authenticator(store, env.get("ZDRGATE_MASTER_KEY") or None)
-    store.on_credentials_changed(auth.forget)
+    storage = settings.storage
+    epoch = epoch_for(storage.redis_url, storage.data_dir, storage.redis_key_prefix)
+    store.on_credentials_changed(epoch.bump)  # every process drops revoked keys at once
+    master = env.get("ZDRGATE_MASTER_KEY") or None
+    auth = Authenticator(grant_loader(store), master, epoch, MemoryAuthFailures())
+    lifetime = dt.timedelta(hours=settings.accounts.session_hours)
+    challenges = (
+        RedisChallenges(storage.redis_url, storage.redis_key_prefix)
+        if storage.redis_url
+        else MemoryChallenges()
+    )
     keys = keys or load_key_ring(settings.receipts, Path(settings.storage.data_dir), env)
     receipts = ReceiptSigner(keys, issuer_of(settings))
     return AppState(
@@ -117,6 +133,8 @@ def build_state(
         gateway=gateway,
         auth=auth,
         store=store,
+        sessions=Sessions(store, auth, lifetime),
+        passkeys=Passkeys(store, challenges),
         receipts=receipts,
         base_catalog=base,
     )
@@ -184,6 +202,8 @@ def app_for(state: AppState) -> Front:
             await state.gateway.usage.close()
             await state.gateway.dispatcher.close()
             await state.gateway.assets.close()
+            await state.auth.epoch.close()
+            await state.passkeys.challenges.close()
 
     routes = _routes()
     if state.settings.web.enabled:
@@ -200,6 +220,7 @@ def app_for(state: AppState) -> Front:
 def _routes() -> list[Route]:
     table = [
         Route("/healthz", routes.healthz, methods=["GET"]),
+        *_sign_in_routes(),
         Route("/readyz", health.readyz, methods=["GET"]),
         Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
         Route("/metrics", metrics_route.metrics, methods=["GET"]),
@@ -227,8 +248,25 @@ def _routes() -> list[Route]:
     return table
 
 
+def _sign_in_routes() -> list[Route]:
+    post = ["POST"]
+    passkeys = passkey_routes
+    return [
+        Route("/auth/login", auth_routes.login, methods=post),
+        Route("/auth/session", auth_routes.session, methods=["GET"]),
+        Route("/auth/logout", auth_routes.logout, methods=post),
+        Route("/auth/signup", auth_routes.signup, methods=post),
+        Route("/auth/passkey/register/options", passkeys.passkey_register_options, methods=post),
+        Route("/auth/passkey/register", passkeys.passkey_register, methods=post),
+        Route("/auth/passkey/login/options", passkeys.passkey_login_options, methods=post),
+        Route("/auth/passkey/login", passkeys.passkey_login, methods=post),
+    ]
+
+
 async def _gateway_error(request: Request, exc: Exception) -> Any:  # an ASGI response
     assert isinstance(exc, GatewayError)
+    if isinstance(exc, AuthBlocked):  # failed sign-ins: say when to try again
+        return error_response(exc, {"retry-after": str(exc.retry_after)})
     return error_response(exc)
 
 

@@ -1,16 +1,19 @@
-"""The outermost ASGI app: body limit, the last-resort error guard, and the hot path.
+"""The outermost ASGI app: authentication, body limit, the last-resort error guard,
+and the hot path.
 
-Every HTTP request passes here first. The body is counted against
+Every HTTP request passes here first. A request under ``/v1/`` is authenticated from
+its headers before a byte of its body is read (``server.identity``); the caller is
+put in the scope for the routes. The body is counted against
 ``server.max_body_bytes`` (a declared ``Content-Length`` over it is refused before
 anything is read) and any unexpected exception becomes a 500 envelope; only the
 exception's type and the route template are logged, since its message or traceback
 could quote a prompt or an upstream body (and the raw path is the client's to choose).
 
-The routes of the table marked :class:`FastRoute` (``POST /v1/chat/completions``,
-the request nearly all traffic is) go straight to their handler; Starlette's request
-object, routing and exception middleware would add a third of what the rest of the
-route costs (docs/decisions.md). Every other request, including other methods on
-those paths, goes to the Starlette app.
+The routes the table marks :class:`FastRoute` (``POST /v1/chat/completions``, the
+request nearly all traffic is) go straight to their handler, after authentication;
+Starlette's request object, routing and exception middleware would add
+a third of what the rest of the route costs (docs/decisions.md). Every other
+request, including other methods on that path, goes to the Starlette app.
 """
 
 from __future__ import annotations
@@ -25,12 +28,16 @@ from starlette.requests import Request
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from zdrgate.accounts.auth import AuthBlocked
 from zdrgate.errors import BodyTooLarge, GatewayError
-from zdrgate.server.responses import error_response
-from zdrgate.server.routes import header, state_of
+from zdrgate.server.identity import PRINCIPAL, header, identify, needs_identity
+from zdrgate.server.messages import anthropic_error
+from zdrgate.server.responses import JSONBytes, error_response
+from zdrgate.server.routes import state_of
 from zdrgate.server.state import AppState
 
 log = logging.getLogger("zdrgate.server")
+MESSAGES_PATH = "/v1/messages"
 FastHandler = Callable[[AppState, Scope, bytes], Awaitable[ASGIApp]]
 
 
@@ -72,7 +79,14 @@ class Front:
             await self.app(scope, receive, send)
             return
         try:
-            handler = self.fast.get((scope["method"], scope["path"]))
+            path = scope["path"]
+            if needs_identity(path):
+                try:
+                    scope[PRINCIPAL] = await identify(self.state, scope)
+                except GatewayError as error:
+                    await refusal(path, error)(scope, receive, send)
+                    return
+            handler = self.fast.get((scope["method"], path))
             if handler is not None:
                 await self._fast(handler, scope, receive, send)
             else:
@@ -121,6 +135,17 @@ def route_label(app: ASGIApp, scope: Scope) -> str:
         if match is not Match.NONE:
             return str(route.path)
     return "an unknown route"
+
+
+def refusal(path: str, error: GatewayError) -> JSONBytes:
+    """A refused authentication, in the envelope of the API that was called."""
+    headers = {"retry-after": str(error.retry_after)} if isinstance(error, AuthBlocked) else None
+    if path == MESSAGES_PATH:
+        reply = anthropic_error(error)
+        if headers:
+            reply.raw_headers.append((b"retry-after", headers["retry-after"].encode()))
+        return reply
+    return error_response(error, headers)
 
 
 async def read_body(receive: Receive) -> bytes:

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
+from zdrgate.server.identity import principal_of
 from zdrgate.server.parsing import parse_body
 from zdrgate.server.receipting import Receipting
 from zdrgate.server.responses import JSONBytes
-from zdrgate.server.routes import authenticate, state_of
+from zdrgate.server.routes import state_of
 from zdrgate.wire.embeddings import EmbeddingRequest
 from zdrgate.wire.images import ImageRequest
 
 
 async def images_generations(request: Request) -> JSONBytes:
     state = state_of(request)
-    principal = await authenticate(request)
+    principal = principal_of(request)
     raw = await request.body()
     body = parse_body(ImageRequest, raw)
     receipt = Receipting(state.receipts, raw, body.model_fields_set, request.scope["headers"])
@@ -25,7 +26,7 @@ async def images_generations(request: Request) -> JSONBytes:
 
 async def embeddings(request: Request) -> JSONBytes:
     state = state_of(request)
-    principal = await authenticate(request)
+    principal = principal_of(request)
     raw = await request.body()
     body = parse_body(EmbeddingRequest, raw)
     receipt = Receipting(state.receipts, raw, body.model_fields_set, request.scope["headers"])

@@ -1,11 +1,11 @@
 """``POST /v1/messages``: the Anthropic Messages API over the one pipeline.
 
-The request is translated to the canonical chat request (by the Anthropic spec's
-inbound codec, ``protocols/anthropic/inbound``) and served by the same service call as
-``/v1/chat/completions`` (same policy, routing and fallbacks); the result is rendered
-the Anthropic way. Every error uses Anthropic's envelope
+The request is translated to the canonical chat request and served by the same
+service call as ``/v1/chat/completions`` (same policy, routing and fallbacks); the
+result is rendered the Anthropic way. Every error uses Anthropic's envelope
 ``{"type": "error", "error": {"type", "message"}}`` with the gateway's status. The
-key may come as ``x-api-key`` (what the Anthropic SDK sends) or as a bearer token.
+key may come as ``x-api-key`` (what the Anthropic SDK sends) or as a bearer token
+(``server.identity``).
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ from typing import Any
 
 from starlette.requests import Request
 
-from zdrgate.accounts.keys import Principal
 from zdrgate.catalog.model import Protocol
 from zdrgate.errors import GatewayError
 from zdrgate.protocols import spec_for
 from zdrgate.protocols.spec import InboundCodec
+from zdrgate.server.identity import principal_of
 from zdrgate.server.parsing import parse_body
 from zdrgate.server.receipting import Receipting
+from zdrgate.server.responses import JSONBytes
 from zdrgate.server.routes import state_of
 from zdrgate.server.streaming import InboundRenderer
 
@@ -31,17 +32,15 @@ def anthropic_inbound() -> InboundCodec:
     return inbound
 
 
-async def authenticate(request: Request) -> Principal:
-    key = request.headers.get("x-api-key")
-    header = f"Bearer {key}" if key else request.headers.get("authorization")
-    return await state_of(request).auth.authenticate(header)
+def anthropic_error(error: GatewayError) -> JSONBytes:
+    return InboundRenderer(anthropic_inbound(), "").error_response(error)
 
 
 async def messages(request: Request) -> Any:
     codec = anthropic_inbound()
     try:
         state = state_of(request)
-        principal = await authenticate(request)
+        principal = principal_of(request)
         raw = await request.body()
         parsed = parse_body(codec.request_model, raw)
         chat = codec.to_chat(parsed)
@@ -54,4 +53,4 @@ async def messages(request: Request) -> Any:
         result, served = await state.gateway.chat(chat, principal)
         return receipt.json(codec.render(result), served)
     except GatewayError as error:
-        return InboundRenderer(codec, "").error_response(error)
+        return anthropic_error(error)

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from starlette.requests import Request
 from starlette.responses import Response
 
-from zdrgate.errors import NotFound, PermissionDenied
+from zdrgate.errors import NotFound
+from zdrgate.server.identity import require_admin
 from zdrgate.server.routes import authenticate, state_of
 from zdrgate.service import Gateway
 
@@ -24,9 +25,7 @@ async def metrics(request: Request) -> Response:
     if recorder is None:
         raise NotFound(f"Unknown route: {request.method} {request.url.path}")
     if not state.settings.metrics.public:
-        principal = await authenticate(request)
-        if not principal.is_admin:
-            raise PermissionDenied("Metrics need an admin key (or metrics.public = true).")
+        require_admin(await authenticate(request))
     return Response(recorder.exposition(), media_type=CONTENT_TYPE)
 
 

@@ -35,6 +35,7 @@ from zdrgate.wire.admin import (
     TeamCreate,
     TeamPatch,
 )
+from zdrgate.wire.auth import LoginRequest, SignupRequest
 from zdrgate.wire.chat import ChatRequest
 from zdrgate.wire.embeddings import EmbeddingRequest
 from zdrgate.wire.images import ImageRequest
@@ -52,6 +53,7 @@ class Operation:
     plain_statuses: tuple[int, ...] = ()  # non-2xx answers that are not errors (503 not ready)
     error_schema: str = "Error"  # "AnthropicError" where the route speaks Anthropic's API
     text: bool = False  # answers text/plain (Prometheus), not JSON
+    empty: bool = False  # answers 204 without a body
 
 
 # (method, path as in the route table) -> operation. Add a line with every new route.
@@ -61,6 +63,17 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "Readiness: catalog, database, migrations", auth=False, plain_statuses=(503,)
     ),
     ("GET", "/openapi.json"): Operation("This description", auth=False),
+    # Sign-in for the web app (a session cookie; docs/accounts.md, "Sign-in and sessions")
+    ("POST", "/auth/login"): Operation("Sign in: a session cookie", LoginRequest, auth=False),
+    ("GET", "/auth/session"): Operation("The session of the cookie", auth=False),
+    ("POST", "/auth/logout"): Operation("End the session", auth=False, empty=True),
+    ("POST", "/auth/signup"): Operation("Make an account", SignupRequest, auth=False),
+    ("POST", "/auth/passkey/register/options"): Operation(
+        "Passkey creation options (signed in)", auth=False
+    ),
+    ("POST", "/auth/passkey/register"): Operation("Store a new passkey", auth=False),
+    ("POST", "/auth/passkey/login/options"): Operation("Passkey request options", auth=False),
+    ("POST", "/auth/passkey/login"): Operation("Sign in with a passkey", auth=False),
     ("POST", "/v1/chat/completions"): Operation(
         "OpenAI chat completions, routed to ZDR endpoints only", ChatRequest, stream=True
     ),
@@ -97,6 +110,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("PATCH", "/v1/admin/accounts/{account_id}"): Operation("Change an account", AccountPatch),
     ("DELETE", "/v1/admin/accounts/{account_id}"): Operation("Erase an account"),
     ("GET", "/v1/admin/accounts/{account_id}/export"): Operation("GDPR export of an account"),
+    ("POST", "/v1/admin/accounts/{account_id}/sessions/revoke"): Operation(
+        "Sign an account out everywhere"
+    ),
     ("GET", "/v1/admin/teams"): Operation("List teams"),
     ("POST", "/v1/admin/teams"): Operation("Create a team", TeamCreate),
     ("PATCH", "/v1/admin/teams/{team_id}"): Operation("Change a team", TeamPatch),
@@ -242,7 +258,9 @@ def _responses(op: Operation) -> dict[str, Any]:
     ref = {"$ref": f"#/components/schemas/{op.error_schema}"}
     error = {"application/json": {"schema": ref}}
     responses: dict[str, Any] = {"default": {"description": "An error", "content": error}}
-    if op is not _STORAGE:
+    if op.empty:
+        responses["204"] = {"description": "Done; no body"}
+    elif op is not _STORAGE:
         responses["2XX"] = {"description": "Success", "content": success}
     for status in op.plain_statuses:
         responses[str(status)] = {"description": "An answer, not an error", "content": success}

@@ -51,7 +51,7 @@ def _int_param(request: Request, name: str, default: int) -> int:
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit():
+    if not raw.isdigit() or len(raw) > 18:  # past that no database integer holds it
         raise InvalidRequest(f"'{name}' must be a non-negative integer.", param=name)
     return int(raw)
 

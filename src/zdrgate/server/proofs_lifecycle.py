@@ -24,7 +24,8 @@ log = logging.getLogger("zdrgate.proofs")
 
 
 def start_proofs(state: AppState) -> asyncio.Task[None] | None:
-    log_policy_changes(state)
+    if state.log_policy_changes:
+        log_policy_changes(state)
     if state.settings.evidence.on_change != "suspend":
         return None
     state.gateway.engine.suspend(under_review(PolicyLog(state.store.engine)))

@@ -10,21 +10,13 @@ from starlette.types import ASGIApp, Scope
 from zdrgate.accounts.keys import Principal
 from zdrgate.errors import ModelNotFound, StorageFeatureRefused
 from zdrgate.server.catalog_views import endpoints_view, listing_decision, model_view
+from zdrgate.server.identity import PRINCIPAL, identify
 from zdrgate.server.parsing import parse_body
 from zdrgate.server.receipting import Receipting
-from zdrgate.server.responses import JSONBytes
+from zdrgate.server.responses import JSONBytes, gzipped_json
 from zdrgate.server.state import AppState
 from zdrgate.server.streaming import DONE, OpenAIRenderer
 from zdrgate.wire.chat import ChatRequest
-
-
-def header(scope: Scope, name: bytes) -> str | None:
-    """A request header (``name`` lower-case), read straight from the ASGI scope."""
-    headers: list[tuple[bytes, bytes]] = scope["headers"]
-    for key, value in headers:
-        if key == name:
-            return value.decode("latin-1")
-    return None
 
 
 def state_of(request: Request) -> AppState:
@@ -33,7 +25,12 @@ def state_of(request: Request) -> AppState:
 
 
 async def authenticate(request: Request) -> Principal:
-    return await state_of(request).auth.authenticate(request.headers.get("authorization"))
+    """The caller: the one the front app identified for a /v1 route, else (``/metrics``)
+    identified now from the headers."""
+    principal = request.scope.get(PRINCIPAL)
+    if isinstance(principal, Principal):
+        return principal
+    return await identify(state_of(request), request.scope)
 
 
 async def healthz(request: Request) -> JSONBytes:
@@ -42,8 +39,9 @@ async def healthz(request: Request) -> JSONBytes:
 
 async def chat_completions(state: AppState, scope: Scope, body: bytes) -> ASGIApp:
     """``POST /v1/chat/completions`` (a :class:`~zdrgate.server.front.FastRoute`: the
-    front app calls it without a Starlette request): the response, as an ASGI app."""
-    principal = await state.auth.authenticate(header(scope, b"authorization"))
+    front app calls it without a Starlette request, after authenticating the caller
+    into the scope): the response, as an ASGI app."""
+    principal: Principal = scope[PRINCIPAL]
     chat = parse_body(ChatRequest, body)
     receipt = Receipting(state.receipts, body, chat.model_fields_set, scope["headers"])
     if chat.stream:
@@ -57,7 +55,6 @@ async def chat_completions(state: AppState, scope: Scope, body: bytes) -> ASGIAp
 
 async def list_models(request: Request) -> JSONBytes:
     state = state_of(request)
-    await authenticate(request)
     today = state.gateway.today()
     engine = state.gateway.engine
     only_routable = request.query_params.get("routable") in ("1", "true")
@@ -67,7 +64,7 @@ async def list_models(request: Request) -> JSONBytes:
         if only_routable and not decision.approvals:
             continue
         data.append(model_view(model, decision, engine, today))
-    return JSONBytes({"object": "list", "data": data})
+    return gzipped_json({"object": "list", "data": data}, request.headers.get("accept-encoding"))
 
 
 def _model_or_404(request: Request) -> Any:
@@ -83,7 +80,6 @@ def _model_or_404(request: Request) -> Any:
 
 async def retrieve_model(request: Request) -> JSONBytes:
     state = state_of(request)
-    await authenticate(request)
     model = _model_or_404(request)
     today = state.gateway.today()
     decision = listing_decision(state.gateway.engine, model, today)
@@ -92,14 +88,12 @@ async def retrieve_model(request: Request) -> JSONBytes:
 
 async def model_endpoints(request: Request) -> JSONBytes:
     state = state_of(request)
-    await authenticate(request)
     model = _model_or_404(request)
     decision = listing_decision(state.gateway.engine, model, state.gateway.today())
     return JSONBytes(endpoints_view(decision))
 
 
 async def storage_feature(request: Request) -> JSONBytes:
-    await authenticate(request)
     feature = request.url.path.removeprefix("/v1/").split("/", 1)[0]
     raise StorageFeatureRefused(
         f"/v1/{feature} stores content at the provider (files, batches, assistants, threads, "

@@ -6,6 +6,7 @@ import functools
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -14,9 +15,9 @@ from zdrgate.accounts import migrate
 from zdrgate.accounts.keys import generate
 from zdrgate.accounts.store import Store
 from zdrgate.config import ServerSettings, Settings, load_settings
+from zdrgate.process import disable_core_dumps
 from zdrgate.server.app import app_for, build_state
 from zdrgate.server.guard import ConnectionLimits, GuardedHttpToolsProtocol
-from zdrgate.server.hardening import disable_core_dumps
 from zdrgate.server.state import AppState
 
 log = logging.getLogger("zdrgate")
@@ -46,35 +47,49 @@ def server_options(server: ServerSettings) -> dict[str, Any]:
 SERVER_OPTIONS: dict[str, Any] = server_options(ServerSettings())  # the defaults
 
 
+FIRST_KEY_FILE = "first-admin-key"
+
+
 def bootstrap_admin_key(
-    store: Store, master_key: str | None, *, migrate_on_start: bool = True
-) -> str | None:
-    """With no key configured at all, create an admin key; return it to print once."""
+    store: Store, master_key: str | None, data_dir: str, *, migrate_on_start: bool = True
+) -> Path | None:
+    """With no key configured at all, create an admin key and write it, once, to a file
+    only the owner may read (``storage.data_dir/first-admin-key``); return its path.
+
+    The key itself is never printed: stderr ends up in journald or container logs."""
     migrate.prepare(store.engine, migrate_on_start=migrate_on_start)
     if master_key or store.count_keys():
         return None
     key = generate()
+    path = Path(data_dir) / FIRST_KEY_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        os.fchmod(out.fileno(), 0o600)  # also when the file existed with wider rights
+        out.write(key.plaintext + "\n")
     store.add_key(key, name="first admin key", is_admin=True)
-    return key.plaintext
+    return path
 
 
 def run(
     settings: Settings, *, host: str | None, port: int | None, workers: int, config_path: str | None
 ) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    disable_core_dumps()  # before any prompt can be in memory (see server/hardening.py)
+    disable_core_dumps()  # a core file would hold the prompts in flight (workers inherit it)
     host = host or settings.server.host
     port = settings.server.port if port is None else port
     state = build_state(settings)
     created = bootstrap_admin_key(
         state.store,
         os.environ.get("ZDRGATE_MASTER_KEY"),
+        settings.storage.data_dir,
         migrate_on_start=settings.storage.migrate_on_start,
     )
     if created:
         sys.stderr.write(
-            "\nNo API key was configured, so zdrgate created an admin key. It is shown once\n"
-            f"and stored only as a hash:\n\n    {created}\n\n"
+            "\nNo API key was configured, so zdrgate created an admin key and wrote it to\n"
+            f"    {created.resolve()}\n(readable by this user only; the database holds only "
+            "its hash). Read it, then delete the file.\n\n"
         )
     options: dict[str, Any] = {
         "host": host,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from zdrgate.accounts.auth import Authenticator
+from zdrgate.accounts.passkeys import Passkeys
+from zdrgate.accounts.sessions import Sessions
 from zdrgate.accounts.store import Store
 from zdrgate.catalog.model import Catalog
 from zdrgate.config import Settings
@@ -18,5 +20,8 @@ class AppState:
     gateway: Gateway
     auth: Authenticator
     store: Store
+    sessions: Sessions
+    passkeys: Passkeys
     receipts: ReceiptSigner
     base_catalog: Catalog | None = None  # the packaged catalog, before the config
+    log_policy_changes: bool = True  # off for `zdrgate audit`, whose providers are fakes

@@ -33,7 +33,7 @@ from starlette.routing import Route
 
 from zdrgate.errors import NotFound
 from zdrgate.server.public_views import models_document, privacy_document
-from zdrgate.server.responses import JSONBytes
+from zdrgate.server.responses import JSONBytes, gzipped_json
 from zdrgate.server.state import AppState
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
@@ -154,4 +154,6 @@ class WebApp:
         if cached is None or cached[0] != today:
             cached = (today, build(state))
             self._cache[name] = cached
-        return JSONBytes(cached[1], headers={**SECURITY_HEADERS, "cache-control": "no-cache"})
+        reply = gzipped_json(cached[1], request.headers.get("accept-encoding"))
+        reply.raw_headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+        return reply

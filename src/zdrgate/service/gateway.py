@@ -24,6 +24,7 @@ from zdrgate.routing import HealthBoard, Preferences
 from zdrgate.service.attempt import Attempts
 from zdrgate.service.embeddings import ROUTE as EMBEDDINGS_ROUTE
 from zdrgate.service.embeddings import create_embeddings
+from zdrgate.service.entitlements import entitled
 from zdrgate.service.events import StreamEvent
 from zdrgate.service.images import ROUTE as IMAGES_ROUTE
 from zdrgate.service.images import generate_images, refuse_url_answers
@@ -64,17 +65,20 @@ class Gateway:
         self.assets = assets or AssetFetcher()  # images to inline (see upstream.assets)
         self.runner = Runner(dispatcher, health)  # the one attempt loop
 
-    def plan(self, request: ChatRequest) -> Plan:
+    def plan(self, request: ChatRequest, principal: Principal) -> Plan:
         refuse_storage_features(request)
         models = model_ids(request.model, request.models)
         prefs = preferences_for(request.provider)
-        return self.plan_for(models, constraints_for(request), prefs)
+        return self.plan_for(models, constraints_for(request), prefs, principal)
 
-    def plan_for(self, models: list[str], constraints: Constraints, prefs: Preferences) -> Plan:
-        """The plan of any model-serving request (chat, images, embeddings)."""
+    def plan_for(
+        self, models: list[str], constraints: Constraints, prefs: Preferences, principal: Principal
+    ) -> Plan:
+        """The plan of any model-serving request (chat, images, embeddings), narrowed to
+        what the caller's key allows (``service.entitlements``)."""
         return make_plan(
             models,
-            constraints,
+            entitled(principal, models, constraints),
             prefs,
             self.catalog,
             self.engine,
@@ -89,14 +93,16 @@ class Gateway:
         fallbacks: list[str] | None,
         provider: ProviderPreferences | None,
         modality: str,
+        principal: Principal,
     ) -> Plan:
         """Approved endpoints, in routing order, for an image or embedding request."""
         constraints = media_constraints(provider, modality)
-        return self.plan_for(model_ids(model, fallbacks), constraints, preferences_for(provider))
+        models = model_ids(model, fallbacks)
+        return self.plan_for(models, constraints, preferences_for(provider), principal)
 
     async def chat(self, request: ChatRequest, principal: Principal) -> tuple[JSON, Served]:
         """Non-streaming chat: the first approved endpoint that answers serves."""
-        plan = self.plan(request)
+        plan = self.plan(request, principal)
         meter = Metering(self, principal, "chat.completions", request.model, request.stream)
         prepared = ProtocolRequests(self.assets, request)
 
@@ -117,7 +123,7 @@ class Gateway:
     ) -> AsyncGenerator[StreamEvent, None]:
         """Streamed chat as protocol-neutral events (:mod:`zdrgate.service.events`).
         Policy errors raise here, before anything is sent."""
-        plan = self.plan(request)
+        plan = self.plan(request, principal)
         meter = Metering(self, principal, "chat.completions", request.model, stream=True)
         prepared = ProtocolRequests(self.assets, request)
         tally = Tally(request)
@@ -133,7 +139,9 @@ class Gateway:
     ) -> tuple[JSON, Served]:
         """Image generation (``/v1/images/generations``), see :mod:`.images`."""
         refuse_url_answers(request, pass_urls)
-        plan = self.plan_media(request.model, request.models, request.provider, "image")
+        plan = self.plan_media(
+            request.model, request.models, request.provider, "image", principal
+        )
         meter = Metering(self, principal, IMAGES_ROUTE, request.model, stream=False)
         return await generate_images(self.runner, self.assets, plan, meter, request)
 
@@ -141,7 +149,9 @@ class Gateway:
         self, request: EmbeddingRequest, principal: Principal
     ) -> tuple[JSON, Served]:
         """Embeddings (``/v1/embeddings``), see :mod:`.embeddings`."""
-        plan = self.plan_media(request.model, request.models, request.provider, "embeddings")
+        plan = self.plan_media(
+            request.model, request.models, request.provider, "embeddings", principal
+        )
         meter = Metering(self, principal, EMBEDDINGS_ROUTE, request.model, stream=False)
         return await create_embeddings(self.runner, plan, meter, request)
 

@@ -87,6 +87,7 @@ export class ModelPicker {
       ...m,
       author: m.owned_by || m.author || m.id.split("/")[0],
       labels: labels(m),
+      lname: (m.name || "").toLowerCase(),
       hay: [m.id, m.name, m.owned_by, ...labels(m)].join(" ").toLowerCase(),
     }));
     this.byId = new Map(this.models.map((m) => [m.id, m]));
@@ -138,9 +139,14 @@ export class ModelPicker {
     const terms = this.input.value.toLowerCase().split(/\s+/).filter(Boolean);
     const found = terms.length ? this.models.filter((m) => terms.every((t) => m.hay.includes(t))) : this.models;
     this.rows = terms.length ? this.grouped(found, terms[0]) : this.sections(found);
-    this.offsets = [];
+    this.offsets = new Array(this.rows.length);
     let y = 0;
-    for (const row of this.rows) { this.offsets.push(y); y += row.model ? ROW : HEAD; }
+    this.total = 0;
+    this.rows.forEach((row, i) => {
+      this.offsets[i] = y;
+      y += row.model ? ROW : HEAD;
+      if (row.model) this.total += 1;
+    });
     this.spacer.style.height = `${y}px`;
     this.list.scrollTop = 0;
     this.active = this.rows.findIndex((r) => r.model);
@@ -165,18 +171,24 @@ export class ModelPicker {
   }
 
   grouped(models, term) {
-    const score = (m) => (m.zdr?.routable ? 0 : 4) + (m.id.startsWith(term) || m.author.startsWith(term) ? 0 : 1)
-      + ((m.name || "").toLowerCase().includes(term) ? 0 : 1);
-    const sorted = [...models].sort((a, b) => score(a) - score(b) || a.id.localeCompare(b.id));
+    // Scores computed once per model (not in the comparator): a keystroke stays cheap.
+    const scored = models.map((m) => [
+      (m.zdr?.routable ? 0 : 4) + (m.id.startsWith(term) || m.author.startsWith(term) ? 0 : 1)
+        + (m.lname.includes(term) ? 0 : 1),
+      m.id,
+      m,
+    ]);
+    scored.sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
     const groups = new Map();
-    for (const m of sorted) {
-      if (!groups.has(m.author)) groups.set(m.author, []);
-      groups.get(m.author).push(m);
+    for (const [, , m] of scored) {
+      let list = groups.get(m.author);
+      if (!list) groups.set(m.author, (list = []));
+      list.push(m);
     }
     const rows = [];
     for (const [author, list] of groups) {
       rows.push({ label: author });
-      list.forEach((model) => rows.push({ model }));
+      for (const model of list) rows.push({ model });
     }
     return rows;
   }
@@ -188,8 +200,7 @@ export class ModelPicker {
     first = Math.max(0, first);
     const last = Math.min(this.rows.length, this.lowerBound(top + height) + OVERSCAN);
     const nodes = [];
-    const total = this.rows.filter((r) => r.model).length;
-    for (let i = first; i < last; i += 1) nodes.push(this.rowNode(i, total));
+    for (let i = first; i < last; i += 1) nodes.push(this.rowNode(i, this.total));
     this.spacer.replaceChildren(...nodes);
     const active = this.rows[this.active];
     if (active?.model) {

@@ -23,7 +23,7 @@ export const CATEGORIES = [
 export const KEYS = [
   {
     name: "zdr_session",
-    kind: "cookie (HttpOnly, SameSite=Lax, Secure on HTTPS)",
+    kind: "cookie (HttpOnly, SameSite=Strict, Secure on HTTPS)",
     category: "necessary",
     purpose: "Your signed-in session; set by the gateway when you sign in.",
     lifetime: "until you sign out or the session expires",

@@ -1,0 +1,99 @@
+"""`zdrgate audit`: clean on a clean deployment; a canary planted in the data
+directory, the database and the log is found, in the encodings it was stored in."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import gzip
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from zdrgate.accounts.keys import generate
+from zdrgate.accounts.store import Store
+from zdrgate.audit.run import AuditReport, new_canary, run_audit
+from zdrgate.cli import main
+from zdrgate.config import Settings, parse_settings
+from zdrgate.policylog import PolicyLog
+
+EXPECTED = {
+    "upstream 400 echoing the prompt": 400,
+    "upstream 400 echoing the prompt, stream": 400,
+    "upstream 500 echoing the prompt": 502,
+    "invalid JSON quoting the prompt": 400,
+    "unknown field named after the prompt": 400,
+    "unknown model named after the prompt": 404,
+}
+
+
+def settings_for(tmp_path: Path) -> Settings:
+    return parse_settings(
+        {"storage": {"database_url": f"sqlite:///{tmp_path}/zdrgate.db", "data_dir": str(tmp_path)}}
+    )
+
+
+def audit(tmp_path: Path, canary: str | None = None, logs: list[Path] | None = None) -> AuditReport:
+    return asyncio.run(run_audit(settings_for(tmp_path), canary=canary, log_files=logs or []))
+
+
+def test_a_clean_deployment_passes(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["audit", "--json", "--config", str(_config(tmp_path))], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["ok"] and report["hits"] == [] and report["problems"] == []
+    statuses = {p["name"]: p["status"] for p in report["probes"]}
+    assert len(statuses) >= 20
+    for name, status in statuses.items():
+        assert status == EXPECTED.get(name, 200), (name, status)
+    places = {p["place"] for p in report["places"]}
+    assert {"data directory", "database", "log output", "temp directory", "core dumps"} <= places
+    database = next(p for p in report["places"] if p["place"] == "database")
+    assert database["scanned"] != "sqlite: 0 rows"  # usage rows were written
+    store = Store(f"sqlite:///{tmp_path}/zdrgate.db")
+    assert PolicyLog(store.engine).entries() == []  # the fakes are not logged as policy
+    store.close()
+
+
+def test_planted_canaries_are_found(tmp_path: Path) -> None:
+    canary = new_canary()
+    token = canary.split("-")[0].encode()
+    (tmp_path / "cache.bin").write_bytes(base64.b64encode(b"x" + token + b"y"))
+    (tmp_path / "old.gz").write_bytes(gzip.compress(b"prompt=" + token))
+    store = Store(f"sqlite:///{tmp_path}/zdrgate.db")
+    store.migrate()
+    store.add_key(generate(), name=canary, is_admin=False)
+    store.close()
+    log = tmp_path.parent / f"{tmp_path.name}.log"
+    log.write_text("INFO request " + json.dumps({"content": canary}) + "\n")
+    report = audit(tmp_path, canary, [log])
+    assert not report.ok
+    found = {(h["place"], h["encoding"]) for h in report.hits}
+    assert ("data directory", "base64") in found
+    assert ("data directory", "gzip+raw") in found
+    assert ("database", "raw") in found
+    assert ("log output", "json-escaped") in found
+    assert {h["where"] for h in report.hits if h["place"] == "log output"} == {str(log)}
+
+
+def test_the_cli_exits_1_on_a_hit(tmp_path: Path) -> None:
+    canary = new_canary()
+    (tmp_path / "notes.txt").write_text(f"remember {canary}")
+    result = CliRunner().invoke(
+        main, ["audit", "--config", str(_config(tmp_path)), "--canary", canary],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 1
+    assert f"HIT data directory: {tmp_path / 'notes.txt'} (raw)" in result.output
+    assert "audit: FAILED" in result.output
+
+
+def _config(tmp_path: Path) -> Path:
+    path = tmp_path.parent / f"{tmp_path.name}.toml"
+    path.write_text(
+        f'[storage]\ndatabase_url = "sqlite:///{tmp_path}/zdrgate.db"\ndata_dir = "{tmp_path}"\n'
+    )
+    return path
