@@ -66,6 +66,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def master_key() -> str:
+    """The admin key the gateway is started with (bench/run.py's environment)."""
+    return os.environ.get("ZDRGATE_MASTER_KEY") or bench.parse_args([]).api_key
+
+
 def mixed_plan(url: str, headers: dict[str, str], round_s: float, gw_pid: int) -> dict:
     half = round_s / 2
     scenarios = [
@@ -107,7 +112,7 @@ def soak(args: argparse.Namespace, run_dir: Path, hard_limit: int) -> dict[str, 
     try:
         gateway, _ = bench.start_gateway(args, subs, run_dir / "gateway.log")
         ctx = {"url": bench.render(args.gateway_url, subs), "gw_pid": gateway.pid,
-               "headers": {"Authorization": "Bearer bench-master-key-0123456789abcdef0123"},
+               "headers": {"Authorization": f"Bearer {master_key()}"},
                "up_port": up_port, "hard_limit": hard_limit, "run_dir": run_dir}
         report: dict[str, Any] = {"idle_rss_bytes": procstat.tree_rss_bytes(gateway.pid)}
         report["hold"] = bench.slow_stream_phase(args, ctx)

@@ -188,6 +188,8 @@ def test_erasure_leaves_no_trace_of_the_person(store: Store) -> None:
         ]
     )
     Admin(store, f"account:{account.id}").delete_account(account.id)
+    # A request in flight during the erasure: its row arrives afterwards.
+    store.insert_usage([_row(usage_event(row.key_id, account.id))])
 
     values = repr(dump_database(store))
     for trace in (account.id, EMAIL, NAME, row.key_id, "$argon2id$", "cred-1"):
@@ -197,8 +199,9 @@ def test_erasure_leaves_no_trace_of_the_person(store: Store) -> None:
         assert keys_store.get_key(conn, row.key_id) is None
         assert accounts.get_team(conn, team.id) is not None
         log = audit.entries(conn)
-    assert len(rows) == 3  # the operator's accounting keeps every row
+    assert len(rows) == 4  # the operator's accounting keeps every row
     assert rows[0].key_id == rows[1].key_id == rows[0].account_id != row.key_id
     assert rows[2].key_id == other_row.key_id
+    assert rows[3].account_id.startswith("gone-") and rows[3].key_id == rows[3].account_id
     assert log[0].action == "accounts.delete" and log[0].actor == log[0].target == rows[0].key_id
     assert store.get_key(other_row.key_id) is not None

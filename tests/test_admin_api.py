@@ -197,3 +197,23 @@ def test_people_manage_their_own_keys(gw: RunningGateway) -> None:
         assert other.status_code == 404
     assert chat(gw, theirs["key"]).status_code == 200
     assert call(gw, "GET", "/account/keys").status_code == 403  # the master key: no account
+
+
+def test_a_database_outage_is_a_503(
+    tmp_path: Path, upstream: FakeOpenAI, make_gateway: GatewayFactory
+) -> None:
+    (tmp_path / "db").mkdir()
+    gw = make_gateway(
+        {"p": provider(upstream.base_url, [chat_model("ok")])},
+        extra={
+            "storage": {"database_url": f"sqlite:///{tmp_path}/db/z.db", "data_dir": str(tmp_path)}
+        },
+    )
+    assert call(gw, "GET", "/admin/accounts").status_code == 200
+    gw.state.store.engine.dispose()
+    (tmp_path / "db").rename(tmp_path / "gone")  # new connections cannot open the file
+    for method, path in (("GET", "/admin/accounts"), ("POST", "/admin/teams")):
+        response = call(gw, method, path, json={"name": "t"})
+        assert response.status_code == 503, response.text
+        assert response.json()["error"]["code"] == "service_unavailable"
+        assert "z.db" not in response.text

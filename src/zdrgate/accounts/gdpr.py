@@ -18,6 +18,7 @@ Usage::
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -92,12 +93,12 @@ def erase_account(conn: sa.Connection, account_id: str) -> str:
     if account is None:
         raise NotFound("No such account.", code="account_not_found")
     key_ids = [k.key_id for k in list_keys(conn, account_id)]
-    tombstone = f"gone-{secrets.token_hex(8)}"
+    gone = tombstone()
     usage = schema.usage
     conn.execute(
         usage.update()
         .where(_usage_of(account_id, key_ids))
-        .values(account_id=tombstone, key_id=tombstone)
+        .values(account_id=gone, key_id=gone)
     )
     by_account = (
         (schema.team_memberships, schema.team_memberships.c.account_id),
@@ -117,8 +118,30 @@ def erase_account(conn: sa.Connection, account_id: str) -> str:
     )
     conn.execute(schema.accounts.delete().where(schema.accounts.c.id == account_id))
     names = [f"account:{account_id}", *(f"key:{k}" for k in key_ids)]
-    audit.pseudonymise(conn, names, tombstone)
-    return tombstone
+    audit.pseudonymise(conn, names, gone)
+    return gone
+
+
+def unlink_erased(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Usage rows of requests that were in flight while their account was erased reach
+    the database after the erasure: they get a tombstone instead of the erased ids.
+    One indexed query per batch."""
+    owners = {r["account_id"] for r in rows if r["account_id"] is not None}
+    if not owners:
+        return list(rows)
+    table = schema.accounts
+    live = set(conn.execute(sa.select(table.c.id).where(table.c.id.in_(owners))).scalars())
+    gone = {owner: tombstone() for owner in owners - live}
+    return [
+        {**r, "account_id": gone[r["account_id"]], "key_id": gone[r["account_id"]]}
+        if r["account_id"] in gone
+        else r
+        for r in rows
+    ]
+
+
+def tombstone() -> str:
+    return f"gone-{secrets.token_hex(8)}"
 
 
 def _names(account_id: str, keys: list[Any]) -> list[str]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from zdrgate.accounts import keys_store, migrate, schema
+from zdrgate.accounts import gdpr, keys_store, migrate, schema
 from zdrgate.accounts.keys import NewKey
 from zdrgate.accounts.keys_store import KeyRow
 from zdrgate.errors import ConfigError
@@ -93,6 +93,7 @@ class Store:
         if rows:
             used = {r["key_id"] for r in rows}
             with self.engine.begin() as conn:
+                rows = gdpr.unlink_erased(conn, rows)
                 self._usage_insert.run(conn, rows)
                 keys_store.mark_used(conn, used, rows[-1]["started_at"].date())
 

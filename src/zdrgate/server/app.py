@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import gc
+import logging
 import os
 import random
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -18,6 +19,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -37,7 +39,13 @@ from zdrgate.catalog.merge import build_catalog
 from zdrgate.catalog.model import Catalog
 from zdrgate.clock import DayClock
 from zdrgate.config import Settings, UpstreamSettings
-from zdrgate.errors import ConfigError, GatewayError, MethodNotAllowed, NotFound
+from zdrgate.errors import (
+    ConfigError,
+    GatewayError,
+    MethodNotAllowed,
+    NotFound,
+    ServiceUnavailable,
+)
 from zdrgate.metrics import Metrics
 from zdrgate.policy import PolicyEngine
 from zdrgate.receipts import KeyRing, ReceiptSigner, load_key_ring
@@ -66,6 +74,7 @@ from zdrgate.upstream.assets import AssetFetcher, FetchRules
 from zdrgate.upstream.proxy import ProxyTransport
 from zdrgate.upstream.transport import HTTP1Transport
 
+log = logging.getLogger("zdrgate.server")
 GC_YOUNG_THRESHOLD = 100_000  # allocations between young collections (default 700)
 
 STORAGE_FEATURES = (
@@ -210,7 +219,14 @@ def app_for(state: AppState) -> Front:
         routes += WebApp.load(state.settings.web.site_name).routes()
     app = Starlette(
         routes=routes,
-        exception_handlers={GatewayError: _gateway_error, HTTPException: _http_error},
+        exception_handlers={
+            GatewayError: _gateway_error,
+            HTTPException: _http_error,
+            # The database went away under a route (connection refused, file gone):
+            # 503, with no detail of the driver's message (it may quote SQL parameters).
+            sa.exc.OperationalError: _database_down,
+            sa.exc.InterfaceError: _database_down,
+        },
         lifespan=lifespan,
     )
     app.state.zdrgate = state
@@ -246,6 +262,13 @@ def _routes() -> list[Route]:
             )
         )
     return table
+
+
+async def _database_down(request: Request, exc: Exception) -> Any:  # an ASGI response
+    log.error("database error on %s: %s", request.url.path, type(exc).__name__)
+    return error_response(
+        ServiceUnavailable("The gateway's database cannot be reached right now; try again.")
+    )
 
 
 def _sign_in_routes() -> list[Route]:
