@@ -101,7 +101,8 @@ KNOWN_CODES = frozenset(
         "missing_required_parameter", "string_above_max_length", "array_above_max_length",
         "integer_below_min_value", "integer_above_max_value", "empty_array",
         "content_policy_violation", "content_filter", "invalid_image", "invalid_image_url",
-        "image_too_large", "invalid_json", "server_error", "tokens", "requests",
+        "image_too_large", "invalid_prompt", "invalid_json", "server_error", "tokens",
+        "requests", "moderation_blocked", "image_generation_user_error",
         # Anthropic error types
         "authentication_error", "permission_error", "not_found_error", "request_too_large",
         "rate_limit_error", "api_error", "overloaded_error", "timeout_error", "billing_error",
