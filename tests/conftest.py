@@ -192,3 +192,32 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
     """A fresh, empty database: SQLite, and PostgreSQL in a random schema."""
     with database_url(request.param, tmp_path) as url:
         yield url
+
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A random key prefix on the machine's Redis, its keys deleted afterwards (never
+    FLUSHALL: others share this Redis). Under CI=true an unreachable Redis fails."""
+    import os  # noqa: PLC0415
+    import uuid  # noqa: PLC0415
+
+    import redis  # noqa: PLC0415
+
+    client = redis.Redis.from_url(REDIS_URL, socket_timeout=3)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    prefix = f"zdrtest:{uuid.uuid4().hex[:12]}:"
+    try:
+        yield prefix
+    finally:
+        keys = list(client.scan_iter(match=prefix + "*", count=1000))
+        if keys:
+            client.delete(*keys)
+        client.close()

@@ -53,6 +53,7 @@ class ServerSettings(_Strict):
 class StorageSettings(_Strict):
     database_url: str = "sqlite:///zdrgate.db"
     redis_url: str = ""
+    """Shared counters (rate limits, budgets) for several instances; empty: in memory."""
     redis_key_prefix: str = "zdrgate:"
     """Prefix of every Redis key zdrgate writes, so instances of two gateways can share
     one Redis without meeting."""
@@ -63,6 +64,11 @@ class StorageSettings(_Strict):
     """``serve`` upgrades the schema at start. Off (several instances on one
     database): run ``zdrgate migrate`` once per release; ``serve`` refuses to start on
     a schema that is not current."""
+
+
+class LimitSettings(_Strict):
+    failed_auth_per_minute: int = Field(default=20, gt=0)
+    """Failed authentications a client address may make per minute; then 429."""
 
 
 class PolicySettings(_Strict):
@@ -258,6 +264,7 @@ class Settings(_Strict):
     policy: PolicySettings = PolicySettings()
     upstream: UpstreamSettings = UpstreamSettings()
     images: ImageSettings = ImageSettings()
+    limits: LimitSettings = LimitSettings()
     accounts: AccountSettings = AccountSettings()
     web: WebSettings = WebSettings()
     metrics: MetricsSettings = MetricsSettings()

@@ -13,8 +13,10 @@ envelope ``{"error": {"message", "type", "code", "param"}}`` with its status::
         ├── PermissionDenied         403 permission_error
         ├── ModelNotFound            404 model not in the catalog
         ├── NoRoutableEndpoint       404 every endpoint excluded by policy (names why)
-        ├── RateLimited              429
+        ├── BudgetExceeded           402 a key's, account's or team's USD budget is spent
+        ├── RateLimited              429 (carries Retry-After and x-ratelimit-* headers)
         ├── ServiceUnavailable       503 the gateway's own storage (database, Redis) is down
+        │   └── LimitStoreUnavailable  503 rate limits, budgets or usage cannot be checked
         └── UpstreamUnavailable      502/503 every approved endpoint failed (names kinds)
 
 Messages are built from metadata only (model ids, endpoint ids, reason codes,
@@ -23,7 +25,11 @@ error kinds). Never put a prompt, completion or upstream body in one.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
+
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 
 
 class ZdrgateError(Exception):
@@ -38,6 +44,8 @@ class GatewayError(ZdrgateError):
     status = 500
     type = "api_error"
     code: str | None = "internal_error"
+    headers: Mapping[str, str] = _NO_HEADERS
+    """Response headers the error carries (``Retry-After`` of a 429); metadata only."""
 
     def __init__(self, message: str, *, param: str | None = None, code: str | None = None):
         super().__init__(message)
@@ -98,10 +106,26 @@ class NoRoutableEndpoint(GatewayError):
     code = "no_zdr_endpoint"
 
 
+class BudgetExceeded(GatewayError):
+    """A USD budget (per day or month, of the key, its account or its team) is spent."""
+
+    status = 402
+    type = "insufficient_quota"
+    code = "budget_exceeded"
+
+
 class RateLimited(GatewayError):
     status = 429
     type = "rate_limit_error"
     code = "rate_limit_exceeded"
+
+    def __init__(
+        self, message: str, *, headers: Mapping[str, str] | None = None, code: str | None = None
+    ) -> None:
+        super().__init__(message, code=code)
+        if headers:
+            self.headers = headers
+
 
 
 class ServiceUnavailable(GatewayError):
@@ -111,6 +135,12 @@ class ServiceUnavailable(GatewayError):
     status = 503
     type = "api_error"
     code = "service_unavailable"
+
+
+class LimitStoreUnavailable(ServiceUnavailable):
+    """Rate limits and budgets cannot be checked: the request is refused, never let through."""
+
+    code = "limit_store_unavailable"
 
 
 class UpstreamUnavailable(GatewayError):

@@ -19,6 +19,7 @@ from zdrgate.accounts.store import Store
 from zdrgate.metrics import Metrics
 
 log = logging.getLogger("zdrgate.usage")
+_MAX_BACKLOG = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,7 @@ class UsageRecorder:
         self._store = store
         self._flush_seconds = flush_seconds
         self._buffer: list[UsageEvent] = []
+        self._backlog: list[dict[str, object]] = []  # rows the database was away for
         self._task: asyncio.Task[None] | None = None
         self.metrics = metrics
         self.spans: SpanSink | None = None
@@ -99,34 +101,50 @@ class UsageRecorder:
         if self.spans is not None:
             await asyncio.to_thread(self.spans.shutdown)  # flushes the last spans
 
+    @property
+    def backlogged(self) -> bool:
+        """Rows wait for a database that was away; the service refuses new requests
+        (503 ``usage_store_unavailable``) until they are written."""
+        return bool(self._backlog)
+
     async def flush(self) -> None:
         batch, self._buffer = self._buffer, []
-        if not batch:
+        rows, self._backlog = self._backlog + [_row(e) for e in batch], []
+        if not rows:
             return
-        rows = [_row(e) for e in batch]
         try:
             await asyncio.to_thread(self._store.insert_usage, rows)
         except Exception as exc:  # a failed batch must not stop serving
-            lost = await asyncio.to_thread(self._insert_each, rows)
+            waiting, lost = await asyncio.to_thread(self._insert_each, rows)
+            self._keep(waiting)
             log.error(
-                "usage batch of %d rows failed (%s); written one by one, %d lost",
-                len(rows), type(exc).__name__, lost,
+                "usage batch of %d rows failed (%s); written one by one, %d kept for the "
+                "database to come back, %d lost",
+                len(rows), type(exc).__name__, len(waiting), lost,
             )
 
-    def _insert_each(self, rows: list[dict[str, object]]) -> int:
-        """Write rows one at a time so one bad row loses only itself; how many were lost.
-
-        Stops at the first connection-level error: the database is away, not a row bad.
-        """
+    def _insert_each(
+        self, rows: list[dict[str, object]]
+    ) -> tuple[list[dict[str, object]], int]:
+        """Write rows one at a time so one bad row loses only itself. Returns the rows
+        not written because the database is away (a connection-level error: kept for
+        the next flush) and how many bad rows were lost."""
         lost = 0
         for done, row in enumerate(rows):
             try:
                 self._store.insert_usage([row])
             except (sa.exc.OperationalError, sa.exc.InterfaceError):
-                return lost + len(rows) - done
+                return rows[done:], lost
             except Exception:  # this row only: counted, its values never logged
                 lost += 1
-        return lost
+        return [], lost
+
+    def _keep(self, rows: list[dict[str, object]]) -> None:
+        # New requests are refused while rows wait, so this grows only by the requests
+        # that were in flight; the bound is a last resort.
+        self._backlog = rows[-_MAX_BACKLOG:]
+        if len(rows) > _MAX_BACKLOG:
+            log.error("%d usage rows dropped: the database stayed away", len(rows) - _MAX_BACKLOG)
 
     async def _run(self) -> None:
         while True:

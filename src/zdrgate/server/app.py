@@ -28,7 +28,7 @@ from starlette.routing import Route
 from zdrgate.accounts import migrate
 from zdrgate.accounts.auth import AuthBlocked, Authenticator
 from zdrgate.accounts.epoch import epoch_for
-from zdrgate.accounts.failures import MemoryAuthFailures
+from zdrgate.accounts.failures import AuthFailures, MemoryAuthFailures
 from zdrgate.accounts.grants import grant_loader
 from zdrgate.accounts.passkeys import MemoryChallenges, Passkeys, RedisChallenges
 from zdrgate.accounts.sessions import Sessions
@@ -46,6 +46,9 @@ from zdrgate.errors import (
     NotFound,
     ServiceUnavailable,
 )
+from zdrgate.limits import CounterAuthFailures, Limiter
+from zdrgate.limits.backend import counters_for
+from zdrgate.limits.spent import UsageSpent
 from zdrgate.metrics import Metrics
 from zdrgate.policy import PolicyEngine
 from zdrgate.receipts import KeyRing, ReceiptSigner, load_key_ring
@@ -109,6 +112,7 @@ def build_state(
     served = build_catalog(base, settings, env, today())
     store = store or Store(settings.storage.database_url)
     up = settings.upstream
+    counters = counters_for(settings.storage)
     metrics = Metrics(served) if settings.metrics.enabled else None
     gateway = Gateway(
         catalog=served,
@@ -119,6 +123,7 @@ def build_state(
         rng=rng,
         today=today,
         assets=assets or AssetFetcher(fetch_rules(settings)),
+        limiter=Limiter(counters, spent=UsageSpent(store)),
     )
     if metrics is not None:
         metrics.routable = functools.partial(metrics_route.routable_counts, gateway)
@@ -128,7 +133,13 @@ def build_state(
     epoch = epoch_for(storage.redis_url, storage.data_dir, storage.redis_key_prefix)
     store.on_credentials_changed(epoch.bump)  # every process drops revoked keys at once
     master = env.get("ZDRGATE_MASTER_KEY") or None
-    auth = Authenticator(grant_loader(store), master, epoch, MemoryAuthFailures())
+    per_minute = settings.limits.failed_auth_per_minute
+    failures: AuthFailures = (
+        CounterAuthFailures(counters, per_minute)
+        if storage.redis_url
+        else MemoryAuthFailures(limit=per_minute)
+    )
+    auth = Authenticator(grant_loader(store), master, epoch, failures)
     lifetime = dt.timedelta(hours=settings.accounts.session_hours)
     challenges = (
         RedisChallenges(storage.redis_url, storage.redis_key_prefix)
@@ -197,6 +208,7 @@ def app_for(state: AppState) -> Front:
         proofs = start_proofs(state)
         await state.gateway.dispatcher.start()
         await state.gateway.usage.start()
+        await state.gateway.limiter.counters.start()
         # Everything built so far (catalog, modules) lives as long as the process:
         # keep it out of the cyclic GC's full passes, which otherwise stall requests.
         gc.collect()
@@ -207,6 +219,7 @@ def app_for(state: AppState) -> Front:
         try:
             yield
         finally:
+            await state.gateway.limiter.counters.close()
             await stop_proofs(proofs)
             await state.gateway.usage.close()
             await state.gateway.dispatcher.close()

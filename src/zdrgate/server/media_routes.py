@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
+from zdrgate.limits.demand import embedding_demand, image_demand
 from zdrgate.server.identity import principal_of
 from zdrgate.server.parsing import parse_body
 from zdrgate.server.receipting import Receipting
@@ -20,7 +21,10 @@ async def images_generations(request: Request) -> JSONBytes:
     body = parse_body(ImageRequest, raw)
     receipt = Receipting(state.receipts, raw, body.model_fields_set, request.scope["headers"])
     pass_urls = state.settings.images.pass_through_provider_urls
-    result, served = await state.gateway.images(body, principal, pass_urls=pass_urls)
+    demand = image_demand(len(raw), body)
+    result, served = await state.gateway.images(
+        body, principal, pass_urls=pass_urls, demand=demand
+    )
     return receipt.json(result, served)
 
 
@@ -30,5 +34,6 @@ async def embeddings(request: Request) -> JSONBytes:
     raw = await request.body()
     body = parse_body(EmbeddingRequest, raw)
     receipt = Receipting(state.receipts, raw, body.model_fields_set, request.scope["headers"])
-    result, served = await state.gateway.embeddings(body, principal)
+    demand = embedding_demand(len(raw), body)
+    result, served = await state.gateway.embeddings(body, principal, demand)
     return receipt.json(result, served)

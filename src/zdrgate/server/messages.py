@@ -16,6 +16,7 @@ from starlette.requests import Request
 
 from zdrgate.catalog.model import Protocol
 from zdrgate.errors import GatewayError
+from zdrgate.limits.demand import chat_demand
 from zdrgate.protocols import spec_for
 from zdrgate.protocols.spec import InboundCodec
 from zdrgate.server.identity import principal_of
@@ -44,13 +45,14 @@ async def messages(request: Request) -> Any:
         raw = await request.body()
         parsed = parse_body(codec.request_model, raw)
         chat = codec.to_chat(parsed)
+        demand = chat_demand(len(raw), chat)
         receipt = Receipting(state.receipts, raw, parsed.model_fields_set, request.scope["headers"])
         if chat.stream:
-            events = state.gateway.stream(chat, principal)
+            events = state.gateway.stream(chat, principal, demand)
             keepalive = state.settings.server.stream_keepalive_seconds
             renderer = InboundRenderer(codec, chat.model)
             return receipt.stream(events, keepalive, renderer, codec.terminator)
-        result, served = await state.gateway.chat(chat, principal)
+        result, served = await state.gateway.chat(chat, principal, demand)
         return receipt.json(codec.render(result), served)
     except GatewayError as error:
         return anthropic_error(error)

@@ -41,7 +41,7 @@ class JSONBytes:
 
 
 def error_response(error: GatewayError, headers: Mapping[str, str] | None = None) -> JSONBytes:
-    return JSONBytes(error.envelope(), status_code=error.status, headers=headers)
+    return JSONBytes(error.envelope(), status_code=error.status, headers=headers or error.headers)
 
 
 GZIP_MIN_BYTES = 16 * 1024

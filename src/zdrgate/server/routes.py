@@ -9,6 +9,7 @@ from starlette.types import ASGIApp, Scope
 
 from zdrgate.accounts.keys import Principal
 from zdrgate.errors import ModelNotFound, StorageFeatureRefused
+from zdrgate.limits.demand import chat_demand
 from zdrgate.server.catalog_views import endpoints_view, listing_decision, model_view
 from zdrgate.server.identity import PRINCIPAL, identify
 from zdrgate.server.parsing import parse_body
@@ -44,12 +45,13 @@ async def chat_completions(state: AppState, scope: Scope, body: bytes) -> ASGIAp
     principal: Principal = scope[PRINCIPAL]
     chat = parse_body(ChatRequest, body)
     receipt = Receipting(state.receipts, body, chat.model_fields_set, scope["headers"])
+    demand = chat_demand(len(body), chat)
     if chat.stream:
-        events = state.gateway.stream(chat, principal)
+        events = state.gateway.stream(chat, principal, demand)
         keepalive = state.settings.server.stream_keepalive_seconds
         include_usage = bool(chat.stream_options and chat.stream_options.include_usage)
         return receipt.stream(events, keepalive, OpenAIRenderer(include_usage), DONE)
-    result, served = await state.gateway.chat(chat, principal)
+    result, served = await state.gateway.chat(chat, principal, demand)
     return receipt.json(result, served)
 
 

@@ -43,7 +43,7 @@ async def create_embeddings(
     batch, approval = await runner.first(plan.approvals, meter, attempt)
     meter.succeeded(approval.endpoint, batch.prompt_tokens, 0)
     as_base64 = request.encoding_format == "base64"
-    return render(batch, approval.endpoint.model_id, as_base64), Served.of(approval)
+    return render(batch, approval.endpoint.model_id, as_base64), meter.served(approval)
 
 
 def render(batch: EmbeddingBatch, model_id: str, as_base64: bool) -> JSON:

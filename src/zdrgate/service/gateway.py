@@ -16,7 +16,8 @@ from typing import Any
 from zdrgate.accounts.keys import Principal
 from zdrgate.accounts.usage import UsageEvent, UsageRecorder
 from zdrgate.catalog.model import Catalog, Endpoint
-from zdrgate.errors import GatewayError, StorageFeatureRefused
+from zdrgate.errors import GatewayError, LimitStoreUnavailable, StorageFeatureRefused
+from zdrgate.limits import NO_DEMAND, NO_TICKET, Demand, Limiter, MemoryCounters
 from zdrgate.policy import Approval, Constraints, PolicyEngine
 from zdrgate.protocols import spec_for
 from zdrgate.protocols.common import JSON
@@ -54,6 +55,7 @@ class Gateway:
         rng: random.Random | None = None,
         today: Callable[[], dt.date] = dt.date.today,
         assets: AssetFetcher | None = None,
+        limiter: Limiter | None = None,
     ) -> None:
         self.catalog = catalog
         self.engine = engine
@@ -63,6 +65,7 @@ class Gateway:
         self.rng = rng or random.Random()  # noqa: S311 - load spreading, not secrets
         self.today = today
         self.assets = assets or AssetFetcher()  # images to inline (see upstream.assets)
+        self.limiter = limiter or Limiter(MemoryCounters())  # rate limits and budgets
         self.runner = Runner(dispatcher, health)  # the one attempt loop
 
     def plan(self, request: ChatRequest, principal: Principal) -> Plan:
@@ -100,10 +103,13 @@ class Gateway:
         models = model_ids(model, fallbacks)
         return self.plan_for(models, constraints, preferences_for(provider), principal)
 
-    async def chat(self, request: ChatRequest, principal: Principal) -> tuple[JSON, Served]:
+    async def chat(
+        self, request: ChatRequest, principal: Principal, demand: Demand = NO_DEMAND
+    ) -> tuple[JSON, Served]:
         """Non-streaming chat: the first approved endpoint that answers serves."""
         plan = self.plan(request, principal)
         meter = Metering(self, principal, "chat.completions", request.model, request.stream)
+        meter.demand = demand
         prepared = ProtocolRequests(self.assets, request)
 
         async def attempt(approval: Approval) -> JSON:
@@ -116,15 +122,16 @@ class Gateway:
         usage = result.get("usage")
         prompt, completion = token_counts(usage if isinstance(usage, dict) else None)
         meter.succeeded(approval.endpoint, prompt, completion)
-        return result, Served.of(approval)
+        return result, meter.served(approval)
 
     def stream(
-        self, request: ChatRequest, principal: Principal
+        self, request: ChatRequest, principal: Principal, demand: Demand = NO_DEMAND
     ) -> AsyncGenerator[StreamEvent, None]:
         """Streamed chat as protocol-neutral events (:mod:`zdrgate.service.events`).
         Policy errors raise here, before anything is sent."""
         plan = self.plan(request, principal)
         meter = Metering(self, principal, "chat.completions", request.model, stream=True)
+        meter.demand = demand
         prepared = ProtocolRequests(self.assets, request)
         tally = Tally(request)
         runner = self.runner
@@ -135,7 +142,12 @@ class Gateway:
         return runner.stream(plan.approvals, meter, tally, attempt)
 
     async def images(
-        self, request: ImageRequest, principal: Principal, *, pass_urls: bool
+        self,
+        request: ImageRequest,
+        principal: Principal,
+        *,
+        pass_urls: bool,
+        demand: Demand = NO_DEMAND,
     ) -> tuple[JSON, Served]:
         """Image generation (``/v1/images/generations``), see :mod:`.images`."""
         refuse_url_answers(request, pass_urls)
@@ -143,16 +155,18 @@ class Gateway:
             request.model, request.models, request.provider, "image", principal
         )
         meter = Metering(self, principal, IMAGES_ROUTE, request.model, stream=False)
+        meter.demand = demand
         return await generate_images(self.runner, self.assets, plan, meter, request)
 
     async def embeddings(
-        self, request: EmbeddingRequest, principal: Principal
+        self, request: EmbeddingRequest, principal: Principal, demand: Demand = NO_DEMAND
     ) -> tuple[JSON, Served]:
         """Embeddings (``/v1/embeddings``), see :mod:`.embeddings`."""
         plan = self.plan_media(
             request.model, request.models, request.provider, "embeddings", principal
         )
         meter = Metering(self, principal, EMBEDDINGS_ROUTE, request.model, stream=False)
+        meter.demand = demand
         return await create_embeddings(self.runner, plan, meter, request)
 
 
@@ -160,7 +174,8 @@ UNKNOWN_MODEL = "unknown"
 
 
 class Metering:
-    """Builds the one usage row of a request from metadata (never content)."""
+    """Builds the one usage row of a request from metadata (never content), and
+    holds its rate-limit and budget reservations until that row settles them."""
 
     def __init__(
         self, gateway: Gateway, principal: Principal, route: str, model: str, stream: bool
@@ -174,6 +189,28 @@ class Metering:
         self.stream = stream
         self.attempts = Attempts()
         self.started = time.perf_counter()
+        self.demand = NO_DEMAND  # set by the route's service call: what it may consume
+        self.ticket = NO_TICKET
+
+    async def admit(self, approvals: tuple[Approval, ...]) -> None:
+        """Before any upstream call: raises RateLimited, BudgetExceeded (402) or
+        LimitStoreUnavailable (503); else reserves the request's maximum."""
+        if self.gateway.usage.backlogged:  # fail closed: a served request must be metered
+            raise LimitStoreUnavailable(
+                "The usage database is unavailable; requests are refused until usage can "
+                "be recorded again.",
+                code="usage_store_unavailable",
+            )
+        endpoints = [approval.endpoint for approval in approvals]
+        self.ticket = await self.gateway.limiter.admit(self.principal, self.demand, endpoints)
+
+    def release(self) -> None:
+        """Give the reservations back (no usage); a no-op once a row settled them."""
+        self.ticket.settle(0, 0.0)
+
+    def served(self, approval: Approval) -> Served:
+        """The receipt headers, with the caller's x-ratelimit-* when it has limits."""
+        return Served.of(approval).with_limits(self.ticket)
 
     def succeeded(
         self, endpoint: Endpoint, prompt: int, completion: int, *, images: int = 0
@@ -221,6 +258,7 @@ class Metering:
         images: int = 0,
         ttft_seconds: float | None = None,
     ) -> None:
+        self.ticket.settle(prompt + completion, cost)
         self.gateway.usage.record(
             UsageEvent(
                 key_id=self.principal.key_id,

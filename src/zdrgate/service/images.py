@@ -62,7 +62,7 @@ async def generate_images(
         meter.failed(error, endpoint)
         raise
     meter.succeeded(endpoint, batch.input_tokens, batch.output_tokens, images=len(images))
-    return render(batch, images), Served.of(approval)
+    return render(batch, images), meter.served(approval)
 
 
 async def inline_urls(

@@ -46,15 +46,21 @@ class Runner:
         self, plan_approvals: tuple[Approval, ...], meter: Metering,
         attempt: Callable[[Approval], Awaitable[T]],
     ) -> tuple[T, Approval]:
-        """The first approval whose attempt returns wins."""
-        for approval in plan_approvals:
-            try:
-                return await attempt(approval), approval
-            except _RETRYABLE as exc:
-                self._failed(meter, approval, exc.kind)
-            except RejectedByUpstream as exc:
-                meter.failed(exc)
-                raise
+        """The first approval whose attempt returns wins. Rate limits and budgets
+        admit the request first: nothing is sent if they refuse."""
+        await meter.admit(plan_approvals)
+        try:
+            for approval in plan_approvals:
+                try:
+                    return await attempt(approval), approval
+                except _RETRYABLE as exc:
+                    self._failed(meter, approval, exc.kind)
+                except RejectedByUpstream as exc:
+                    meter.failed(exc)
+                    raise
+        except BaseException:
+            meter.release()  # a cancelled or broken request holds no reservation
+            raise
         error = meter.attempts.final_error()
         meter.failed(error)
         raise error
@@ -63,7 +69,9 @@ class Runner:
         self, plan_approvals: tuple[Approval, ...], meter: Metering, tally: Tally,
         attempt: Callable[[Approval], AsyncIterator[StreamEvent]],
     ) -> AsyncGenerator[StreamEvent, None]:
-        """The events of the first approval whose stream starts; one usage row at the end."""
+        """The events of the first approval whose stream starts; one usage row at the end.
+        Rate limits and budgets admit the request before its first attempt."""
+        await meter.admit(plan_approvals)  # refused: raised before anything is sent
         served: Endpoint | None = None
         try:
             for approval in plan_approvals:
@@ -71,6 +79,8 @@ class Runner:
                     async for event in attempt(approval):
                         if event.__class__ is Committed:
                             served = approval.endpoint
+                            yield _with_limits(event, meter)
+                            continue
                         yield event
                     return  # the attempt ended the stream (and said so to the tally)
                 except _RETRYABLE as exc:
@@ -115,3 +125,9 @@ class Runner:
     def _failed(self, meter: Metering, approval: Approval, kind: ErrorKind) -> None:
         meter.attempts.failed(kind)
         self.health.record_failure(approval.endpoint.id)
+
+
+def _with_limits(event: StreamEvent, meter: Metering) -> StreamEvent:
+    """The receipt of a committed stream, with the caller's x-ratelimit-* headers."""
+    assert isinstance(event, Committed)
+    return Committed(event.served.with_limits(meter.ticket))

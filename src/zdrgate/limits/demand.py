@@ -1,0 +1,27 @@
+"""A request's :class:`Demand`, estimated from its size and its own caps (no content read).
+
+Usage (in a route, which has the body's size)::
+
+    demand = chat_demand(len(body), chat)
+"""
+
+from __future__ import annotations
+
+from zdrgate.limits.limiter import Demand
+from zdrgate.wire.chat import ChatRequest
+from zdrgate.wire.embeddings import EmbeddingRequest
+from zdrgate.wire.images import ImageRequest
+
+
+def chat_demand(body_bytes: int, chat: ChatRequest) -> Demand:
+    cap = chat.max_completion_tokens or chat.max_tokens
+    return Demand.of_body(body_bytes, cap * (chat.n or 1) if cap else None)
+
+
+def image_demand(body_bytes: int, request: ImageRequest) -> Demand:
+    return Demand.of_body(body_bytes, 0, images=request.n or 1)
+
+
+def embedding_demand(body_bytes: int, request: EmbeddingRequest) -> Demand:
+    del request  # no output tokens: the estimate is the input's size
+    return Demand.of_body(body_bytes, 0)
