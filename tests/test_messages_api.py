@@ -14,7 +14,8 @@ from conftest import RETAINING_POLICY, GatewayFactory, RunningGateway, chat_mode
 from protocol_fakes import PROTOCOLS
 from zdrgate.protocols import ErrorKind
 from zdrgate.protocols.anthropic.inbound.render import MessageEvents
-from zdrgate.server.messages import AnthropicRenderer
+from zdrgate.server.messages import anthropic_inbound
+from zdrgate.server.streaming import InboundRenderer
 from zdrgate.service.events import END, Chunks, StreamFailed
 
 TOOLS: Any = [
@@ -269,7 +270,7 @@ def test_event_rendering_golden() -> None:
 
 def test_a_failed_stream_renders_as_an_error_event() -> None:
     """The service says "failed, of this kind" (no OpenAI error chunk to decode)."""
-    render = AnthropicRenderer("a/m")
+    render = InboundRenderer(anthropic_inbound(), "a/m")
     out = render.render(Chunks([chunk({"content": "Hi"})]))
     out += render.render(StreamFailed(ErrorKind.TIMEOUT))
     assert names(out)[-1] == "error"

@@ -49,3 +49,13 @@ def test_the_config_accepts_every_protocol_of_the_table(name: str) -> None:
 def test_the_config_refuses_a_protocol_not_in_the_table() -> None:
     with pytest.raises(ValueError, match="must be one of"):
         ProviderSettings(protocol="carrier-pigeon")
+
+
+def test_the_inbound_apis_come_from_the_table() -> None:
+    """/v1/messages is served through the Anthropic spec's inbound codec."""
+    inbound = {p: s.inbound.path for p, s in SPECS.items() if s.inbound is not None}
+    assert inbound == {Protocol.ANTHROPIC: "/v1/messages"}
+    from zdrgate.server.app import _routes  # noqa: PLC0415
+
+    paths = {route.path for route in _routes()}
+    assert set(inbound.values()) <= paths

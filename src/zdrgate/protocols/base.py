@@ -33,6 +33,18 @@ class StreamDecoder(Protocol):
         """The upstream ended. Raise ``StreamProtocolError`` if it ended badly."""
 
 
+class EventWriter(Protocol):
+    """One stream's canonical chunks spelled in an inbound protocol's events."""
+
+    ended: bool
+
+    def chunk(self, chunk: JSON) -> list[bytes]: ...
+
+    def done(self) -> list[bytes]: ...
+
+    def error(self, status: int, message: str, code: str | None = None) -> list[bytes]: ...
+
+
 class ChatCodec(Protocol):
     """Chat over one protocol: the call to send, and the answer read back."""
 

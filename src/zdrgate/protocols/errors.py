@@ -90,13 +90,44 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
     return None
 
 
+# The machine codes upstreams document, the only ones relayed (to the client's error
+# and the usage row): any other string an upstream chooses is dropped, not repeated.
+KNOWN_CODES = frozenset(
+    {
+        # OpenAI and OpenAI-compatible APIs (error.code, or error.type)
+        "context_length_exceeded", "invalid_request_error", "invalid_api_key",
+        "insufficient_quota", "rate_limit_exceeded", "model_not_found", "invalid_value",
+        "invalid_type", "unsupported_parameter", "unsupported_value", "unknown_parameter",
+        "missing_required_parameter", "string_above_max_length", "array_above_max_length",
+        "integer_below_min_value", "integer_above_max_value", "empty_array",
+        "content_policy_violation", "content_filter", "invalid_image", "invalid_image_url",
+        "image_too_large", "invalid_prompt", "invalid_json", "server_error", "tokens",
+        "requests", "moderation_blocked", "image_generation_user_error",
+        # Anthropic error types
+        "authentication_error", "permission_error", "not_found_error", "request_too_large",
+        "rate_limit_error", "api_error", "overloaded_error", "timeout_error", "billing_error",
+        # Google's canonical status names (Gemini, Vertex)
+        "INVALID_ARGUMENT", "FAILED_PRECONDITION", "OUT_OF_RANGE", "UNAUTHENTICATED",
+        "PERMISSION_DENIED", "NOT_FOUND", "ABORTED", "ALREADY_EXISTS", "RESOURCE_EXHAUSTED",
+        "CANCELLED", "DATA_LOSS", "UNKNOWN", "INTERNAL", "NOT_IMPLEMENTED", "UNAVAILABLE",
+        "DEADLINE_EXCEEDED",
+    }
+)
+
+
+def known_code(value: object) -> str | None:
+    """``value`` if it is a documented upstream error code (:data:`KNOWN_CODES`)."""
+    return value if isinstance(value, str) and value in KNOWN_CODES else None
+
+
 def identifier(value: object) -> str | None:
     """``value`` if it is a short identifier-like string, else None."""
     return value if isinstance(value, str) and _IDENT.match(value) else None
 
 
 def error_fields(body: bytes) -> tuple[str | None, str | None]:
-    """(code, param) from a JSON error body ``{"error": {"code", "param"}}``, allowlisted."""
+    """(code, param) from a JSON error body ``{"error": {"code", "param"}}``: the code
+    only if documented, the parameter only if it looks like one."""
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -104,7 +135,7 @@ def error_fields(body: bytes) -> tuple[str | None, str | None]:
     error = parsed.get("error") if isinstance(parsed, dict) else None
     if not isinstance(error, dict):
         return None, None
-    code = identifier(error.get("code")) or identifier(error.get("type"))
+    code = known_code(error.get("code")) or known_code(error.get("type"))
     return code, identifier(error.get("param"))
 
 

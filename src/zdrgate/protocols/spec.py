@@ -16,15 +16,35 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from zdrgate.catalog.model import Auth, Protocol
 from zdrgate.errors import InvalidRequest
-from zdrgate.protocols.base import ChatCodec, EmbeddingCodec, ImageCodec, StreamCodec
+from zdrgate.protocols.base import ChatCodec, EmbeddingCodec, EventWriter, ImageCodec, StreamCodec
+from zdrgate.protocols.common import JSON
 from zdrgate.protocols.errors import UpstreamErrorInfo
+from zdrgate.wire.chat import ChatRequest
 
 Classifier = Callable[[int, Mapping[str, str], bytes], UpstreamErrorInfo]
 C = TypeVar("C")
+
+
+@dataclass(frozen=True, slots=True)
+class InboundCodec:
+    """An API zdrgate also serves in this protocol's shape (``/v1/messages`` for
+    Anthropic): the request model to validate, its translation to the canonical chat
+    request, and the answer, stream events and error envelope spelled back."""
+
+    path: str
+    request_model: type[BaseModel]
+    to_chat: Callable[[Any], ChatRequest]
+    render: Callable[[JSON], JSON]
+    events: Callable[[str], EventWriter]
+    error_body: Callable[[int, str, str | None], JSON]
+    keepalive: bytes
+    terminator: bytes  # the stream's last event: its receipt line goes just before it
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +63,8 @@ class ProtocolSpec:
     embeddings: EmbeddingCodec | None = None
     inline_images_only: bool = False
     """The upstream cannot fetch an image URL: the gateway fetches (guarded) and inlines."""
+    inbound: InboundCodec | None = None
+    """Set for the protocols zdrgate also serves to clients."""
 
     def require_chat(self) -> ChatCodec:
         return _required(self.chat, self.name, "chat")

@@ -67,7 +67,7 @@ from zdrgate.server import (
     proof_routes,
     routes,
 )
-from zdrgate.server.front import Front
+from zdrgate.server.front import FastRoute, Front
 from zdrgate.server.proofs_lifecycle import start_proofs, stop_proofs
 from zdrgate.server.responses import error_response
 from zdrgate.server.state import AppState
@@ -271,7 +271,7 @@ def _routes() -> list[Route]:
         Route("/readyz", health.readyz, methods=["GET"]),
         Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
         Route("/metrics", metrics_route.metrics, methods=["GET"]),
-        Route("/v1/chat/completions", routes.chat_completions, methods=["POST"]),
+        FastRoute("/v1/chat/completions", routes.chat_completions, methods=["POST"]),
         Route("/v1/messages", messages.messages, methods=["POST"]),
         Route("/v1/images/generations", media_routes.images_generations, methods=["POST"]),
         Route("/v1/embeddings", media_routes.embeddings, methods=["POST"]),

@@ -6,11 +6,12 @@ its headers before a byte of its body is read (``server.identity``); the caller 
 put in the scope for the routes. The body is counted against
 ``server.max_body_bytes`` (a declared ``Content-Length`` over it is refused before
 anything is read) and any unexpected exception becomes a 500 envelope; only the
-exception's type and the path are logged, since its message or traceback could quote
-a prompt or an upstream body.
+exception's type and the route template are logged, since its message or traceback
+could quote a prompt or an upstream body (and the raw path is the client's to choose).
 
-``POST /v1/chat/completions``, the request nearly all traffic is, goes straight to
-its handler; Starlette's request object, routing and exception middleware would add
+The routes the table marks :class:`FastRoute` (``POST /v1/chat/completions``, the
+request nearly all traffic is) go straight to their handler, after authentication;
+Starlette's request object, routing and exception middleware would add
 a third of what the rest of the route costs (docs/decisions.md). Every other
 request, including other methods on that path, goes to the Starlette app.
 """
@@ -19,8 +20,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from zdrgate.accounts.auth import AuthBlocked
@@ -28,19 +33,46 @@ from zdrgate.errors import BodyTooLarge, GatewayError
 from zdrgate.server.identity import PRINCIPAL, header, identify, needs_identity
 from zdrgate.server.messages import anthropic_error
 from zdrgate.server.responses import JSONBytes, error_response
-from zdrgate.server.routes import chat_reply
+from zdrgate.server.routes import state_of
 from zdrgate.server.state import AppState
 
 log = logging.getLogger("zdrgate.server")
-CHAT_PATH = "/v1/chat/completions"
 MESSAGES_PATH = "/v1/messages"
+FastHandler = Callable[[AppState, Scope, bytes], Awaitable[ASGIApp]]
+
+
+class FastRoute(Route):
+    """A route the front app serves itself, without Starlette's request, routing and
+    exception middleware (the hot path). It is in the route table like any route, so
+    405s, the OpenAPI description and the route tests see it; the front app finds
+    it there. Without the front app, Starlette serves it through the same handler.
+
+    Usage (in the table)::
+
+        FastRoute("/v1/chat/completions", routes.chat_completions, methods=["POST"])
+    """
+
+    def __init__(self, path: str, handler: FastHandler, methods: list[str]) -> None:
+        self.fast = handler
+
+        async def endpoint(request: Request) -> ASGIApp:
+            return await handler(state_of(request), request.scope, await request.body())
+
+        endpoint.__name__ = handler.__name__
+        super().__init__(path, endpoint, methods=methods)
 
 
 class Front:
-    def __init__(self, app: ASGIApp, state: AppState) -> None:
+    def __init__(self, app: Starlette, state: AppState) -> None:
         self.app = app
         self.state = state
         self.max_bytes = state.settings.server.max_body_bytes
+        self.fast: dict[tuple[str, str], FastHandler] = {
+            (method, route.path): route.fast
+            for route in app.routes
+            if isinstance(route, FastRoute)
+            for method in route.methods or ()
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -54,21 +86,24 @@ class Front:
                 except GatewayError as error:
                     await refusal(path, error)(scope, receive, send)
                     return
-            if path == CHAT_PATH and scope["method"] == "POST":
-                await self._chat(scope, receive, send)
+            handler = self.fast.get((scope["method"], path))
+            if handler is not None:
+                await self._fast(handler, scope, receive, send)
             else:
                 await self.app(scope, self._limited(scope, receive), send)
         except Exception as exc:
-            log.error("unexpected %s on %s", type(exc).__name__, scope.get("path", "?"))
+            log.error("unexpected %s on %s", type(exc).__name__, route_label(self.app, scope))
             # The server refuses a second response start (RuntimeError): if the response
             # had begun, the client sees it cut short, which is all that can be done.
             with contextlib.suppress(RuntimeError):
                 await _internal_error(send)
 
-    async def _chat(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _fast(
+        self, handler: FastHandler, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         try:
             body = await read_body(self._limited(scope, receive))
-            reply = await chat_reply(self.state, scope[PRINCIPAL], body, scope["headers"])
+            reply = await handler(self.state, scope, body)
         except GatewayError as error:
             reply = error_response(error)
         await reply(scope, receive, send)
@@ -89,6 +124,17 @@ class Front:
             return message
 
         return counted
+
+
+def route_label(app: ASGIApp, scope: Scope) -> str:
+    """The route a request matched, as its template (``/v1/models/{author}/{slug}``),
+    never the raw path: a client chooses those bytes, line breaks included, and a log
+    line must not carry them."""
+    for route in getattr(app, "routes", ()):
+        match, _ = route.matches(scope)
+        if match is not Match.NONE:
+            return str(route.path)
+    return "an unknown route"
 
 
 def refusal(path: str, error: GatewayError) -> JSONBytes:

@@ -14,69 +14,45 @@ from typing import Any
 
 from starlette.requests import Request
 
+from zdrgate.catalog.model import Protocol
 from zdrgate.errors import GatewayError
 from zdrgate.limits.demand import chat_demand
-from zdrgate.protocols.anthropic.inbound.models import MessagesRequest
-from zdrgate.protocols.anthropic.inbound.render import PING, MessageEvents, error_body, to_message
-from zdrgate.protocols.anthropic.inbound.request import to_chat_request
+from zdrgate.protocols import spec_for
+from zdrgate.protocols.spec import InboundCodec
 from zdrgate.server.identity import principal_of
 from zdrgate.server.parsing import parse_body
 from zdrgate.server.receipting import Receipting
 from zdrgate.server.responses import JSONBytes
 from zdrgate.server.routes import state_of
-from zdrgate.service.events import Chunks, StreamEnd, StreamEvent, StreamFailed
+from zdrgate.server.streaming import InboundRenderer
+
+
+def anthropic_inbound() -> InboundCodec:
+    inbound = spec_for(Protocol.ANTHROPIC).inbound
+    assert inbound is not None  # the Anthropic spec declares it (tests/test_protocol_table.py)
+    return inbound
 
 
 def anthropic_error(error: GatewayError) -> JSONBytes:
-    body = error_body(error.status, error.message, error.code)
-    return JSONBytes(body, status_code=error.status)
+    return InboundRenderer(anthropic_inbound(), "").error_response(error)
 
 
 async def messages(request: Request) -> Any:
+    codec = anthropic_inbound()
     try:
         state = state_of(request)
         principal = principal_of(request)
         raw = await request.body()
-        parsed = parse_body(MessagesRequest, raw)
-        chat = to_chat_request(parsed)
+        parsed = parse_body(codec.request_model, raw)
+        chat = codec.to_chat(parsed)
         demand = chat_demand(len(raw), chat)
         receipt = Receipting(state.receipts, raw, parsed.model_fields_set, request.scope["headers"])
         if chat.stream:
             events = state.gateway.stream(chat, principal, demand)
             keepalive = state.settings.server.stream_keepalive_seconds
-            renderer = AnthropicRenderer(chat.model)
-            return receipt.stream(events, keepalive, renderer, MESSAGE_STOP)
+            renderer = InboundRenderer(codec, chat.model)
+            return receipt.stream(events, keepalive, renderer, codec.terminator)
         result, served = await state.gateway.chat(chat, principal, demand)
-        return receipt.json(to_message(result), served)
+        return receipt.json(codec.render(result), served)
     except GatewayError as error:
-        return anthropic_error(error)
-
-
-MESSAGE_STOP = b"event: message_stop\n"  # the stream's receipt goes just before it
-
-
-class AnthropicRenderer:
-    """Canonical stream events as Anthropic's named SSE events (``ping`` keeps alive)."""
-
-    keepalive = PING
-
-    def __init__(self, model: str) -> None:
-        self.events = MessageEvents(model)
-
-    def render(self, event: StreamEvent) -> list[bytes]:
-        if isinstance(event, GatewayError):
-            return self.events.error(event.status, event.message, event.code)
-        if isinstance(event, Chunks):
-            return [data for chunk in event.items for data in self.events.chunk(chunk)]
-        if isinstance(event, StreamEnd):
-            return self.events.done()
-        if isinstance(event, StreamFailed):
-            return self.events.error(502, event.message, event.kind.value)
-        return []  # a late receipt: Anthropic's format has no place for comments
-
-    def closing(self) -> list[bytes]:
-        # The service always ends a stream; never end one silently all the same.
-        return [] if self.events.ended else self.events.error(502, "The stream ended unexpectedly.")
-
-    def error_response(self, error: GatewayError) -> JSONBytes:
         return anthropic_error(error)

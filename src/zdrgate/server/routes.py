@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Scope
 
 from zdrgate.accounts.keys import Principal
 from zdrgate.errors import ModelNotFound, StorageFeatureRefused
 from zdrgate.limits.demand import chat_demand
 from zdrgate.server.catalog_views import endpoints_view, listing_decision, model_view
-from zdrgate.server.identity import PRINCIPAL, identify, principal_of
+from zdrgate.server.identity import PRINCIPAL, identify
 from zdrgate.server.parsing import parse_body
 from zdrgate.server.receipting import Receipting
 from zdrgate.server.responses import JSONBytes, gzipped_json
@@ -39,24 +38,13 @@ async def healthz(request: Request) -> JSONBytes:
     return JSONBytes({"status": "ok"})
 
 
-async def chat_completions(request: Request) -> Any:
-    """Reached only without :class:`~zdrgate.server.front.Front`, which serves this
-    route itself; kept so the route table stays the whole list of routes."""
-    body = await request.body()
-    return await chat_reply(
-        state_of(request), principal_of(request), body, request.scope["headers"]
-    )
-
-
-async def chat_reply(
-    state: AppState,
-    principal: Principal,
-    body: bytes,
-    headers: Iterable[tuple[bytes, bytes]] = (),
-) -> ASGIApp:
-    """``POST /v1/chat/completions`` by ``principal``: the response, as an ASGI app."""
+async def chat_completions(state: AppState, scope: Scope, body: bytes) -> ASGIApp:
+    """``POST /v1/chat/completions`` (a :class:`~zdrgate.server.front.FastRoute`: the
+    front app calls it without a Starlette request, after authenticating the caller
+    into the scope): the response, as an ASGI app."""
+    principal: Principal = scope[PRINCIPAL]
     chat = parse_body(ChatRequest, body)
-    receipt = Receipting(state.receipts, body, chat.model_fields_set, headers)
+    receipt = Receipting(state.receipts, body, chat.model_fields_set, scope["headers"])
     demand = chat_demand(len(body), chat)
     if chat.stream:
         events = state.gateway.stream(chat, principal, demand)

@@ -20,6 +20,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from zdrgate.errors import GatewayError
 from zdrgate.protocols.common import JSON
+from zdrgate.protocols.spec import InboundCodec
 from zdrgate.server.responses import JSONBytes, error_response
 from zdrgate.service.events import Chunks, Committed, StreamEnd, StreamEvent, StreamFailed
 
@@ -77,6 +78,35 @@ class OpenAIRenderer:
 
     def error_response(self, error: GatewayError) -> JSONBytes:
         return error_response(error)
+
+
+class InboundRenderer:
+    """The neutral events spelled by an inbound protocol's event writer (Anthropic's
+    named events, ``ping`` keeping alive), errors in its envelope."""
+
+    def __init__(self, codec: InboundCodec, model: str) -> None:
+        self.codec = codec
+        self.keepalive = codec.keepalive
+        self.events = codec.events(model)
+
+    def render(self, event: StreamEvent) -> list[bytes]:
+        if isinstance(event, GatewayError):
+            return self.events.error(event.status, event.message, event.code)
+        if isinstance(event, Chunks):
+            return [data for chunk in event.items for data in self.events.chunk(chunk)]
+        if isinstance(event, StreamEnd):
+            return self.events.done()
+        if isinstance(event, StreamFailed):
+            return self.events.error(502, event.message, event.kind.value)
+        return []  # a late receipt: such formats have no place for comments
+
+    def closing(self) -> list[bytes]:
+        # The service always ends a stream; never end one silently all the same.
+        return [] if self.events.ended else self.events.error(502, "The stream ended unexpectedly.")
+
+    def error_response(self, error: GatewayError) -> JSONBytes:
+        body = self.codec.error_body(error.status, error.message, error.code)
+        return JSONBytes(body, status_code=error.status)
 
 
 def _shown(chunk: JSON) -> bool:

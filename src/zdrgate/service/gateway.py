@@ -133,7 +133,7 @@ class Gateway:
         meter = Metering(self, principal, "chat.completions", request.model, stream=True)
         meter.demand = demand
         prepared = ProtocolRequests(self.assets, request)
-        tally = Tally()
+        tally = Tally(request)
         runner = self.runner
 
         def attempt(approval: Approval) -> AsyncIterator[StreamEvent]:

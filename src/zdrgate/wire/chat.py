@@ -210,6 +210,17 @@ class ChatRequest(BaseModel):
             for m in self.messages
         )
 
+    def text_chars(self) -> int:
+        """Characters of the messages' text (for a token estimate; the text is not kept)."""
+        total = 0
+        for message in self.messages:
+            content = message.content
+            if isinstance(content, str):
+                total += len(content)
+            elif content:
+                total += sum(len(p.text) for p in content if p.type == "text")
+        return total
+
 
 # Fields the gateway consumes itself or drops for privacy; never sent upstream as-is.
 GATEWAY_FIELDS = frozenset(

@@ -12,8 +12,8 @@ import orjson
 from zdrgate.protocols.errors import (
     ErrorKind,
     UpstreamErrorInfo,
-    identifier,
     kind_for_status,
+    known_code,
     retry_after,
 )
 
@@ -29,7 +29,7 @@ def classify(status: int, headers: Mapping[str, str], body: bytes) -> UpstreamEr
     return UpstreamErrorInfo(
         kind=kind,
         status=status,
-        code=identifier(error.get("status")),
+        code=known_code(error.get("status")),
         retry_after=retry_after(headers) or _retry_delay(error),
     )
 
