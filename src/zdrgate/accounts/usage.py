@@ -20,6 +20,7 @@ from zdrgate.metrics import Metrics
 
 log = logging.getLogger("zdrgate.usage")
 _MAX_BACKLOG = 100_000
+_RETRY_SECONDS = 0.25  # how often rows the database was away for are retried
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,12 +152,11 @@ class UsageRecorder:
 
     async def _run(self) -> None:
         # Wait for a row, then gather for flush_seconds (0: just the rows that arrive
-        # while the previous batch is written, a group commit), then write.
+        # while the previous batch is written, a group commit), then write. Rows the
+        # database was away for are retried without waiting for a new row.
         while True:
-            await self._pending.wait()
+            if not self._backlog:
+                await self._pending.wait()
             self._pending.clear()
-            if self._flush_seconds:
-                await asyncio.sleep(self._flush_seconds)
-            else:
-                await asyncio.sleep(0)
+            await asyncio.sleep(self._flush_seconds or (_RETRY_SECONDS if self._backlog else 0))
             await self.flush()
