@@ -296,7 +296,8 @@ def _routes() -> list[Route]:
 
 
 async def _database_down(request: Request, exc: Exception) -> Any:  # an ASGI response
-    log.error("database error on %s: %s", request.url.path, type(exc).__name__)
+    # No path: it can carry client-chosen ids and emails (log injection, personal data).
+    log.error("database error on an account or admin route: %s", type(exc).__name__)
     return error_response(
         ServiceUnavailable("The gateway's database cannot be reached right now; try again.")
     )
