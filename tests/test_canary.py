@@ -104,10 +104,26 @@ def exercise(url: str, canary: str) -> None:
             "messages": [{"role": "system", "content": text}, {"role": "user", "content": text}],
         }
 
+    def responses(model: str, stream: bool = False) -> dict[str, object]:
+        text = f"my secret is {canary}-{model}-{stream}"
+        part = {"type": "input_text", "text": text}
+        return {
+            "model": f"canary/{model}",
+            "stream": stream,
+            "instructions": text,
+            "input": [{"role": "user", "content": [part]}],
+            "metadata": {"note": canary},
+            "user": canary,
+        }
+
     with httpx.Client(headers=headers, timeout=10) as client:
         for model in ("ok", "bad400", "fail500", "break"):
             for stream in (False, True):
                 client.post(url + "/v1/chat/completions", json=chat(model, stream))
+                client.post(url + "/v1/responses", json=responses(model, stream))
+        hosted = [{"type": "web_search", "filters": {"allowed_domains": [canary]}}]
+        client.post(url + "/v1/responses", json={**responses("ok"), "tools": hosted})
+        client.post(url + "/v1/responses", json={**responses("ok"), "previous_response_id": canary})
         with client.stream(
             "POST", url + "/v1/chat/completions", json=chat("slow", True)
         ) as response:
@@ -139,7 +155,7 @@ def test_no_canary_in_any_file_the_gateway_wrote(served: tuple) -> None:
     canary = f"CANARY{uuid.uuid4().hex}"
     exercise(url, canary)
     exercise_account(url, canary, root / "data" / "export.json")
-    assert upstream.count("ok") >= 2 and upstream.count("bad400") == 2
+    assert upstream.count("ok") >= 4 and upstream.count("bad400") == 4
     deadline = time.monotonic() + 5
     while upstream.disconnects == 0 and time.monotonic() < deadline:
         time.sleep(0.05)

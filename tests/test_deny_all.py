@@ -33,6 +33,7 @@ ROUTE_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/images/generations"): lambda m: {"model": m, "prompt": "deny-all probe"},
     ("POST", "/v1/embeddings"): lambda m: {"model": m, "input": "deny-all probe"},
     ("POST", "/v1/messages"): lambda m: {"max_tokens": 16, **chat(m)},
+    ("POST", "/v1/responses"): lambda m: {"model": m, "input": "deny-all probe"},
     ("GET", "/v1/models"): None,
     ("GET", "/v1/models/{author}/{slug}"): None,
     ("GET", "/v1/models/{author}/{slug}/endpoints"): None,
@@ -79,7 +80,11 @@ NO_MODEL = {("POST", "/v1/receipts/verify"), *NO_MODEL_BODIES}
 
 
 # Routes whose bodies take ``stream``; the others are probed without it.
-STREAMING = {("POST", "/v1/chat/completions"), ("POST", "/v1/messages")}
+STREAMING = {
+    ("POST", "/v1/chat/completions"),
+    ("POST", "/v1/messages"),
+    ("POST", "/v1/responses"),
+}
 
 
 class Counter:

@@ -13,6 +13,7 @@ import pytest
 from conftest import RETAINING_POLICY, GatewayFactory, RunningGateway, chat_model, provider
 from protocol_fakes import PROTOCOLS
 from zdrgate.protocols import ErrorKind
+from zdrgate.protocols.anthropic.inbound.models import MessagesRequest
 from zdrgate.protocols.anthropic.inbound.render import MessageEvents
 from zdrgate.server.messages import anthropic_inbound
 from zdrgate.server.streaming import InboundRenderer
@@ -270,7 +271,8 @@ def test_event_rendering_golden() -> None:
 
 def test_a_failed_stream_renders_as_an_error_event() -> None:
     """The service says "failed, of this kind" (no OpenAI error chunk to decode)."""
-    render = InboundRenderer(anthropic_inbound(), "a/m")
+    request = MessagesRequest(model="a/m", max_tokens=1, messages=HELLO)
+    render = InboundRenderer(anthropic_inbound(), request)
     out = render.render(Chunks([chunk({"content": "Hi"})]))
     out += render.render(StreamFailed(ErrorKind.TIMEOUT))
     assert names(out)[-1] == "error"

@@ -20,6 +20,7 @@ from fake_openai import start_fake_openai
 from zdrgate.catalog.model import Catalog
 from zdrgate.config import parse_settings
 from zdrgate.protocols.anthropic.inbound.models import MessagesRequest
+from zdrgate.protocols.responses.inbound.models import ResponsesRequest
 from zdrgate.server.app import _routes, app_for, build_state
 from zdrgate.server.openapi import openapi_path
 from zdrgate.wire.chat import ChatRequest
@@ -74,6 +75,7 @@ def test_every_route_is_described(document: dict[str, Any]) -> None:
     [
         ("/v1/chat/completions", ChatRequest),
         ("/v1/messages", MessagesRequest),
+        ("/v1/responses", ResponsesRequest),
         ("/v1/images/generations", ImageRequest),
         ("/v1/embeddings", EmbeddingRequest),
         ("/v1/receipts/verify", VerifyRequest),

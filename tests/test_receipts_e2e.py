@@ -21,6 +21,7 @@ from zdrgate.receipts import receipt_in_stream, rotate_generated_key, verify_rec
 
 CHAT = {"model": "test/openai", "messages": [{"role": "user", "content": "receipt probe"}]}
 MESSAGES = {**CHAT, "model": "test/anthropic", "max_tokens": 16}
+RESPONSES = {"model": "test/gemini", "input": "receipt probe", "instructions": "be brief"}
 
 
 def sha(data: bytes) -> str:
@@ -61,6 +62,7 @@ def all_routes(
 PLAIN = [
     ("/chat/completions", {**CHAT, "user": "u-1"}, "test/openai"),
     ("/messages", {**MESSAGES, "metadata": {"user_id": "u-2"}}, "test/anthropic"),
+    ("/responses", {**RESPONSES, "metadata": {"k": "v"}, "store": True}, "test/gemini"),
     ("/images/generations", {"model": "test/image", "prompt": "a receipt"}, "test/image"),
     ("/embeddings", {"model": "test/embed", "input": "a receipt"}, "test/embed"),
 ]
@@ -79,7 +81,7 @@ def test_plain_responses_carry_a_verifiable_receipt(
     assert claims["endpoint"] == response.headers["x-zdr-endpoint"]
     assert claims["policy"] == response.headers["x-zdr-policy"]
     assert "cookie" in claims["stripped"]["headers"]
-    assert claims["stripped"]["fields"] == sorted({"user", "metadata"} & set(payload))
+    assert claims["stripped"]["fields"] == sorted({"user", "metadata", "store"} & set(payload))
     keys = all_routes.state.receipts.ring.verification_keys()
     assert verify_receipt(token, keys, sent, response.content).ok
     assert not verify_receipt(token, keys, sent, response.content + b" ").ok
@@ -98,6 +100,7 @@ def test_policy_claim_is_the_digest_the_endpoints_route_serves(
 STREAMS = [
     ("/chat/completions", {**CHAT, "stream": True}, b"data: [DONE]\n\n"),
     ("/messages", {**MESSAGES, "stream": True}, b"event: message_stop\n"),
+    ("/responses", {**RESPONSES, "stream": True}, b"event: response.completed\n"),
 ]
 
 
@@ -117,6 +120,18 @@ def test_streams_end_with_a_receipt_before_the_terminator(
     assert claims["jti"] == decision["jti"] and claims["endpoint"] == decision["endpoint"]
     keys = all_routes.state.receipts.ring.verification_keys()
     assert not verify_receipt(token, keys, sent, covered.replace(b"data", b"DATA", 1)).ok
+
+
+def test_a_failed_responses_stream_ends_with_a_receipt_before_response_failed(
+    all_routes: RunningGateway,
+) -> None:
+    broken = {**RESPONSES, "model": "test/openai-break", "stream": True}
+    _, response = post(all_routes, "/responses", broken)
+    token, covered = receipt_in_stream(response.content)
+    after = response.content[len(covered) :]
+    assert after.split(b"\n\n", 1)[1].startswith(b"event: response.failed\n")
+    assert b"event: error\n" in covered  # the error event, then the receipt, then the end
+    assert pyjwt_claims(all_routes, token)["res"] == sha(covered)
 
 
 def test_an_old_key_still_verifies_after_rotation(

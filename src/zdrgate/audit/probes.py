@@ -47,6 +47,16 @@ def _chat(model: str, canary: str, **extra: Any) -> bytes:
                          "metadata": {"note": canary}, **extra})
 
 
+def _responses(canary: str) -> dict[str, Any]:
+    """A Responses API request with the canary in every content field it has."""
+    text = {"type": "input_text", "text": f"audit prompt {canary}"}
+    tool = {"type": "function", "name": "lookup", "description": f"looks up {canary}",
+            "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}
+    return {"model": "audit/gemini", "instructions": f"audit {canary}",
+            "input": [{"role": "user", "content": [text]}], "tools": [tool],
+            "metadata": {"note": canary}, "user": canary, "store": True}
+
+
 def probes(canary: str) -> list[Probe]:
     tool = {"type": "function", "function": {
         "name": "lookup", "description": f"looks up {canary}",
@@ -58,6 +68,7 @@ def probes(canary: str) -> list[Probe]:
     messages = {"model": "audit/anthropic", "max_tokens": 32, "metadata": {"user_id": canary},
                 "messages": [{"role": "user", "content": f"audit prompt {canary}"}]}
     chat = "/v1/chat/completions"
+    responses = _responses(canary)
     found = [
         Probe(f"chat {proto}{' stream' if stream else ''}", chat,
               _chat(f"audit/{proto}", canary, stream=stream))
@@ -69,6 +80,8 @@ def probes(canary: str) -> list[Probe]:
         Probe("messages", "/v1/messages", orjson.dumps(messages), key_header=b"x-api-key"),
         Probe("messages stream", "/v1/messages", orjson.dumps({**messages, "stream": True}),
               key_header=b"x-api-key"),
+        Probe("responses", "/v1/responses", orjson.dumps(responses)),
+        Probe("responses stream", "/v1/responses", orjson.dumps({**responses, "stream": True})),
         Probe("images", "/v1/images/generations",
               orjson.dumps({"model": "audit/image", "prompt": f"paint {canary}", "user": canary})),
         Probe("embeddings", "/v1/embeddings",

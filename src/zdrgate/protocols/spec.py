@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from zdrgate.catalog.model import Auth, Protocol
-from zdrgate.errors import InvalidRequest
+from zdrgate.errors import GatewayError, InvalidRequest
 from zdrgate.protocols.base import ChatCodec, EmbeddingCodec, EventWriter, ImageCodec, StreamCodec
 from zdrgate.protocols.common import JSON
 from zdrgate.protocols.errors import UpstreamErrorInfo
@@ -34,17 +34,20 @@ C = TypeVar("C")
 @dataclass(frozen=True, slots=True)
 class InboundCodec:
     """An API zdrgate also serves in this protocol's shape (``/v1/messages`` for
-    Anthropic): the request model to validate, its translation to the canonical chat
-    request, and the answer, stream events and error envelope spelled back."""
+    Anthropic, ``/v1/responses`` for OpenAI's Responses API): the request model to
+    validate, its translation to the canonical chat request, and the answer, stream
+    events and error envelope spelled back (``render`` and ``events`` are given the
+    validated request, for what the answer echoes of it)."""
 
     path: str
     request_model: type[BaseModel]
     to_chat: Callable[[Any], ChatRequest]
-    render: Callable[[JSON], JSON]
-    events: Callable[[str], EventWriter]
-    error_body: Callable[[int, str, str | None], JSON]
+    render: Callable[[JSON, Any], JSON]  # (canonical completion, validated request)
+    events: Callable[[Any], EventWriter]  # (validated request)
+    error_body: Callable[[GatewayError], JSON]
     keepalive: bytes
-    terminator: bytes  # the stream's last event: its receipt line goes just before it
+    # The stream's last event (or each way it can end): the receipt line goes just before it.
+    terminator: bytes | tuple[bytes, ...]
 
 
 @dataclass(frozen=True, slots=True)

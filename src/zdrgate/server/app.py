@@ -65,6 +65,7 @@ from zdrgate.server import (
     openapi,
     passkey_routes,
     proof_routes,
+    responses_api,
     routes,
 )
 from zdrgate.server.front import FastRoute, Front
@@ -273,6 +274,7 @@ def _routes() -> list[Route]:
         Route("/metrics", metrics_route.metrics, methods=["GET"]),
         FastRoute("/v1/chat/completions", routes.chat_completions, methods=["POST"]),
         Route("/v1/messages", messages.messages, methods=["POST"]),
+        *_responses_routes(),
         Route("/v1/images/generations", media_routes.images_generations, methods=["POST"]),
         Route("/v1/embeddings", media_routes.embeddings, methods=["POST"]),
         Route("/v1/models", routes.list_models, methods=["GET"]),
@@ -293,6 +295,17 @@ def _routes() -> list[Route]:
             )
         )
     return table
+
+
+def _responses_routes() -> list[Route]:
+    """The Responses API: stateless, so the routes of stored responses are refused."""
+    stored = routes.storage_feature
+    return [
+        Route("/v1/responses", responses_api.responses, methods=["POST"]),
+        Route("/v1/responses/{response_id}", stored, methods=["GET", "DELETE"]),
+        Route("/v1/responses/{response_id}/input_items", stored, methods=["GET"]),
+        Route("/v1/responses/{response_id}/cancel", stored, methods=["POST"]),
+    ]
 
 
 async def _database_down(request: Request, exc: Exception) -> Any:  # an ASGI response

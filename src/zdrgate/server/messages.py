@@ -24,7 +24,7 @@ from zdrgate.server.parsing import parse_body
 from zdrgate.server.receipting import Receipting
 from zdrgate.server.responses import JSONBytes
 from zdrgate.server.routes import state_of
-from zdrgate.server.streaming import InboundRenderer
+from zdrgate.server.streaming import InboundRenderer, inbound_error
 
 
 def anthropic_inbound() -> InboundCodec:
@@ -34,7 +34,7 @@ def anthropic_inbound() -> InboundCodec:
 
 
 def anthropic_error(error: GatewayError) -> JSONBytes:
-    return InboundRenderer(anthropic_inbound(), "").error_response(error)
+    return inbound_error(anthropic_inbound(), error)
 
 
 async def messages(request: Request) -> Any:
@@ -50,9 +50,9 @@ async def messages(request: Request) -> Any:
         if chat.stream:
             events = state.gateway.stream(chat, principal, demand)
             keepalive = state.settings.server.stream_keepalive_seconds
-            renderer = InboundRenderer(codec, chat.model)
+            renderer = InboundRenderer(codec, parsed)
             return receipt.stream(events, keepalive, renderer, codec.terminator)
         result, served = await state.gateway.chat(chat, principal, demand)
-        return receipt.json(codec.render(result), served)
+        return receipt.json(codec.render(result, parsed), served)
     except GatewayError as error:
         return anthropic_error(error)

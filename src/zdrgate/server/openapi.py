@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 
 from zdrgate import __version__
 from zdrgate.protocols.anthropic.inbound.models import MessagesRequest
+from zdrgate.protocols.responses.inbound.models import ResponsesRequest
 from zdrgate.server import routes
 from zdrgate.server.responses import JSONBytes
 from zdrgate.wire.admin import (
@@ -82,6 +83,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         MessagesRequest,
         stream=True,
         error_schema="AnthropicError",  # what the Anthropic SDKs parse
+    ),
+    ("POST", "/v1/responses"): Operation(
+        "OpenAI Responses API, stateless (store is always false)", ResponsesRequest, stream=True
     ),
     ("POST", "/v1/images/generations"): Operation("OpenAI image generation", ImageRequest),
     ("POST", "/v1/embeddings"): Operation("OpenAI embeddings", EmbeddingRequest),

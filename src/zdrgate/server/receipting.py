@@ -9,7 +9,8 @@ Usage in a route::
 A plain response carries ``ZDR-Receipt: <jws>`` whose ``res`` is the sha256 of the
 exact body bytes sent. A stream's headers carry a receipt of the decision (``res``
 null); its last receipt is an SSE comment ``: zdr-receipt=<jws>`` just before the
-terminator (``data: [DONE]``, or Anthropic's ``message_stop`` event), and its ``res``
+terminator (``data: [DONE]``, Anthropic's ``message_stop`` event, or the Responses
+API's final ``response.completed`` / ``.incomplete`` / ``.failed`` event), and its ``res``
 covers every body byte sent before that line, keep-alives included.
 """
 
@@ -29,6 +30,7 @@ from zdrgate.service.events import Chunks, Committed, StreamEvent
 from zdrgate.service.served import Served
 
 HEADER = "zdr-receipt"
+Terminator = bytes | tuple[bytes, ...]  # the last event, or each way a stream can end
 
 
 def facts_of(served: Served) -> ReceiptFacts:
@@ -77,7 +79,7 @@ class Receipting:
         events: AsyncGenerator[StreamEvent, None],
         keepalive: float,
         renderer: Renderer,
-        terminator: bytes,
+        terminator: Terminator,
     ) -> StreamReceipt:
         return StreamReceipt(self, events, keepalive, renderer, terminator)
 
@@ -92,7 +94,7 @@ class StreamReceipt:
         events: AsyncGenerator[StreamEvent, None],
         keepalive: float,
         renderer: Renderer,
-        terminator: bytes,
+        terminator: Terminator,
     ) -> None:
         self.receipting = receipting
         self.served: Served | None = None
@@ -135,10 +137,10 @@ class _Ending:
     """Wraps a renderer: chunks pass as they are; in the last event's bytes, the
     receipt line goes just before the terminator."""
 
-    def __init__(self, owner: StreamReceipt, inner: Renderer, terminator: bytes) -> None:
+    def __init__(self, owner: StreamReceipt, inner: Renderer, terminator: Terminator) -> None:
         self.owner = owner
         self.inner = inner
-        self.terminator = terminator
+        self.terminators = (terminator,) if isinstance(terminator, bytes) else terminator
         self.keepalive = inner.keepalive
 
     def render(self, event: StreamEvent) -> list[bytes]:
@@ -149,7 +151,8 @@ class _Ending:
 
     def _with_receipt(self, pieces: list[bytes]) -> list[bytes]:
         joined = b"".join(pieces)
-        at = joined.find(self.terminator)
+        found = [i for t in self.terminators if (i := joined.find(t)) >= 0]
+        at = min(found, default=-1)
         if at < 0 or (at > 0 and joined[at - 1 : at] != b"\n"):
             return pieces
         return [joined[:at], self.owner.final_line(joined[:at]), joined[at:]]

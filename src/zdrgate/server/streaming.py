@@ -82,12 +82,13 @@ class OpenAIRenderer:
 
 class InboundRenderer:
     """The neutral events spelled by an inbound protocol's event writer (Anthropic's
-    named events, ``ping`` keeping alive), errors in its envelope."""
+    named events with ``ping`` keeping alive, the Responses API's events), errors in
+    its envelope. ``request`` is the validated inbound request."""
 
-    def __init__(self, codec: InboundCodec, model: str) -> None:
+    def __init__(self, codec: InboundCodec, request: object) -> None:
         self.codec = codec
         self.keepalive = codec.keepalive
-        self.events = codec.events(model)
+        self.events = codec.events(request)
 
     def render(self, event: StreamEvent) -> list[bytes]:
         if isinstance(event, GatewayError):
@@ -105,8 +106,12 @@ class InboundRenderer:
         return [] if self.events.ended else self.events.error(502, "The stream ended unexpectedly.")
 
     def error_response(self, error: GatewayError) -> JSONBytes:
-        body = self.codec.error_body(error.status, error.message, error.code)
-        return JSONBytes(body, status_code=error.status)
+        return inbound_error(self.codec, error)
+
+
+def inbound_error(codec: InboundCodec, error: GatewayError) -> JSONBytes:
+    """An error before anything was sent, in an inbound API's envelope."""
+    return JSONBytes(codec.error_body(error), status_code=error.status, headers=error.headers)
 
 
 def _shown(chunk: JSON) -> bool:

@@ -1,0 +1,230 @@
+"""Canonical chunks -> the Responses API's SSE events, for a streamed ``/v1/responses``.
+
+The sequence is OpenAI's: ``response.created``, ``response.in_progress``, then per
+output item ``response.output_item.added``, its parts and deltas
+(``response.content_part.added``, ``response.output_text.delta`` / ``.done``,
+``response.reasoning_text.delta`` / ``.done``, ``response.content_part.done``; or
+``response.function_call_arguments.delta`` / ``.done``) and
+``response.output_item.done``; then ``response.completed`` (``response.incomplete``
+when the output hit its token limit) with the whole response and its usage. Every
+event carries its ``sequence_number``. A failure is loud: an ``error`` event, then
+``response.failed`` with what was produced so far. One item is open at a time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from zdrgate.protocols.common import JSON
+from zdrgate.protocols.responses.inbound.models import ResponsesRequest
+from zdrgate.protocols.responses.inbound.render import (
+    call_item,
+    finish,
+    message_item,
+    new_id,
+    reasoning_item,
+    skeleton,
+    text_part,
+    usage_of,
+)
+
+KEEPALIVE = b": keep-alive\n\n"
+# The last event of a stream, whichever way it ended: the receipt line goes before it.
+TERMINATORS = (
+    b"event: response.completed\n",
+    b"event: response.incomplete\n",
+    b"event: response.failed\n",
+)
+
+
+class _Item:
+    """One output item being streamed: its kind, position, id and what it holds so far."""
+
+    __slots__ = ("call_id", "ident", "index", "kind", "name", "text")
+
+    def __init__(self, kind: str, index: int, ident: str) -> None:
+        self.kind = kind  # "reasoning", "message" or "tool<canonical index>"
+        self.index = index
+        self.ident = ident
+        self.text = ""  # reasoning or output text, or the call's arguments
+        self.call_id = ""
+        self.name = ""
+
+    def as_json(self, status: str) -> JSON:
+        if self.kind == "reasoning":
+            return reasoning_item(self.ident, self.text, status)
+        if self.kind == "message":
+            return message_item(self.ident, [text_part(self.text)], status)
+        return call_item(self.ident, self.call_id, self.name, self.text, status)
+
+
+class ResponseEvents:
+    """Renders one stream's canonical chunks as Responses API SSE events."""
+
+    def __init__(self, request: ResponsesRequest) -> None:
+        self.request = request
+        self.started = False
+        self.ended = False
+        self._seq = 0
+        self._response: JSON = {}
+        self._items: list[_Item] = []
+        self._open: _Item | None = None
+        self._tools: dict[int, _Item] = {}
+        self._finish: object = None
+        self._usage: object = None
+
+    def chunk(self, chunk: JSON) -> list[bytes]:
+        if self.ended:
+            return []
+        out = self._start(chunk.get("model"))
+        self._usage = chunk.get("usage") or self._usage
+        choices = chunk.get("choices")
+        for choice in choices if isinstance(choices, list) else ():
+            if isinstance(choice, dict) and choice.get("index", 0) == 0:
+                delta = choice.get("delta")
+                out += self._delta(delta if isinstance(delta, dict) else {})
+                self._finish = choice.get("finish_reason") or self._finish
+        return out
+
+    def done(self) -> list[bytes]:
+        if self.ended:
+            return []
+        out = self._start(None) + self._close()
+        self.ended = True
+        response = finish(self._snapshot("completed"), self._finish)
+        response["usage"] = usage_of(self._usage)
+        kind = "response.completed" if response["status"] == "completed" else "response.incomplete"
+        return [*out, self._event(kind, {"response": response})]
+
+    def error(self, status: int, message: str, code: str | None = None) -> list[bytes]:
+        if self.ended:
+            return []
+        out = self._start(None)
+        self.ended = True
+        out.append(self._event("error", {"code": code, "message": message, "param": None}))
+        response = self._snapshot("failed")
+        kind = "rate_limit_exceeded" if status == 429 else "server_error"
+        response["error"] = {"code": kind, "message": message}
+        response["usage"] = usage_of(self._usage)
+        return [*out, self._event("response.failed", {"response": response})]
+
+    def _event(self, kind: str, fields: JSON) -> bytes:
+        data: dict[str, Any] = {"type": kind, **fields, "sequence_number": self._seq}
+        self._seq += 1
+        return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+
+    def _snapshot(self, status: str) -> JSON:
+        response = dict(self._response)
+        response["status"] = status
+        item_status = "completed" if status == "completed" else "incomplete"
+        response["output"] = [
+            item.as_json("completed" if item is not self._open else item_status)
+            for item in self._items
+        ]
+        return response
+
+    def _start(self, model: object) -> list[bytes]:
+        if self.started:
+            return []
+        self.started = True
+        self._response = skeleton(self.request, new_id("resp"), model, "in_progress")
+        return [
+            self._event("response.created", {"response": self._response}),
+            self._event("response.in_progress", {"response": self._response}),
+        ]
+
+    def _delta(self, delta: JSON) -> list[bytes]:
+        out: list[bytes] = []
+        reasoning = delta.get("reasoning")
+        if isinstance(reasoning, str) and reasoning:
+            out += self._text("reasoning", reasoning)
+        content = delta.get("content")
+        if isinstance(content, str) and content:
+            out += self._text("message", content)
+        calls = delta.get("tool_calls")
+        for call in calls if isinstance(calls, list) else ():
+            if isinstance(call, dict):
+                out += self._tool(call)
+        return out
+
+    def _text(self, kind: str, text: str) -> list[bytes]:
+        out: list[bytes] = []
+        item = self._open
+        if item is None or item.kind != kind:
+            out += self._close()
+            item = self._add(kind, new_id("rs" if kind == "reasoning" else "msg"))
+            out.append(self._added(item))
+            part = text_part("") if kind == "message" else {"type": "reasoning_text", "text": ""}
+            out.append(self._event("response.content_part.added", {**self._at(item), "part": part}))
+        item.text += text
+        name = (
+            "response.output_text.delta" if kind == "message" else "response.reasoning_text.delta"
+        )
+        extra: JSON = {"logprobs": []} if kind == "message" else {}
+        out.append(self._event(name, {**self._at(item), "delta": text, **extra}))
+        return out
+
+    def _tool(self, call: JSON) -> list[bytes]:
+        index = call.get("index", 0)
+        index = index if isinstance(index, int) else 0
+        function = call.get("function")
+        function = function if isinstance(function, dict) else {}
+        out: list[bytes] = []
+        item = self._tools.get(index)
+        if item is None:
+            out += self._close()
+            item = self._add(f"tool{index}", new_id("fc"))
+            item.call_id = str(call.get("id") or new_id("call"))
+            item.name = str(function.get("name") or "")
+            self._tools[index] = item
+            out.append(self._added(item))
+        arguments = function.get("arguments")
+        if isinstance(arguments, str) and arguments:
+            item.text += arguments
+            at = {"item_id": item.ident, "output_index": item.index}
+            out.append(
+                self._event("response.function_call_arguments.delta", {**at, "delta": arguments})
+            )
+        return out
+
+    def _add(self, kind: str, ident: str) -> _Item:
+        item = _Item(kind, len(self._items), ident)
+        self._items.append(item)
+        self._open = item
+        return item
+
+    def _added(self, item: _Item) -> bytes:
+        fields = {"output_index": item.index, "item": item.as_json("in_progress")}
+        return self._event("response.output_item.added", fields)
+
+    @staticmethod
+    def _at(item: _Item) -> JSON:
+        return {"item_id": item.ident, "output_index": item.index, "content_index": 0}
+
+    def _close(self) -> list[bytes]:
+        item = self._open
+        if item is None:
+            return []
+        self._open = None
+        out: list[bytes] = []
+        if item.kind.startswith("tool"):
+            at = {"item_id": item.ident, "output_index": item.index}
+            out.append(
+                self._event("response.function_call_arguments.done", {**at, "arguments": item.text})
+            )
+        else:
+            done = item.as_json("completed")["content"][0]
+            if item.kind == "message":
+                fields = {**self._at(item), "text": item.text, "logprobs": []}
+                out.append(self._event("response.output_text.done", fields))
+            else:
+                out.append(
+                    self._event(
+                        "response.reasoning_text.done", {**self._at(item), "text": item.text}
+                    )
+                )
+            out.append(self._event("response.content_part.done", {**self._at(item), "part": done}))
+        fields = {"output_index": item.index, "item": item.as_json("completed")}
+        return [*out, self._event("response.output_item.done", fields)]
