@@ -52,9 +52,9 @@ def test_the_config_refuses_a_protocol_not_in_the_table() -> None:
 
 
 def test_the_inbound_apis_come_from_the_table() -> None:
-    """/v1/messages is served through the Anthropic spec's inbound codec."""
+    """/v1/messages and /v1/responses are served through their specs' inbound codecs."""
     inbound = {p: s.inbound.path for p, s in SPECS.items() if s.inbound is not None}
-    assert inbound == {Protocol.ANTHROPIC: "/v1/messages"}
+    assert inbound == {Protocol.ANTHROPIC: "/v1/messages", Protocol.RESPONSES: "/v1/responses"}
     from zdrgate.server.app import _routes  # noqa: PLC0415
 
     paths = {route.path for route in _routes()}

@@ -12,7 +12,8 @@ import httpx
 import openai
 import pytest
 
-from conftest import RunningGateway
+from conftest import GatewayFactory, RunningGateway, chat_model, provider
+from fake_responses import start_fake_responses
 from protocol_fakes import PROTOCOLS
 from zdrgate.protocols.responses.inbound.models import ResponsesRequest
 from zdrgate.protocols.responses.inbound.request import to_chat_request
@@ -208,7 +209,7 @@ def test_create_with_stream_true(client: openai.OpenAI, protocol: str) -> None:
     assert completed.response.usage is not None
 
 
-@pytest.mark.parametrize("protocol", ["anthropic", "gemini"])
+@pytest.mark.parametrize("protocol", ["anthropic", "gemini", "responses"])
 def test_reasoning_comes_back_as_a_reasoning_item(client: openai.OpenAI, protocol: str) -> None:
     response = client.responses.create(
         model=f"test/{protocol}-think", input="hello", reasoning={"effort": "low"}
@@ -339,3 +340,53 @@ def test_errors_use_the_openai_envelope(gateway: RunningGateway, client: openai.
         client.responses.create(model="test/openai-fail429", input="hello")
     assert info.value.status_code == 503
     assert "hello" not in info.value.response.text
+
+
+def test_the_responses_protocol_sends_store_false_and_nothing_private(
+    make_gateway: GatewayFactory,
+) -> None:
+    """Outbound over the Responses API: store false, the history as items, no
+    identifying field, the function tools and the format translated."""
+    fake, server = start_fake_responses()
+    try:
+        gw = make_gateway({"oa": provider(fake.base_url, [chat_model("ok")], protocol="responses")})
+        body = {
+            "model": "test/chat",
+            "messages": [
+                {"role": "system", "content": "be brief"},
+                {"role": "user", "content": "hello"},
+            ],
+            "user": "u-1",
+            "metadata": {"k": "v"},
+            "store": True,
+            "max_tokens": 50,
+            "tools": [{"type": "function", "function": {"name": "get_weather"}}],
+            "response_format": {"type": "json_object"},
+        }
+        response = httpx.post(gw.v1 + "/chat/completions", json=body, headers=gw.auth())
+        assert response.status_code == 200, response.text
+        assert response.json()["choices"][0]["message"]["content"] == "echo: hello"
+        sent = fake.requests[-1]
+        assert sent.path == "/v1/responses"
+        assert sent.headers["Authorization"] == "Bearer upstream-key"
+        assert sent.body["store"] is False
+        assert sent.body["input"] == [
+            {"type": "message", "role": "system", "content": "be brief"},
+            {"type": "message", "role": "user", "content": "hello"},
+        ]
+        assert sent.body["max_output_tokens"] == 50
+        assert sent.body["text"] == {"format": {"type": "json_object"}}
+        assert sent.body["tools"][0]["name"] == "get_weather"
+        assert not {"user", "metadata", "safety_identifier", "messages"} & set(sent.body)
+    finally:
+        server.stop()
+
+
+def test_chat_fields_the_responses_protocol_lacks_are_refused(gateway: RunningGateway) -> None:
+    body = {"model": "test/responses", "messages": [{"role": "user", "content": "x"}]}
+    response = httpx.post(
+        gateway.v1 + "/chat/completions", json={**body, "stop": ["x"]}, headers=gateway.auth()
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "unsupported_parameter"
+    assert response.json()["error"]["param"] == "stop"

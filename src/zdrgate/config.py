@@ -199,7 +199,7 @@ class ModelSettings(_Strict):
 class ProviderSettings(_Strict):
     protocol: str | None = None
     """A name from the protocol table (``zdrgate.protocols.table``): openai, anthropic,
-    anthropic-vertex, gemini."""
+    anthropic-vertex, gemini, responses."""
     auth: str | None = None
     """How the key travels (bearer, x-api-key, x-goog-api-key, api-key); default: the
     protocol's own (its spec's ``auth``)."""

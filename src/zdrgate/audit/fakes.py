@@ -74,6 +74,8 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await _anthropic(send, model, echo, bool(body.get("stream")))
     elif ":generateContent" in path or ":streamGenerateContent" in path:
         await _gemini(send, model, echo, "stream" in path)
+    elif path.endswith("/responses"):
+        await _responses(send, model, echo, bool(body.get("stream")))
     elif path.endswith("/images/generations"):
         await _json(send, {"created": 0, "data": [
             {"b64_json": base64.b64encode(PNG_1PX).decode(), "revised_prompt": echo}]})
@@ -143,6 +145,35 @@ async def _anthropic(send: Send, model: str, echo: str, stream: bool) -> None:
         _data({"type": "message_stop"}, "message_stop"),
     ]
     await _sse(send, events, model.startswith("die"))
+
+
+async def _responses(send: Send, model: str, echo: str, stream: bool) -> None:
+    """OpenAI's Responses API: the response object, or its named events."""
+    text = f"echo: {echo}"
+    part = {"type": "output_text", "text": text, "annotations": []}
+    item = {"id": "msg_audit", "type": "message", "status": "completed", "role": "assistant",
+            "content": [part]}
+    usage = {"input_tokens": 3, "output_tokens": 3, "total_tokens": 6}
+    answer = {"id": "resp_audit", "object": "response", "created_at": 0, "model": model,
+              "status": "completed", "output": [item], "usage": usage, "store": False}
+    if not stream:
+        await _json(send, answer)
+        return
+    at = {"item_id": "msg_audit", "output_index": 0, "content_index": 0}
+    started = {**answer, "status": "in_progress", "output": [], "usage": None}
+    events: list[dict[str, Any]] = [
+        {"type": "response.created", "response": started},
+        {"type": "response.output_item.added", "output_index": 0,
+         "item": {**item, "status": "in_progress", "content": []}},
+        {"type": "response.content_part.added", **at, "part": {**part, "text": ""}},
+        {"type": "response.output_text.delta", **at, "delta": text},
+        {"type": "response.output_text.done", **at, "text": text},
+        {"type": "response.content_part.done", **at, "part": part},
+        {"type": "response.output_item.done", "output_index": 0, "item": item},
+        {"type": "response.completed", "response": answer},
+    ]
+    numbered = [{**e, "sequence_number": n} for n, e in enumerate(events)]
+    await _sse(send, [_data(e, e["type"]) for e in numbered], die=False)
 
 
 async def _gemini(send: Send, model: str, echo: str, stream: bool) -> None:

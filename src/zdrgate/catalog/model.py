@@ -25,6 +25,7 @@ class Protocol(StrEnum):
     ANTHROPIC = "anthropic"
     ANTHROPIC_VERTEX = "anthropic-vertex"  # Messages bodies over Vertex's rawPredict
     GEMINI = "gemini"
+    RESPONSES = "responses"  # OpenAI's Responses API, for models served only there
 
 
 class Auth(StrEnum):

@@ -15,9 +15,11 @@ from typing import Any
 
 from starlette.requests import Request
 
+from zdrgate.catalog.model import Protocol
 from zdrgate.errors import GatewayError
 from zdrgate.limits.demand import chat_demand
-from zdrgate.protocols.responses import INBOUND
+from zdrgate.protocols import spec_for
+from zdrgate.protocols.spec import InboundCodec
 from zdrgate.server.identity import principal_of
 from zdrgate.server.parsing import parse_body
 from zdrgate.server.receipting import Receipting
@@ -25,8 +27,14 @@ from zdrgate.server.routes import state_of
 from zdrgate.server.streaming import InboundRenderer, inbound_error
 
 
+def responses_inbound() -> InboundCodec:
+    inbound = spec_for(Protocol.RESPONSES).inbound
+    assert inbound is not None  # the Responses spec declares it (tests/test_protocol_table.py)
+    return inbound
+
+
 async def responses(request: Request) -> Any:
-    codec = INBOUND
+    codec = responses_inbound()
     try:
         state = state_of(request)
         principal = principal_of(request)

@@ -1,0 +1,32 @@
+"""The OpenAI Responses API as an upstream protocol (``POST {base}/responses``), for
+models OpenAI serves only there. Always ``store: false``.
+
+Translation lives in three modules: :mod:`.request` (canonical request -> Responses
+body), :mod:`.response` (response -> ``chat.completion``) and :mod:`.stream` (SSE
+events -> chunks). The dispatcher adds the bearer token.
+"""
+
+from __future__ import annotations
+
+from zdrgate.catalog.model import Endpoint
+from zdrgate.protocols.base import UpstreamCall
+from zdrgate.protocols.canonical import encode
+from zdrgate.protocols.common import JSON
+from zdrgate.protocols.responses.request import request_body
+from zdrgate.protocols.responses.response import parse_response
+from zdrgate.protocols.responses.stream import ResponsesStreamDecoder
+from zdrgate.wire.chat import ChatRequest
+
+
+class ResponsesChat:
+    def build_chat(self, endpoint: Endpoint, request: ChatRequest) -> UpstreamCall:
+        body = encode(request_body(endpoint, request))
+        accept = "text/event-stream" if request.stream else "application/json"
+        headers = (("content-type", "application/json"), ("accept", accept))
+        return UpstreamCall("/responses", body, request.stream, headers)
+
+    def parse_chat(self, endpoint: Endpoint, body: bytes) -> JSON:
+        return parse_response(endpoint, body)
+
+    def stream_decoder(self, endpoint: Endpoint, request: ChatRequest) -> ResponsesStreamDecoder:
+        return ResponsesStreamDecoder(endpoint)

@@ -1,0 +1,132 @@
+"""OpenAI Responses API SSE events -> canonical ``chat.completion.chunk`` dicts (outbound).
+
+``response.created`` opens the stream (role chunk); text, refusal and reasoning deltas
+become ``content`` and ``reasoning`` deltas; a ``function_call`` item becomes a tool
+call (its index, id and name first, then its argument deltas); ``response.completed``
+or ``response.incomplete`` carries the finish reason and the usage. A
+``response.failed`` or ``error`` event, or an end before the final event, raises
+:class:`StreamProtocolError`, so the stream never ends silently.
+"""
+
+from __future__ import annotations
+
+from zdrgate.catalog.model import Endpoint
+from zdrgate.protocols.canonical import ChunkMaker
+from zdrgate.protocols.common import JSON, load_object
+from zdrgate.protocols.errors import ErrorKind, StreamProtocolError
+from zdrgate.protocols.responses.response import canonical_usage, failed, finish_reason
+from zdrgate.protocols.sse import SSEDecoder
+
+_TEXT = {
+    "response.output_text.delta": "content",
+    "response.refusal.delta": "content",
+    "response.reasoning_text.delta": "reasoning",
+    "response.reasoning_summary_text.delta": "reasoning",
+}
+
+
+class ResponsesStreamDecoder:
+    def __init__(self, endpoint: Endpoint) -> None:
+        self._sse = SSEDecoder()
+        self._chunks = ChunkMaker(endpoint)
+        self._tools: dict[int, int] = {}  # output index -> tool call index
+        self._sent: dict[int, int] = {}  # output index -> argument characters sent
+        self._finished = False
+
+    def feed(self, data: bytes) -> list[JSON]:
+        return [c for event in self._sse.feed(data) for c in self._event(event.data)]
+
+    def finish(self) -> list[JSON]:
+        chunks = [c for event in self._sse.flush() for c in self._event(event.data)]
+        if not self._finished:
+            raise StreamProtocolError(ErrorKind.PROTOCOL_ERROR, "stream ended before it finished")
+        return chunks
+
+    def _event(self, data: str) -> list[JSON]:
+        if not data or data == "[DONE]":
+            return []
+        event = load_object(data, "event")
+        kind = str(event.get("type"))
+        if kind in _TEXT:
+            delta = event.get("delta")
+            return (
+                [self._chunks.delta({_TEXT[kind]: delta})]
+                if isinstance(delta, str) and delta
+                else []
+            )
+        handler = _HANDLERS.get(kind)
+        return handler(self, event) if handler else []  # in_progress, part events, ...
+
+    def _created(self, event: JSON) -> list[JSON]:
+        response = event.get("response")
+        if isinstance(response, dict) and isinstance(response.get("id"), str):
+            self._chunks.ident = response["id"]
+        return [self._chunks.delta({"role": "assistant", "content": ""})]
+
+    def _item_added(self, event: JSON) -> list[JSON]:
+        item = event.get("item")
+        if not isinstance(item, dict) or item.get("type") != "function_call":
+            return []
+        ident, name = item.get("call_id"), item.get("name")
+        if not isinstance(ident, str) or not isinstance(name, str):
+            raise StreamProtocolError(ErrorKind.PROTOCOL_ERROR, "function_call without id or name")
+        self._tools[_index(event)] = tool_index = len(self._tools)
+        call = {"index": tool_index, "id": ident, "type": "function"}
+        call["function"] = {"name": name, "arguments": ""}
+        return [self._chunks.delta({"tool_calls": [call]})]
+
+    def _arguments(self, event: JSON, text: object) -> list[JSON]:
+        index = _index(event)
+        tool_index = self._tools.get(index)
+        if tool_index is None:
+            raise StreamProtocolError(ErrorKind.PROTOCOL_ERROR, "arguments outside a function call")
+        if not isinstance(text, str) or not text:
+            return []
+        self._sent[index] = self._sent.get(index, 0) + len(text)
+        call = {"index": tool_index, "function": {"arguments": text}}
+        return [self._chunks.delta({"tool_calls": [call]})]
+
+    def _arguments_delta(self, event: JSON) -> list[JSON]:
+        return self._arguments(event, event.get("delta"))
+
+    def _arguments_done(self, event: JSON) -> list[JSON]:
+        """The whole arguments: sent only if no delta carried them."""
+        if self._sent.get(_index(event)):
+            return []
+        return self._arguments(event, event.get("arguments"))
+
+    def _completed(self, event: JSON) -> list[JSON]:
+        response = event.get("response")
+        response = response if isinstance(response, dict) else {}
+        self._finished = True
+        finish = finish_reason(response, bool(self._tools))
+        chunks = [self._chunks.delta({}, finish)]
+        use = canonical_usage(response.get("usage"))
+        return chunks + ([self._chunks.usage(use)] if use is not None else [])
+
+    def _failed(self, event: JSON) -> list[JSON]:
+        response = event.get("response")
+        raise failed(response if isinstance(response, dict) else {})
+
+    def _error(self, event: JSON) -> list[JSON]:
+        kind = ErrorKind.RATE_LIMITED if event.get("code") == "rate_limit_exceeded" else None
+        raise StreamProtocolError(kind or ErrorKind.SERVER_ERROR, "upstream sent an error event")
+
+
+def _index(event: JSON) -> int:
+    index = event.get("output_index")
+    if not isinstance(index, int):
+        raise StreamProtocolError(ErrorKind.PROTOCOL_ERROR, "event without output_index")
+    return index
+
+
+_HANDLERS = {
+    "response.created": ResponsesStreamDecoder._created,
+    "response.output_item.added": ResponsesStreamDecoder._item_added,
+    "response.function_call_arguments.delta": ResponsesStreamDecoder._arguments_delta,
+    "response.function_call_arguments.done": ResponsesStreamDecoder._arguments_done,
+    "response.completed": ResponsesStreamDecoder._completed,
+    "response.incomplete": ResponsesStreamDecoder._completed,
+    "response.failed": ResponsesStreamDecoder._failed,
+    "error": ResponsesStreamDecoder._error,
+}
