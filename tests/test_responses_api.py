@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -390,3 +391,33 @@ def test_chat_fields_the_responses_protocol_lacks_are_refused(gateway: RunningGa
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "unsupported_parameter"
     assert response.json()["error"]["param"] == "stop"
+
+
+def test_a_slow_start_sends_keepalive_comments(
+    three_fakes: dict[str, str], make_gateway: GatewayFactory
+) -> None:
+    hang = provider(three_fakes["openai"], [chat_model("hang")])
+    gw = make_gateway({"slow": hang}, extra={"server": {"stream_keepalive_seconds": 0.05}})
+    body = {"model": "test/chat", "input": "hello", "stream": True}
+    with httpx.stream("POST", gw.v1 + "/responses", json=body, headers=gw.auth()) as response:
+        assert response.status_code == 200
+        first = next(response.iter_bytes())
+    assert first.startswith(b": keep-alive\n\n")
+
+
+def test_one_usage_row_per_request_as_for_chat(
+    gateway: RunningGateway, client: openai.OpenAI
+) -> None:
+    client.responses.create(model="test/gemini", input="hello")
+    with client.responses.stream(model="test/anthropic", input="hello") as stream:
+        stream.get_final_response()
+    deadline = time.monotonic() + 10
+    rows = gateway.state.store.usage_rows()
+    while len(rows) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        rows = gateway.state.store.usage_rows()
+    found = sorted(
+        (r["model"], r["stream"], r["prompt_tokens"], r["completion_tokens"]) for r in rows
+    )
+    assert found == [("test/anthropic", True, 11, 7), ("test/gemini", False, 11, 7)]
+    assert {r["route"] for r in rows} == {"chat.completions"}  # metered as chat
