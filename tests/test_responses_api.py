@@ -18,6 +18,7 @@ from fake_responses import start_fake_responses
 from protocol_fakes import PROTOCOLS
 from zdrgate.protocols.responses.inbound.models import ResponsesRequest
 from zdrgate.protocols.responses.inbound.request import to_chat_request
+from zdrgate.receipts import receipt_in_stream, verify_receipt
 
 TOOLS: Any = [
     {
@@ -421,3 +422,24 @@ def test_one_usage_row_per_request_as_for_chat(
     )
     assert found == [("test/anthropic", True, 11, 7), ("test/gemini", False, 11, 7)]
     assert {r["route"] for r in rows} == {"chat.completions"}  # metered as chat
+
+
+def test_a_late_start_carries_the_decision_as_a_comment_then_a_final_receipt(
+    three_fakes: dict[str, str], make_gateway: GatewayFactory
+) -> None:
+    late = provider(three_fakes["openai"], [chat_model("late")])
+    gw = make_gateway({"p": late}, extra={"server": {"stream_keepalive_seconds": 0.1}})
+    body = {"model": "test/chat", "input": "hello", "stream": True}
+    response = httpx.post(gw.v1 + "/responses", json=body, headers=gw.auth(), timeout=10)
+    assert "zdr-receipt" not in response.headers  # the headers left before any decision
+    lines = [line for line in response.text.split("\n") if line]
+    assert lines[0] == ": keep-alive"
+    decision = next(line for line in lines if line.startswith(": x-zdr-endpoint="))
+    assert decision.startswith(": x-zdr-endpoint=p/late x-zdr-policy=sha256:")
+    assert lines.index(decision) < lines.index("event: response.created")
+    token, covered = receipt_in_stream(response.content)
+    keys = gw.state.receipts.ring.verification_keys()
+    assert verify_receipt(token, keys, None, covered).ok
+    assert response.content[len(covered) :].split(b"\n\n", 1)[1].startswith(
+        b"event: response.completed\n"
+    )

@@ -69,9 +69,7 @@ class OpenAIRenderer:
             return [b"data: %b\n\n" % orjson.dumps(failure_chunk(self._last, event)), DONE]
         if isinstance(event, GatewayError):  # the stream had started: say so in-band
             return [b"data: " + orjson.dumps(event.envelope()) + b"\n\n", DONE]
-        # Committed after the headers went out: the receipt travels as an SSE comment.
-        receipt = " ".join(f"{k}={v}" for k, v in event.served.headers().items())
-        return [f": {receipt}\n\n".encode()]
+        return [decision_comment(event)]
 
     def closing(self) -> list[bytes]:
         return []  # the service always ends with END or an error
@@ -99,7 +97,9 @@ class InboundRenderer:
             return self.events.done()
         if isinstance(event, StreamFailed):
             return self.events.error(502, event.message, event.kind.value)
-        return []  # a late receipt: such formats have no place for comments
+        # A late decision: formats that keep alive with SSE comments (the Responses API)
+        # take it as one; the others (Anthropic's, with ping events) have no place for it.
+        return [decision_comment(event)] if self.keepalive.startswith(b":") else []
 
     def closing(self) -> list[bytes]:
         # The service always ends a stream; never end one silently all the same.
@@ -112,6 +112,13 @@ class InboundRenderer:
 def inbound_error(codec: InboundCodec, error: GatewayError) -> JSONBytes:
     """An error before anything was sent, in an inbound API's envelope."""
     return JSONBytes(codec.error_body(error), status_code=error.status, headers=error.headers)
+
+
+def decision_comment(event: Committed) -> bytes:
+    """The receipt headers of a stream whose headers went out before the decision
+    (keep-alives while waiting), as an SSE comment before its first event."""
+    receipt = " ".join(f"{k}={v}" for k, v in event.served.headers().items())
+    return f": {receipt}\n\n".encode()
 
 
 def _shown(chunk: JSON) -> bool:
