@@ -107,19 +107,34 @@ def response(mode: str, prompt: str, items: list[dict[str, Any]], status: str) -
 
 def _message(text: str) -> dict[str, Any]:
     content = [{"type": "output_text", "text": text, "annotations": []}]
-    return {"id": "msg_fake1", "type": "message", "status": "completed", "role": "assistant",
-            "content": content}
+    return {
+        "id": "msg_fake1",
+        "type": "message",
+        "status": "completed",
+        "role": "assistant",
+        "content": content,
+    }
 
 
 def _reasoning() -> dict[str, Any]:
-    return {"id": "rs_fake1", "type": "reasoning", "summary": [],
-            "content": [{"type": "reasoning_text", "text": "let me think"}]}
+    return {
+        "id": "rs_fake1",
+        "type": "reasoning",
+        "summary": [],
+        "content": [{"type": "reasoning_text", "text": "let me think"}],
+    }
 
 
 def _call(n: int) -> dict[str, Any]:
     ident, name, args = CALLS[n]
-    return {"id": f"fc_fake{n}", "type": "function_call", "status": "completed",
-            "call_id": ident, "name": name, "arguments": json.dumps(args)}
+    return {
+        "id": f"fc_fake{n}",
+        "type": "function_call",
+        "status": "completed",
+        "call_id": ident,
+        "name": name,
+        "arguments": json.dumps(args),
+    }
 
 
 def output(mode: str, prompt: str) -> list[dict[str, Any]]:
@@ -167,8 +182,11 @@ def _item_events(
     empty = {"type": part, "text": ""}
     whole = {"type": part, "text": "".join(pieces)}
     return [
-        {"type": "response.output_item.added", "output_index": index,
-         "item": {**item, "status": "in_progress", "content": []}},
+        {
+            "type": "response.output_item.added",
+            "output_index": index,
+            "item": {**item, "status": "in_progress", "content": []},
+        },
         {"type": "response.content_part.added", **at, "part": empty},
         *[{"type": f"{kind}.delta", **at, "delta": p} for p in pieces],
         {"type": f"{kind}.done", **at, "text": whole["text"]},
@@ -182,8 +200,11 @@ def _call_events(index: int, item: dict[str, Any]) -> list[dict[str, Any]]:
     raw = item["arguments"]
     pieces = [raw[i : i + 4] for i in range(0, len(raw), 4)]
     return [
-        {"type": "response.output_item.added", "output_index": index,
-         "item": {**item, "status": "in_progress", "arguments": ""}},
+        {
+            "type": "response.output_item.added",
+            "output_index": index,
+            "item": {**item, "status": "in_progress", "arguments": ""},
+        },
         *[{"type": "response.function_call_arguments.delta", **at, "delta": p} for p in pieces],
         {"type": "response.function_call_arguments.done", **at, "arguments": raw},
         {"type": "response.output_item.done", "output_index": index, "item": item},

@@ -3,6 +3,7 @@ against ``/v1/responses``, for models on every protocol of the table."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -440,6 +441,21 @@ def test_a_late_start_carries_the_decision_as_a_comment_then_a_final_receipt(
     token, covered = receipt_in_stream(response.content)
     keys = gw.state.receipts.ring.verification_keys()
     assert verify_receipt(token, keys, None, covered).ok
-    assert response.content[len(covered) :].split(b"\n\n", 1)[1].startswith(
-        b"event: response.completed\n"
+    assert (
+        response.content[len(covered) :]
+        .split(b"\n\n", 1)[1]
+        .startswith(b"event: response.completed\n")
     )
+
+
+def test_the_async_client_streams_too(gateway: RunningGateway) -> None:
+    async def run() -> tuple[str, str]:
+        async with openai.AsyncOpenAI(
+            base_url=gateway.v1, api_key=gateway.key, max_retries=0
+        ) as sdk:
+            plain = await sdk.responses.create(model="test/gemini", input="hello")
+            async with sdk.responses.stream(model="test/anthropic", input="hi") as stream:
+                final = await stream.get_final_response()
+        return plain.output_text, final.output_text
+
+    assert asyncio.run(run()) == ("echo: hello", "one two three echo: hi")
