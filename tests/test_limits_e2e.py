@@ -120,7 +120,7 @@ def test_every_model_serving_route_refuses_a_spent_budget_before_sending(
             assert error["code"] == "budget_exceeded", (path, error)
             assert "daily budget of this key" in error["message"]
             probed += 1
-    assert probed == 6 and media.requests == []
+    assert probed == 8 and media.requests == []  # chat, messages, responses: x2 (stream)
 
 
 def test_the_fourth_request_within_a_minute_gets_429_with_retry_after(
