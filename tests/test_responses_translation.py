@@ -341,3 +341,32 @@ responses_event = (
 def test_decoding_any_responses_stream_raises_only_protocol_errors(events: list[Any]) -> None:
     data = b"".join(b"event: x\ndata: " + orjson.dumps(e) + b"\n\n" for e in events)
     decode_all(Protocol.RESPONSES, data)
+
+
+def test_a_refusal_streams_as_refusal_events() -> None:
+    render = ResponseEvents(ResponsesRequest(model="a/m", input="hi"))
+    out = render.chunk(chunk({"refusal": "I can't"})) + render.chunk(chunk({"refusal": " help"}))
+    out += render.chunk(chunk({}, "stop")) + render.done()
+    events = events_of(out)
+    assert [e["type"] for e in events][2:] == [
+        "response.output_item.added",
+        "response.content_part.added",
+        "response.refusal.delta",
+        "response.refusal.delta",
+        "response.refusal.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
+    assert events[6]["refusal"] == "I can't help"
+    message = events[-1]["response"]["output"][0]
+    assert message["content"] == [{"type": "refusal", "refusal": "I can't help"}]
+
+
+def test_outbound_refusal_comes_back_as_the_refusal_field() -> None:
+    part = {"type": "refusal", "refusal": "no"}
+    body = {"id": "r", "status": "completed", "output": [{"type": "message", "content": [part]}]}
+    completion = SPECS[Protocol.RESPONSES].require_chat().parse_chat(
+        endpoint(Protocol.RESPONSES), orjson.dumps(body)
+    )
+    assert completion["choices"][0]["message"]["refusal"] == "no"

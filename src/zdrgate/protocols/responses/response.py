@@ -49,6 +49,14 @@ def parse_response(endpoint: Endpoint, body: bytes) -> JSON:
         raise StreamProtocolError(ErrorKind.PROTOCOL_ERROR, "response has no output")
     texts, thoughts, calls = _read(output)
     message = assistant_message("".join(texts), calls, "".join(thoughts), had_text=bool(texts))
+    refusals = [
+        r
+        for i in output
+        if isinstance(i, dict) and i.get("type") == "message"
+        for r in _texts(i.get("content"), "refusal", "refusal")
+    ]
+    if refusals:
+        message["refusal"] = "".join(refusals)
     ident = parsed.get("id")
     return completion(
         ident if isinstance(ident, str) else "resp",

@@ -1,7 +1,7 @@
 """OpenAI Responses API SSE events -> canonical ``chat.completion.chunk`` dicts (outbound).
 
 ``response.created`` opens the stream (role chunk); text, refusal and reasoning deltas
-become ``content`` and ``reasoning`` deltas; a ``function_call`` item becomes a tool
+become ``content``, ``refusal`` and ``reasoning`` deltas; a ``function_call`` item becomes a tool
 call (its index, id and name first, then its argument deltas); ``response.completed``
 or ``response.incomplete`` carries the finish reason and the usage. A
 ``response.failed`` or ``error`` event, or an end before the final event, raises
@@ -19,7 +19,7 @@ from zdrgate.protocols.sse import SSEDecoder
 
 _TEXT = {
     "response.output_text.delta": "content",
-    "response.refusal.delta": "content",
+    "response.refusal.delta": "refusal",
     "response.reasoning_text.delta": "reasoning",
     "response.reasoning_summary_text.delta": "reasoning",
 }

@@ -39,24 +39,36 @@ TERMINATORS = (
 )
 
 
+# Text-like items: id prefix, content part type, event name prefix, the part's text key.
+_TEXTS = {
+    "reasoning": ("rs", "reasoning_text", "response.reasoning_text", "text"),
+    "message": ("msg", "output_text", "response.output_text", "text"),
+    "refusal": ("msg", "refusal", "response.refusal", "refusal"),
+}
+
+
 class _Item:
     """One output item being streamed: its kind, position, id and what it holds so far."""
 
     __slots__ = ("call_id", "ident", "index", "kind", "name", "text")
 
     def __init__(self, kind: str, index: int, ident: str) -> None:
-        self.kind = kind  # "reasoning", "message" or "tool<canonical index>"
+        self.kind = kind  # a key of _TEXTS, or "tool<canonical index>"
         self.index = index
         self.ident = ident
-        self.text = ""  # reasoning or output text, or the call's arguments
+        self.text = ""  # reasoning, output or refusal text, or the call's arguments
         self.call_id = ""
         self.name = ""
+
+    def part(self, text: str) -> JSON:
+        _, kind, _, key = _TEXTS[self.kind]
+        return text_part(text) if kind == "output_text" else {"type": kind, key: text}
 
     def as_json(self, status: str) -> JSON:
         if self.kind == "reasoning":
             return reasoning_item(self.ident, self.text, status)
-        if self.kind == "message":
-            return message_item(self.ident, [text_part(self.text)], status)
+        if self.kind in _TEXTS:
+            return message_item(self.ident, [self.part(self.text)], status)
         return call_item(self.ident, self.call_id, self.name, self.text, status)
 
 
@@ -137,12 +149,14 @@ class ResponseEvents:
 
     def _delta(self, delta: JSON) -> list[bytes]:
         out: list[bytes] = []
-        reasoning = delta.get("reasoning")
-        if isinstance(reasoning, str) and reasoning:
-            out += self._text("reasoning", reasoning)
-        content = delta.get("content")
-        if isinstance(content, str) and content:
-            out += self._text("message", content)
+        for key, kind in (
+            ("reasoning", "reasoning"),
+            ("content", "message"),
+            ("refusal", "refusal"),
+        ):
+            text = delta.get(key)
+            if isinstance(text, str) and text:
+                out += self._text(kind, text)
         calls = delta.get("tool_calls")
         for call in calls if isinstance(calls, list) else ():
             if isinstance(call, dict):
@@ -150,20 +164,18 @@ class ResponseEvents:
         return out
 
     def _text(self, kind: str, text: str) -> list[bytes]:
+        prefix, _, name, _ = _TEXTS[kind]
         out: list[bytes] = []
         item = self._open
         if item is None or item.kind != kind:
             out += self._close()
-            item = self._add(kind, new_id("rs" if kind == "reasoning" else "msg"))
+            item = self._add(kind, new_id(prefix))
             out.append(self._added(item))
-            part = text_part("") if kind == "message" else {"type": "reasoning_text", "text": ""}
-            out.append(self._event("response.content_part.added", {**self._at(item), "part": part}))
+            part = {**self._at(item), "part": item.part("")}
+            out.append(self._event("response.content_part.added", part))
         item.text += text
-        name = (
-            "response.output_text.delta" if kind == "message" else "response.reasoning_text.delta"
-        )
         extra: JSON = {"logprobs": []} if kind == "message" else {}
-        out.append(self._event(name, {**self._at(item), "delta": text, **extra}))
+        out.append(self._event(f"{name}.delta", {**self._at(item), "delta": text, **extra}))
         return out
 
     def _tool(self, call: JSON) -> list[bytes]:
@@ -209,22 +221,15 @@ class ResponseEvents:
             return []
         self._open = None
         out: list[bytes] = []
-        if item.kind.startswith("tool"):
-            at = {"item_id": item.ident, "output_index": item.index}
-            out.append(
-                self._event("response.function_call_arguments.done", {**at, "arguments": item.text})
-            )
+        if item.kind in _TEXTS:
+            _, _, name, key = _TEXTS[item.kind]
+            extra: JSON = {"logprobs": []} if item.kind == "message" else {}
+            done = {**self._at(item), key: item.text, **extra}
+            out.append(self._event(f"{name}.done", done))
+            part = {**self._at(item), "part": item.part(item.text)}
+            out.append(self._event("response.content_part.done", part))
         else:
-            done = item.as_json("completed")["content"][0]
-            if item.kind == "message":
-                fields = {**self._at(item), "text": item.text, "logprobs": []}
-                out.append(self._event("response.output_text.done", fields))
-            else:
-                out.append(
-                    self._event(
-                        "response.reasoning_text.done", {**self._at(item), "text": item.text}
-                    )
-                )
-            out.append(self._event("response.content_part.done", {**self._at(item), "part": done}))
+            at = {"item_id": item.ident, "output_index": item.index, "arguments": item.text}
+            out.append(self._event("response.function_call_arguments.done", at))
         fields = {"output_index": item.index, "item": item.as_json("completed")}
         return [*out, self._event("response.output_item.done", fields)]
