@@ -53,12 +53,13 @@ HOSTED_TOOLS = frozenset(
         "shell",
         "apply_patch",
         "tool_search",
+        "programmatic_tool_calling",
     }
 )
 
 # Other types of OpenAI's API, named in refusals (a type not listed is not quoted back:
 # the error message would carry whatever the client put there).
-KNOWN_TOOLS = frozenset({"custom", "namespace", "function_shell"})
+KNOWN_TOOLS = frozenset({"custom", "namespace"})
 KNOWN_ITEMS = frozenset(
     {
         "web_search_call",
