@@ -22,14 +22,14 @@ from zdrgate.wire.chat import GATEWAY_FIELDS, ChatRequest
 
 # Vendors whose API stores completions when asked: they get an explicit store=false.
 _STORE_AWARE = frozenset({"openai", "azure", "azure-openai"})
-_JSON_HEADERS = (("content-type", "application/json"), ("accept", "application/json"))
-_SSE_HEADERS = (("content-type", "application/json"), ("accept", "text/event-stream"))
+JSON_HEADERS = (("content-type", "application/json"), ("accept", "application/json"))
+SSE_HEADERS = (("content-type", "application/json"), ("accept", "text/event-stream"))
 
 
 class OpenAIChat:
     def build_chat(self, endpoint: Endpoint, request: ChatRequest) -> UpstreamCall:
         payload = request_payload(endpoint, request)
-        headers = _SSE_HEADERS if request.stream else _JSON_HEADERS
+        headers = SSE_HEADERS if request.stream else JSON_HEADERS
         return UpstreamCall("/chat/completions", encode(payload), request.stream, headers)
 
     def parse_chat(self, endpoint: Endpoint, body: bytes) -> JSON:
