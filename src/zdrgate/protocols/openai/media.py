@@ -13,7 +13,7 @@ from zdrgate.catalog.model import Endpoint
 from zdrgate.protocols.base import UpstreamCall
 from zdrgate.protocols.canonical import encode
 from zdrgate.protocols.common import JSON, int_field, load_object
-from zdrgate.protocols.errors import ErrorKind, StreamProtocolError
+from zdrgate.protocols.errors import ErrorKind, StreamProtocolError, identifier
 from zdrgate.protocols.media import EmbeddingBatch, GeneratedImage, ImageBatch
 from zdrgate.wire.embeddings import EMBEDDING_GATEWAY_FIELDS, EmbeddingRequest
 from zdrgate.wire.images import IMAGE_GATEWAY_FIELDS, ImageRequest
@@ -62,7 +62,23 @@ class OpenAIImages:
             input_tokens=int_field(usage, "input_tokens"),
             output_tokens=int_field(usage, "output_tokens"),
             details={k: parsed[k] for k in _DETAILS if isinstance(parsed.get(k), str)},
+            usage_details=usage_details(usage),
         )
+
+
+def usage_details(usage: object) -> JSON:
+    """``input_tokens_details`` and ``output_tokens_details`` of an images usage, each
+    cut to its integer counts under identifier-like names (nothing else is relayed)."""
+    out: JSON = {}
+    for key in ("input_tokens_details", "output_tokens_details"):
+        given = usage.get(key) if isinstance(usage, dict) else None
+        if isinstance(given, dict):
+            out[key] = {
+                k: v
+                for k, v in given.items()
+                if identifier(k) and isinstance(v, int) and not isinstance(v, bool)
+            }
+    return out
 
 
 def _image(item: object) -> GeneratedImage:
