@@ -274,9 +274,9 @@ def test_prediction_goes_only_where_it_is_understood(protocol: str) -> None:
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-def test_n_is_forwarded_or_a_capability_error(protocol: str) -> None:
-    body = {"messages": HELLO, "n": 2}
-    if protocol in ("anthropic", "anthropic-vertex"):
+def test_n_is_forwarded_or_a_stream_capability_error(protocol: str) -> None:
+    body = {"messages": HELLO, "n": 2, "stream": True}
+    if spec_for(Protocol(protocol)).one_choice_per_call:
         with pytest.raises(InvalidRequest) as caught:
             sent(protocol, body)
         assert (caught.value.code, caught.value.param) == ("n_unsupported", "n")
@@ -284,6 +284,23 @@ def test_n_is_forwarded_or_a_capability_error(protocol: str) -> None:
         assert sent(protocol, body)["generationConfig"]["candidateCount"] == 2
     else:
         assert sent(protocol, body)["n"] == 2
+
+
+@pytest.mark.parametrize("protocol", ["anthropic", "anthropic-vertex"])
+def test_n_is_fanned_out_where_a_call_answers_one_choice(
+    client: openai.OpenAI, gateway: RunningGateway, protocol: str
+) -> None:
+    result = client.chat.completions.create(model=f"test/{protocol}", messages=HELLO, n=3)
+    assert [c.index for c in result.choices] == [0, 1, 2]
+    assert {c.message.content for c in result.choices} == {"echo: hello"}
+    assert result.usage is not None
+    assert (result.usage.prompt_tokens, result.usage.completion_tokens) == (33, 21)  # 3 calls
+    response = httpx.post(
+        gateway.v1 + "/chat/completions", headers=gateway.auth(), timeout=30,
+        json={"model": f"test/{protocol}", "messages": HELLO, "n": 2, "stream": True},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "n_unsupported"
 
 
 # ---------------------------------------------------------------- refused fields
@@ -315,3 +332,32 @@ def test_in_memory_cache_retention_and_store_are_accepted_not_forwarded() -> Non
     body = sent("openai", {"messages": HELLO, "prompt_cache_retention": "in-memory",
                            "store": True}, "openai")
     assert "prompt_cache_retention" not in body and body["store"] is False
+
+
+def test_a_failed_call_of_a_fan_out_fails_it_whole_and_stops_the_others() -> None:
+    import asyncio  # noqa: PLC0415
+
+    from zdrgate.service.fanout import fan_out  # noqa: PLC0415
+
+    started: list[int] = []
+    cancelled: list[int] = []
+
+    async def call() -> dict[str, Any]:
+        number = len(started)
+        started.append(number)
+        if number == 1:
+            raise RuntimeError("upstream failed")
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.append(number)
+            raise
+        return {}
+
+    async def run() -> None:
+        with pytest.raises(RuntimeError):
+            await fan_out(3, call)
+        await asyncio.sleep(0)
+
+    asyncio.run(run())
+    assert started == [0, 1, 2] and sorted(cancelled) == [0, 2]
