@@ -316,6 +316,13 @@ class ChatRequest(BaseModel):
 
     @model_validator(mode="after")
     def _refused(self) -> ChatRequest:
+        if (  # the common case, checked inline: this runs on every request
+            self.web_search_options is None
+            and self.audio is None
+            and self.prompt_cache_retention != "24h"
+            and not (self.modalities and "audio" in self.modalities)
+        ):
+            return self
         refusal = refusal_of(
             {
                 "web_search_options": self.web_search_options,

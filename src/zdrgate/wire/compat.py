@@ -51,14 +51,17 @@ def uses_functions(request: ChatRequest) -> bool:
 def canonical(request: ChatRequest) -> ChatRequest:
     """``request`` in the canonical shape (itself when there is nothing to translate)."""
     changes: dict[str, Any] = {}
-    if uses_functions(request):
+    if request.functions is not None or request.function_call is not None:
         changes.update(_functions(request))
-    tools = changes.get("tools", request.tools)
     choice = changes.get("tool_choice", request.tool_choice)
-    if isinstance(choice, AllowedToolsChoice):
+    if choice is not None and choice.__class__ is AllowedToolsChoice:
+        tools = changes.get("tools", request.tools)
         changes["tools"], changes["tool_choice"] = _allowed(tools, choice)
-    if any(_legacy_message(m) for m in request.messages):
-        changes["messages"] = _messages(request.messages)
+    for message in request.messages:  # runs on every request: the role first, cheaply
+        role = message.role
+        if role == "function" or (role == "assistant" and _legacy_assistant(message)):
+            changes["messages"] = _messages(request.messages)
+            break
     return request.model_copy(update=changes) if changes else request
 
 
@@ -96,10 +99,9 @@ def _tool_name(tool: AnyTool) -> str:
     return tool.function.name if isinstance(tool, Tool) else tool.custom.name
 
 
-def _legacy_message(message: Message) -> bool:
-    if message.role == "function" or message.function_call is not None:
-        return True
-    if message.refusal is not None:
+def _legacy_assistant(message: Message) -> bool:
+    """An assistant turn with a function call or a refusal (the shapes to translate)."""
+    if message.function_call is not None or message.refusal is not None:
         return True
     content = message.content
     return isinstance(content, list) and any(isinstance(p, RefusalPart) for p in content)
