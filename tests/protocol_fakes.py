@@ -1,8 +1,8 @@
 """A fake upstream for every protocol of the table (OpenAI, Anthropic and Claude on
-Vertex, Gemini, OpenAI Responses wire formats) side by side, and a gateway config
-declaring one custom provider per protocol. ``tests/test_protocol_table.py`` checks
-that every protocol of the table has a fake here, so the parity tests run over all
-of them."""
+Vertex, Gemini, Azure OpenAI, OpenAI Responses wire formats) side by side, and a
+gateway config declaring one custom provider per protocol.
+``tests/test_protocol_table.py`` checks that every protocol of the table has a fake
+here, so the parity tests run over all of them."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 
 from conftest import chat_model, provider
 from fake_anthropic import start_fake_anthropic
+from fake_azure import start_fake_azure
 from fake_gemini import start_fake_gemini
 from fake_openai import start_fake_openai
 from fake_responses import start_fake_responses
@@ -27,17 +28,19 @@ def running_fakes() -> Iterator[dict[str, str]]:
     started: list[Any] = [start_fake_openai(), start_fake_anthropic(), start_fake_gemini()]
     started.append(start_fake_responses())
     openai, anthropic, gemini, responses = (fake.base_url for fake, _ in started)
+    azure = start_fake_azure()
     urls = {
         "openai": openai,
         "anthropic": anthropic,
         "anthropic-vertex": f"{anthropic}/vertex",
         "gemini": gemini,
+        "azure-openai": azure[0].base_url,  # the deployment-path API
         "responses": responses,
     }
     try:
         yield urls
     finally:
-        for _, server in started:
+        for _, server in [*started, azure]:
             server.stop()
 
 

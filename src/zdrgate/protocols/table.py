@@ -10,7 +10,14 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from zdrgate.catalog.model import Protocol
-from zdrgate.protocols import anthropic, anthropic_vertex, gemini, openai, responses
+from zdrgate.protocols import (
+    anthropic,
+    anthropic_vertex,
+    azure_openai,
+    gemini,
+    openai,
+    responses,
+)
 from zdrgate.protocols.spec import ProtocolSpec
 
 SPECS: MappingProxyType[Protocol, ProtocolSpec] = MappingProxyType(
@@ -21,6 +28,7 @@ SPECS: MappingProxyType[Protocol, ProtocolSpec] = MappingProxyType(
             anthropic.SPEC,
             anthropic_vertex.SPEC,
             gemini.SPEC,
+            azure_openai.SPEC,
             responses.SPEC,
         )
     }

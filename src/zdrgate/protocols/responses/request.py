@@ -13,9 +13,9 @@ from typing import Any
 
 from zdrgate.catalog.model import Endpoint
 from zdrgate.errors import InvalidRequest
-from zdrgate.protocols.canonical import refuse_n
+from zdrgate.protocols.canonical import refuse_custom_tools, refuse_n
 from zdrgate.protocols.common import JSON
-from zdrgate.wire.chat import ChatRequest, Message
+from zdrgate.wire.chat import AllowedToolsChoice, ChatRequest, Message, NamedToolChoice, Tool
 
 # Chat fields the Responses API does not take (a silent drop would change the answer).
 UNSUPPORTED = (
@@ -28,6 +28,7 @@ UNSUPPORTED = (
     "min_p",
     "repetition_penalty",
     "logprobs",
+    "top_logprobs",
     "modalities",
 )
 
@@ -57,6 +58,7 @@ def request_body(endpoint: Endpoint, request: ChatRequest) -> JSON:
 
 def refuse_unsupported(request: ChatRequest) -> None:
     refuse_n(request, "responses")
+    refuse_custom_tools(request, "responses")
     for field in UNSUPPORTED:
         if getattr(request, field) is not None:
             raise InvalidRequest(
@@ -75,7 +77,7 @@ def input_items(message: Message) -> list[JSON]:
         text = _text_of(message.content)
         if text:
             items.append({"type": "message", "role": "assistant", "content": text})
-        for call in message.tool_calls or ():
+        for call in message.function_calls():
             items.append(
                 {
                     "type": "function_call",
@@ -153,6 +155,8 @@ def _tools(request: ChatRequest) -> list[JSON] | None:
         return None
     tools = []
     for tool in request.tools:
+        if not isinstance(tool, Tool):
+            continue  # custom tools were refused above
         function = tool.function
         out: JSON = {"type": "function", "name": function.name}
         out["parameters"] = function.parameters or {"type": "object", "properties": {}}
@@ -167,4 +171,9 @@ def _tool_choice(request: ChatRequest) -> Any:
     choice = request.tool_choice
     if choice is None or isinstance(choice, str):
         return choice
-    return {"type": "function", "name": choice.function.name}
+    if isinstance(choice, NamedToolChoice):
+        return {"type": "function", "name": choice.function.name}
+    assert isinstance(choice, AllowedToolsChoice)  # a named custom tool was refused above
+    allowed = choice.allowed_tools
+    tools = [{"type": "function", "name": t.name} for t in allowed.tools if t.name]
+    return {"type": "allowed_tools", "mode": allowed.mode, "tools": tools}
