@@ -459,3 +459,18 @@ def test_the_async_client_streams_too(gateway: RunningGateway) -> None:
         return plain.output_text, final.output_text
 
     assert asyncio.run(run()) == ("echo: hello", "one two three echo: hi")
+
+
+def test_n_choices_over_the_responses_protocol_are_n_calls(gateway: RunningGateway) -> None:
+    body = {"model": "test/responses", "messages": [{"role": "user", "content": "x"}], "n": 2}
+    response = httpx.post(gateway.v1 + "/chat/completions", json=body, headers=gateway.auth())
+    assert response.status_code == 200, response.text
+    choices = response.json()["choices"]
+    assert [(c["index"], c["message"]["content"]) for c in choices] == [
+        (0, "echo: x"),
+        (1, "echo: x"),
+    ]
+    streamed = httpx.post(
+        gateway.v1 + "/chat/completions", json={**body, "stream": True}, headers=gateway.auth()
+    )
+    assert streamed.status_code == 400 and streamed.json()["error"]["code"] == "n_unsupported"

@@ -15,6 +15,7 @@ SPEC = ProtocolSpec(
     auth=Auth.BEARER,
     chat=_CHAT,
     stream=_CHAT,
+    one_choice_per_call=True,
     inbound=INBOUND,
 )
 
