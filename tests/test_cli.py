@@ -159,7 +159,8 @@ def _read_key_file(proc: subprocess.Popen[str]) -> tuple[str, str]:
 
 
 def _wait_ready(url: str, headers: dict[str, str]) -> None:
-    deadline = time.monotonic() + 20
+    # Workers import the whole gateway; on a loaded CI machine that takes tens of seconds.
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
             if httpx.get(url + "/models", headers=headers).status_code == 200:

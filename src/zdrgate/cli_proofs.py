@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 import orjson
+import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from zdrgate.config import Settings, load_settings
@@ -100,11 +101,19 @@ def _token_and_response(
 
 
 def _local_keys(config: str | None) -> dict[str, Ed25519PublicKey]:
+    from zdrgate.accounts.store import Store  # noqa: PLC0415
+
     settings = settings_of(config)
-    keys = listed_keys(settings.receipts, Path(settings.storage.data_dir))
+    store = Store(settings.storage.database_url)
+    try:
+        keys = listed_keys(settings.receipts, store.engine)
+    except sa.exc.SQLAlchemyError:
+        keys = {}
+    finally:
+        store.close()
     if not keys:
         raise click.ClickException(
-            f"no receipt keys in {settings.storage.data_dir} (pass --jwks with the "
+            "no receipt keys in the deployment's database (pass --jwks with the "
             "deployment's /.well-known/jwks.json)"
         )
     return keys
@@ -123,8 +132,8 @@ def _text(result: Verification) -> str:
 @receipt.command("rotate-key")
 @config_option
 def receipt_rotate_key(config: str | None) -> None:
-    """Replace the generated signing key (the old one stays in the JWKS for
-    receipts.lifetime_days). Restart the gateway to sign with the new key."""
+    """Replace the generated signing key. Restart the gateway to sign with the new
+    key; the old one stays in every instance's JWKS for receipts.lifetime_days."""
     settings = settings_of(config)
     if settings.receipts.signing_key_file:
         raise click.ClickException(
@@ -156,16 +165,15 @@ def policy_log_verify(
     from zdrgate.policylog import PolicyLog, verify_chain  # noqa: PLC0415
 
     settings = settings_of(config)
+    engine = Store(settings.storage.database_url).engine
     try:
-        keys = keys_of_jwks(jwks.read_bytes()) if jwks else known_keys(
-            Path(settings.storage.data_dir))
+        keys = keys_of_jwks(jwks.read_bytes()) if jwks else known_keys(engine)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     if saved is not None:
         rows = orjson.loads(saved.read_bytes()).get("data", [])
     else:
-        log = PolicyLog(Store(settings.storage.database_url).engine)
-        rows = [e.as_json() for e in log.entries()]
+        rows = [e.as_json() for e in PolicyLog(engine).entries()]
     report = verify_chain(rows, keys)
     if as_json:
         click.echo(orjson.dumps(report.as_json(), option=orjson.OPT_INDENT_2).decode())
