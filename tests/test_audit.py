@@ -7,7 +7,10 @@ import asyncio
 import base64
 import gzip
 import json
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from click.testing import CliRunner
 
@@ -77,6 +80,42 @@ def test_planted_canaries_are_found(tmp_path: Path) -> None:
     assert ("database", "raw") in found
     assert ("log output", "json-escaped") in found
     assert {h["where"] for h in report.hits if h["place"] == "log output"} == {str(log)}
+
+
+def _plant_in_data_dir(tmp_path: Path, canary: str) -> list[Path]:
+    (tmp_path / "cache.bin").write_bytes(base64.b64encode(b"x" + canary.encode() + b"y"))
+    return []
+
+
+def _plant_in_database(tmp_path: Path, canary: str) -> list[Path]:
+    store = Store(f"sqlite:///{tmp_path}/zdrgate.db")
+    store.migrate()
+    store.add_key(generate(), name=f"note {canary}", is_admin=False)
+    store.close()
+    return []
+
+
+def _plant_in_log(tmp_path: Path, canary: str) -> list[Path]:
+    log = tmp_path.parent / f"{tmp_path.name}.log"
+    log.write_text("WARNING upstream said " + json.dumps(canary) + "\n")
+    return [log]
+
+
+@pytest.mark.parametrize(("place", "plant"), [
+    ("data directory", _plant_in_data_dir),
+    ("database", _plant_in_database),
+    ("log output", _plant_in_log),
+])
+def test_a_canary_in_any_one_place_fails_the_audit(
+    tmp_path: Path, place: str, plant: Callable[[Path, str], list[Path]]
+) -> None:
+    canary = new_canary()
+    logs = plant(tmp_path, canary)
+    report = audit(tmp_path, canary, logs)
+    assert not report.ok
+    # (a SQLite database inside the data directory is found there and in its files too)
+    assert place in {h["place"] for h in report.hits}
+    assert report.problems == []
 
 
 def test_the_cli_exits_1_on_a_hit(tmp_path: Path) -> None:
