@@ -7,6 +7,10 @@ import asyncio
 import base64
 import gzip
 import json
+import resource
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +20,9 @@ from click.testing import CliRunner
 
 from zdrgate.accounts.keys import generate
 from zdrgate.accounts.store import Store
+from zdrgate.audit import crash
+from zdrgate.audit.crash import CORE_PATTERN, CrashOutcome
+from zdrgate.audit.probes import ProbeResult
 from zdrgate.audit.run import AuditReport, new_canary, run_audit
 from zdrgate.cli import main
 from zdrgate.config import Settings, parse_settings
@@ -38,7 +45,8 @@ def settings_for(tmp_path: Path) -> Settings:
 
 
 def audit(tmp_path: Path, canary: str | None = None, logs: list[Path] | None = None) -> AuditReport:
-    return asyncio.run(run_audit(settings_for(tmp_path), canary=canary, log_files=logs or []))
+    return asyncio.run(run_audit(settings_for(tmp_path), canary=canary, log_files=logs or [],
+                                 crash=False))
 
 
 def test_a_clean_deployment_passes(tmp_path: Path) -> None:
@@ -54,6 +62,10 @@ def test_a_clean_deployment_passes(tmp_path: Path) -> None:
         assert status == EXPECTED.get(name, 200), (name, status)
     places = {p["place"] for p in report["places"]}
     assert {"data directory", "database", "log output", "temp directory", "core dumps"} <= places
+    # The serving process killed mid-stream: its own start-up turned cores off.
+    assert statuses["worker crash mid-stream"] == 200
+    assert report["crash"]["rlimit_core"] == "0 0" and report["crash"]["core_dumped"] is False
+    assert report["not_scanned"] == []
     database = next(p for p in report["places"] if p["place"] == "database")
     assert database["scanned"] != "sqlite: 0 rows"  # usage rows were written
     store = Store(f"sqlite:///{tmp_path}/zdrgate.db")
@@ -122,7 +134,8 @@ def test_the_cli_exits_1_on_a_hit(tmp_path: Path) -> None:
     canary = new_canary()
     (tmp_path / "notes.txt").write_text(f"remember {canary}")
     result = CliRunner().invoke(
-        main, ["audit", "--config", str(_config(tmp_path)), "--canary", canary],
+        main, ["audit", "--config", str(_config(tmp_path)), "--canary", canary,
+               "--no-crash-probe"],
         catch_exceptions=False,
     )
     assert result.exit_code == 1
@@ -136,3 +149,36 @@ def _config(tmp_path: Path) -> Path:
         f'[storage]\ndatabase_url = "sqlite:///{tmp_path}/zdrgate.db"\ndata_dir = "{tmp_path}"\n'
     )
     return path
+
+
+def test_the_crash_probe_sees_a_core_when_one_is_dumped(tmp_path: Path) -> None:
+    """The detector on a known positive: a process that leaves core dumps on (a plain
+    Python sleeping, not the gateway), aborted the way the probe aborts the gateway."""
+    pattern = CORE_PATTERN.read_text().strip()
+    if pattern.startswith("|"):
+        pytest.skip(f"this kernel pipes cores to a helper ({pattern!r})")
+
+    def allow_cores() -> None:  # an audit earlier in this process lowered the hard limit
+        try:
+            resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY,) * 2)
+        except (ValueError, OSError):  # not root: as high as the hard limit allows
+            hard = resource.getrlimit(resource.RLIMIT_CORE)[1]
+            resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
+
+    started = time.time()
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
+                             cwd=tmp_path, preexec_fn=allow_cores)
+    time.sleep(0.5)  # let the interpreter start: the dump is of a running process
+    outcome = CrashOutcome(ProbeResult(crash.NAME, 200), tmp_path / "serve.log")
+    crash._limits(child.pid, outcome)
+    if outcome.facts["rlimit_core"] == "0 0":
+        child.kill()
+        child.wait()
+        pytest.skip("core dumps cannot be turned on for a child here (hard limit 0)")
+    crash._abort(child, outcome)
+    crash._look_for_cores(tmp_path, started, outcome)
+    assert outcome.facts["core_dumped"] is True
+    assert any("allows core files" in p for p in outcome.problems)
+    assert any("the kernel dumped a core" in p for p in outcome.problems)
+    if not pattern.startswith("/"):
+        assert any("a core file appeared" in p for p in outcome.problems)

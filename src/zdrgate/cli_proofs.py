@@ -13,6 +13,7 @@ import orjson
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from zdrgate.audit.report import AuditReport
 from zdrgate.config import Settings, load_settings
 from zdrgate.errors import ConfigError
 from zdrgate.receipts import (
@@ -190,29 +191,46 @@ def policy_log_verify(
 @config_option
 @click.option("--log-file", "log_files", multiple=True, type=_file,
               help="Also scan this log file of the deployment (repeatable).")
+@click.option("--no-crash-probe", is_flag=True,
+              help="Skip the probe that kills a serving process mid-stream (it starts one).")
 @click.option("--canary", default=None, hidden=True, help="Use this canary (tests).")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report.")
 def audit(
-    config: str | None, log_files: tuple[Path, ...], canary: str | None, as_json: bool
+    config: str | None,
+    log_files: tuple[Path, ...],
+    no_crash_probe: bool,
+    canary: str | None,
+    as_json: bool,
 ) -> None:
     """Send canary prompts through every route and mode (against built-in loopback
-    fakes), then scan the data directory, the database, Redis, the logs, temp
-    directories and the core-dump settings for them. Exit 1 on any hit."""
+    fakes), kill a serving process mid-stream, then scan the data directory, the
+    database, Redis, the logs, temp directories and the core-dump settings for them.
+    Exit 1 on any hit."""
     import asyncio  # noqa: PLC0415
 
     from zdrgate.audit.run import run_audit  # noqa: PLC0415 - starts a whole gateway
 
     settings = settings_of(config)
     try:
-        report = asyncio.run(run_audit(settings, canary=canary, log_files=log_files))
+        report = asyncio.run(run_audit(settings, canary=canary, log_files=log_files,
+                                       crash=not no_crash_probe))
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    _print_report(report, as_json)
+
+
+def _print_report(report: AuditReport, as_json: bool) -> None:
     if as_json:
         click.echo(orjson.dumps(report.as_json(), option=orjson.OPT_INDENT_2).decode())
     else:
         click.echo(f"probes: {len(report.probes)} requests through every route and mode")
+        for probe in report.probes:
+            for event in probe.events:
+                click.echo(f"  {probe.name}: {event}")
         for place in report.places:
             click.echo(f"  {place['place']}: {place['scanned']} -> {place['hits']} hits")
+        for missing in report.not_scanned:
+            click.echo(f"NOT SCANNED {missing}")
         for hit in report.hits:
             click.echo(f"HIT {hit['place']}: {hit['where']} ({hit['encoding']})")
         for problem in report.problems:

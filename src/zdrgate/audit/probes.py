@@ -41,7 +41,7 @@ class ProbeResult:
     events: list[str] = field(default_factory=list)
 
 
-def _chat(model: str, canary: str, **extra: Any) -> bytes:
+def chat_body(model: str, canary: str, **extra: Any) -> bytes:
     message = {"role": "user", "content": f"audit prompt {canary}"}
     return orjson.dumps({"model": model, "messages": [message], "user": canary,
                          "metadata": {"note": canary}, **extra})
@@ -60,11 +60,11 @@ def probes(canary: str) -> list[Probe]:
     chat = "/v1/chat/completions"
     found = [
         Probe(f"chat {proto}{' stream' if stream else ''}", chat,
-              _chat(f"audit/{proto}", canary, stream=stream))
+              chat_body(f"audit/{proto}", canary, stream=stream))
         for proto in ("openai", "anthropic", "gemini") for stream in (False, True)
     ]
     found += [
-        Probe("chat tools", chat, _chat("audit/openai", canary, tools=[tool])),
+        Probe("chat tools", chat, chat_body("audit/openai", canary, tools=[tool])),
         Probe("chat vision", chat, vision),
         Probe("messages", "/v1/messages", orjson.dumps(messages), key_header=b"x-api-key"),
         Probe("messages stream", "/v1/messages", orjson.dumps({**messages, "stream": True}),
@@ -73,17 +73,17 @@ def probes(canary: str) -> list[Probe]:
               orjson.dumps({"model": "audit/image", "prompt": f"paint {canary}", "user": canary})),
         Probe("embeddings", "/v1/embeddings",
               orjson.dumps({"model": "audit/embed", "input": [canary, f"again {canary}"]})),
-        Probe("upstream 400 echoing the prompt", chat, _chat("audit/error", canary)),
+        Probe("upstream 400 echoing the prompt", chat, chat_body("audit/error", canary)),
         Probe("upstream 400 echoing the prompt, stream", chat,
-              _chat("audit/error", canary, stream=True)),
-        Probe("upstream 500 echoing the prompt", chat, _chat("audit/crash", canary)),
-        Probe("upstream dies mid-stream", chat, _chat("audit/die", canary, stream=True)),
-        Probe("client disconnects mid-stream", chat, _chat("audit/openai", canary, stream=True),
+              chat_body("audit/error", canary, stream=True)),
+        Probe("upstream 500 echoing the prompt", chat, chat_body("audit/crash", canary)),
+        Probe("upstream dies mid-stream", chat, chat_body("audit/die", canary, stream=True)),
+        Probe("client disconnects mid-stream", chat, chat_body("audit/openai", canary, stream=True),
               disconnect_after=1),
         Probe("invalid JSON quoting the prompt", chat, f'{{"model": "{canary}", '.encode()),
         Probe("unknown field named after the prompt", chat,
-              _chat("audit/openai", canary, **{canary: 1})),
-        Probe("unknown model named after the prompt", chat, _chat(f"nobody/{canary}", canary)),
+              chat_body("audit/openai", canary, **{canary: 1})),
+        Probe("unknown model named after the prompt", chat, chat_body(f"nobody/{canary}", canary)),
     ]
     return found
 
