@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from click.testing import CliRunner
 
 from zdrgate.accounts.keys import generate
