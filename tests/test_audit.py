@@ -166,7 +166,7 @@ def test_the_crash_probe_sees_a_core_when_one_is_dumped(tmp_path: Path) -> None:
 
     started = time.time()
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
-                             cwd=tmp_path, preexec_fn=allow_cores)
+                             cwd=tmp_path, preexec_fn=allow_cores)  # noqa: PLW1509
     time.sleep(0.5)  # let the interpreter start: the dump is of a running process
     outcome = CrashOutcome(ProbeResult(crash.NAME, 200), tmp_path / "serve.log")
     crash._limits(child.pid, outcome)
