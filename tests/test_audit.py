@@ -181,3 +181,14 @@ def test_the_crash_probe_sees_a_core_when_one_is_dumped(tmp_path: Path) -> None:
     assert any("the kernel dumped a core" in p for p in outcome.problems)
     if not pattern.startswith("/"):
         assert any("a core file appeared" in p for p in outcome.problems)
+
+
+def test_a_probe_that_did_not_take_its_path_fails_the_audit() -> None:
+    """A deployment that does not route the audit's models answers 404: an audit that
+    probed nothing must not read as clean."""
+    report = AuditReport("zdrcanary0-x")
+    report.probes.append(ProbeResult("chat openai", 404))
+    report.probes.append(ProbeResult("unknown model named after the prompt", 404, expect=404))
+    assert not report.ok
+    assert report.as_json()["problems"] == [
+        "probe 'chat openai' got 404, not 200: it did not take its path"]

@@ -193,23 +193,50 @@ def policy_log_verify(
               help="Also scan this log file of the deployment (repeatable).")
 @click.option("--no-crash-probe", is_flag=True,
               help="Skip the probe that kills a serving process mid-stream (it starts one).")
+@click.option("--target", default=None, metavar="URL",
+              help="Probe this running deployment (it must route the audit's models to "
+                   "`zdrgate audit-fakes`) instead of an in-process gateway.")
+@click.option("--key", envvar="ZDRGATE_AUDIT_KEY", default=None,
+              help="With --target: an API key of the deployment (an admin key lets the "
+                   "audit read back usage, admin and metrics answers). $ZDRGATE_AUDIT_KEY.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="With --target: the deployment's data directory, if readable here.")
+@click.option("--database-url", default=None, help="With --target: the deployment's database.")
+@click.option("--redis-url", default=None, help="With --target: the deployment's Redis.")
 @click.option("--canary", default=None, hidden=True, help="Use this canary (tests).")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report.")
 def audit(
     config: str | None,
     log_files: tuple[Path, ...],
     no_crash_probe: bool,
+    target: str | None,
+    key: str | None,
+    data_dir: Path | None,
+    database_url: str | None,
+    redis_url: str | None,
     canary: str | None,
     as_json: bool,
 ) -> None:
     """Send canary prompts through every route and mode (against built-in loopback
     fakes), kill a serving process mid-stream, then scan the data directory, the
     database, Redis, the logs, temp directories and the core-dump settings for them.
-    Exit 1 on any hit."""
+    With --target, probe a running deployment instead and scan what can be read from
+    here; the report names every place it could not scan. Exit 1 on any hit."""
     import asyncio  # noqa: PLC0415
 
-    from zdrgate.audit.run import run_audit  # noqa: PLC0415 - starts a whole gateway
+    from zdrgate.audit.run import new_canary, run_audit  # noqa: PLC0415 - a whole gateway
 
+    if target is not None:
+        if not key:
+            raise click.UsageError("--target needs --key (or $ZDRGATE_AUDIT_KEY)")
+        from zdrgate.audit.target import Target, run_target_audit  # noqa: PLC0415
+
+        storage = settings_of(config).storage if config else None
+        aim = Target(target, key, data_dir or (Path(storage.data_dir) if storage else None),
+                     database_url or (storage.database_url if storage else None),
+                     redis_url or (storage.redis_url if storage else None), log_files)
+        _print_report(asyncio.run(run_target_audit(aim, canary or new_canary())), as_json)
+        return
     settings = settings_of(config)
     try:
         report = asyncio.run(run_audit(settings, canary=canary, log_files=log_files,
@@ -217,6 +244,26 @@ def audit(
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     _print_report(report, as_json)
+
+
+@click.command("audit-fakes")
+@click.option("--port", type=int, default=0, help="Port on 127.0.0.1 (default: a free one).")
+def audit_fakes(port: int) -> None:
+    """Serve the audit's fake providers on 127.0.0.1 and print the providers to add to
+    a (staging) deployment's config, for `zdrgate audit --target`. Runs until stopped."""
+    import asyncio  # noqa: PLC0415
+
+    from zdrgate.audit.fakes import serve_fakes  # noqa: PLC0415
+    from zdrgate.audit.providers import fakes_toml  # noqa: PLC0415
+
+    async def serve() -> None:
+        async with serve_fakes(port) as base_url:
+            click.echo(f"# zdrgate audit fakes on {base_url}: add to the deployment's config\n")
+            click.echo(fakes_toml(base_url), nl=False)
+            click.echo("# ready", err=True)
+            await asyncio.Event().wait()
+
+    asyncio.run(serve())
 
 
 def _print_report(report: AuditReport, as_json: bool) -> None:
@@ -233,7 +280,7 @@ def _print_report(report: AuditReport, as_json: bool) -> None:
             click.echo(f"NOT SCANNED {missing}")
         for hit in report.hits:
             click.echo(f"HIT {hit['place']}: {hit['where']} ({hit['encoding']})")
-        for problem in report.problems:
+        for problem in report.problems + report.off_path():
             click.echo(f"PROBLEM {problem}")
         click.echo("audit: " + ("clean" if report.ok else "FAILED"))
     if not report.ok:

@@ -16,16 +16,23 @@ from contextlib import asynccontextmanager
 
 import aiohttp
 
-from zdrgate.audit.probes import Probe, ProbeResult
+from zdrgate.audit.probes import SESSION, Probe, ProbeResult, auth_headers, session_of
 
 TIMEOUT = aiohttp.ClientTimeout(total=120, sock_read=60)
 
 
-def probe_headers(probe: Probe, key: str) -> dict[str, str]:
-    value = f"Bearer {key}" if probe.key_header == b"authorization" else key
-    headers = {"content-type": "application/json", probe.key_header.decode(): value,
-               "cookie": "session=audit"}
-    headers.update({k.decode(): v.decode() for k, v in probe.headers})
+async def probe_headers(
+    session: aiohttp.ClientSession, base: str, probe: Probe, key: str
+) -> dict[str, str]:
+    signed_in: dict[str, str] = {}
+    if probe.key_header == SESSION:
+        async with session.post(base + "/auth/login", json={"api_key": key},
+                                timeout=TIMEOUT) as answer:
+            raw = [(k, v) for k, v in answer.raw_headers]
+            signed_in = session_of(answer.status, raw, await answer.read())
+    headers = {"content-type": "application/json"}
+    for name, value in [*auth_headers(probe, key, signed_in), *probe.headers]:
+        headers[name.decode()] = value.decode()
     return headers
 
 
@@ -34,10 +41,11 @@ async def post_probe(
 ) -> ProbeResult:
     """Send one probe and read its answer (all of it, or ``disconnect_after`` body
     parts, then drop the connection as a client that leaves would)."""
-    result = ProbeResult(probe.name, 0)
+    result = ProbeResult(probe.name, 0, expect=probe.expect)
     try:
+        headers = await probe_headers(session, base, probe, key)
         async with session.post(base + probe.path, data=probe.body,
-                                headers=probe_headers(probe, key), timeout=TIMEOUT) as response:
+                                headers=headers, timeout=TIMEOUT) as response:
             result.status = response.status
             parts = 0
             async for chunk in response.content.iter_any():
@@ -46,8 +54,8 @@ async def post_probe(
                 if probe.disconnect_after is not None and parts >= probe.disconnect_after:
                     response.close()  # closes the connection, not just this response
                     break
-    except (TimeoutError, aiohttp.ClientError) as exc:
-        result.events.append(f"transport: {type(exc).__name__}")
+    except (TimeoutError, aiohttp.ClientError, RuntimeError) as exc:
+        result.events.append(f"failed: {type(exc).__name__}")
     return result
 
 
@@ -56,8 +64,9 @@ async def open_stream(
     session: aiohttp.ClientSession, base: str, probe: Probe, key: str
 ) -> AsyncIterator[bytes]:
     """A streamed probe held open: yields the bytes up to its first event."""
+    headers = await probe_headers(session, base, probe, key)
     async with session.post(base + probe.path, data=probe.body,
-                            headers=probe_headers(probe, key), timeout=TIMEOUT) as response:
+                            headers=headers, timeout=TIMEOUT) as response:
         received = b""
         while b"\n\n" not in received:
             chunk = await response.content.readany()

@@ -189,8 +189,9 @@ def _embeddings(model: str, body: dict[str, Any]) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def serve_fakes() -> AsyncIterator[str]:
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="critical", lifespan="off")
+async def serve_fakes(port: int = 0) -> AsyncIterator[str]:
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical",
+                            lifespan="off")
     server = uvicorn.Server(config)
     task = asyncio.ensure_future(server.serve())
     try:

@@ -29,7 +29,13 @@ class AuditReport:
 
     @property
     def ok(self) -> bool:
-        return not self.hits and not self.problems
+        return not self.hits and not self.problems and not self.off_path()
+
+    def off_path(self) -> list[str]:
+        """Probes that did not take their path (a deployment that does not route the
+        audit's models to the fakes answers 404): what they would have shown is unshown."""
+        return [f"probe {p.name!r} got {p.status}, not {p.expect}: it did not take its path"
+                for p in self.probes if p.status != p.expect]
 
     def place(self, name: str, scanned: str, hits: Iterable[tuple[str, str]]) -> None:
         found = [{"place": name, "where": where, "encoding": enc} for where, enc in hits]
@@ -39,5 +45,6 @@ class AuditReport:
     def as_json(self) -> dict[str, Any]:
         return {"ok": self.ok, "canary": self.canary,
                 "probes": [{"name": p.name, "status": p.status} for p in self.probes],
-                "places": self.places, "hits": self.hits, "problems": self.problems,
-                "not_scanned": self.not_scanned, "crash": self.crash}
+                "places": self.places, "hits": self.hits,
+                "problems": self.problems + self.off_path(), "not_scanned": self.not_scanned,
+                "crash": self.crash}

@@ -19,7 +19,6 @@ for the canary (:mod:`zdrgate.audit.scan`), and core dumps must be off.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import secrets
 import shutil
 import tempfile
@@ -30,14 +29,12 @@ from zdrgate.audit.crash import crash_probe
 from zdrgate.audit.fakes import serve_fakes
 from zdrgate.audit.places import LogCapture, scan_database, scan_redis
 from zdrgate.audit.probes import probes, running, send_probe
+from zdrgate.audit.providers import fake_providers
 from zdrgate.audit.report import AuditReport
-from zdrgate.audit.scan import encodings, files_under, now, scan_bytes, scan_files
+from zdrgate.audit.scan import TEMP_DIRS, encodings, files_under, now, scan_bytes, scan_files
 from zdrgate.catalog.model import Catalog
 from zdrgate.config import Settings
 from zdrgate.process import core_dump_state, disable_core_dumps
-
-# Scanned, never written: files changed there during the run are read for the canary.
-TEMP_DIRS = (Path(tempfile.gettempdir()), Path("/var/tmp"), Path("/dev/shm"))  # noqa: S108
 
 
 def new_canary() -> str:
@@ -48,29 +45,7 @@ def new_canary() -> str:
 
 def audit_settings(settings: Settings, base_url: str) -> Settings:
     """The operator's settings with the fakes as the only providers."""
-    policy = {"retention_days": 0, "trains_on_data": False,
-              "evidence": "https://example.invalid/audit", "verified_on": dt.date.today()}
-    models = {
-        "openai": [("audit/openai", "echo", ["text", "image"], ["text"]),
-                   ("audit/error", "error-echo", ["text"], ["text"]),
-                   ("audit/crash", "crash-echo", ["text"], ["text"]),
-                   ("audit/die", "die", ["text"], ["text"]),
-                   ("audit/hold", "hold", ["text"], ["text"]),
-                   ("audit/image", "gpt-image-1", ["text"], ["image"]),
-                   ("audit/embed", "embed", ["text"], ["embeddings"])],
-        "anthropic": [("audit/anthropic", "echo", ["text"], ["text"])],
-        "gemini": [("audit/gemini", "echo", ["text"], ["text"])],
-    }
-    providers = {
-        f"audit-{protocol}": {
-            "protocol": protocol, "base_url": base_url, "api_key": "audit-upstream-key",
-            "policy": policy,
-            "models": [{"id": i, "upstream_id": u, "input_modalities": inp,
-                        "output_modalities": out} for i, u, inp, out in rows],
-        }
-        for protocol, rows in models.items()
-    }
-    return Settings.model_validate({**settings.model_dump(), "providers": providers})
+    return Settings.model_validate({**settings.model_dump(), "providers": fake_providers(base_url)})
 
 
 async def run_audit(
@@ -127,7 +102,7 @@ def _scan(
     data_dir = Path(settings.storage.data_dir).resolve()
     count, size, hits = scan_files(files_under(data_dir), needles)
     report.place("data directory", f"{data_dir}: {count} files, {size} bytes", hits)
-    _scan_database(report, settings, needles)
+    scan_database_at(report, settings.storage.database_url, needles)
     if settings.storage.redis_url:
         keys, hits = scan_redis(settings.storage.redis_url, needles)
         report.place("redis", f"{keys} keys", hits)
@@ -146,12 +121,12 @@ def _scan(
         report.problems.append(f"core dumps are not off for the serving process: {core}")
 
 
-def _scan_database(
-    report: AuditReport, settings: Settings, needles: dict[str, list[bytes]]
+def scan_database_at(
+    report: AuditReport, database_url: str, needles: dict[str, list[bytes]]
 ) -> None:
     from zdrgate.accounts.store import Store  # noqa: PLC0415
 
-    store = Store(settings.storage.database_url)
+    store = Store(database_url)
     try:
         rows, hits = scan_database(store.engine, needles)
         report.place("database", f"{store.engine.dialect.name}: {rows} rows", hits)
