@@ -45,7 +45,7 @@ from cryptography.hazmat.primitives.serialization import (
 from zdrgate.config import ReceiptSettings
 from zdrgate.errors import ConfigError
 from zdrgate.receipts.history import KeyHistory, KnownKey
-from zdrgate.receipts.jws import key_from_jwk, public_jwk
+from zdrgate.receipts.jws import InvalidToken, key_from_jwk, public_jwk
 
 KEY_FILE = "receipt-signing-key.pem"
 LEGACY_HISTORY_FILE = "receipt-keys.json"  # per data directory, before the database held it
@@ -153,7 +153,18 @@ def keys_of_jwks(raw: bytes) -> dict[str, Ed25519PublicKey]:
     keys = doc.get("keys") if isinstance(doc, dict) else None
     if not isinstance(keys, list):
         raise ConfigError("the JWKS has no 'keys' list")
-    return {k["kid"]: key_from_jwk(k) for k in keys if isinstance(k, dict) and "kid" in k}
+    found: dict[str, Ed25519PublicKey] = {}
+    for key in keys:  # other key types (RSA, ...) may share a JWKS: not receipt keys
+        if not isinstance(key, dict) or not isinstance(key.get("kid"), str):
+            continue
+        if key.get("kty") != "OKP" or key.get("crv") != "Ed25519":
+            continue
+        try:
+            found[key["kid"]] = key_from_jwk(key)
+        except (InvalidToken, ValueError) as exc:
+            raise ConfigError(f"the JWKS key {key['kid'][:80]!r} is not a valid Ed25519 key") \
+                from exc
+    return found
 
 
 def rotate_generated_key(data_dir: Path) -> str:
