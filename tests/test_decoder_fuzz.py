@@ -15,6 +15,7 @@ in pieces) a valid input split at arbitrary points decodes exactly as whole.
 | the config file (`config.load_settings`, TOML) | `ConfigError` |
 | a catalog document (`catalog/load.parse_catalog`) | `ConfigError` |
 | the `Authorization` header (`accounts/auth.bearer`) | `AuthenticationFailed` |
+| upstream HTTP/1.1 responses (`upstream/http1.Connection`) | `HTTPClientError` |
 """
 
 from __future__ import annotations
@@ -326,3 +327,91 @@ def test_the_stream_wires_here_are_what_the_decoders_read(protocol: str) -> None
     text = "".join(c["choices"][0]["delta"].get("content") or ""
                    for c in chunks if isinstance(c, dict) and c.get("choices"))
     assert text == "hello"
+
+
+# --- the upstream HTTP/1.1 response parser -------------------------------------------
+
+
+class FakeTransport:
+    """What the connection calls on its transport; the bytes arrive by data_received."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def writelines(self, data: Any) -> None:
+        pass
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def abort(self) -> None:
+        self.closed = True
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+def receive(chunks: list[bytes]) -> tuple[int, bytes]:
+    """(status, body) of a response arriving in these pieces, then the connection
+    closing; the parser's own error (``HTTPClientError``) is raised as is."""
+    import asyncio  # noqa: PLC0415
+
+    from zdrgate.upstream.http1 import Connection  # noqa: PLC0415
+
+    async def run() -> tuple[int, bytes]:
+        conn = Connection(asyncio.get_running_loop(), max_body=4096)
+        conn.connection_made(FakeTransport())  # type: ignore[arg-type]
+        response = conn.start([])
+        for chunk in chunks:
+            if conn.transport is None:
+                break
+            conn.data_received(chunk)
+        conn.connection_lost(None)
+        await response.head()
+        return response.status, await response.read()
+
+    return asyncio.run(run())
+
+
+def http_response(body: bytes, chunked: bool, gzipped: bool, extra: list[str]) -> bytes:
+    import gzip  # noqa: PLC0415
+
+    payload = gzip.compress(body) if gzipped else body
+    head = ["HTTP/1.1 200 OK", "content-type: application/json", *extra]
+    if gzipped:
+        head.append("content-encoding: gzip")
+    if chunked:
+        head.append("transfer-encoding: chunked")
+        framed = b"".join(b"%x\r\n%s\r\n" % (len(payload[i:i + 7]), payload[i:i + 7])
+                          for i in range(0, len(payload), 7)) + b"0\r\n\r\n"
+    else:
+        head.append(f"content-length: {len(payload)}")
+        framed = payload
+    return "\r\n".join(head).encode() + b"\r\n\r\n" + framed
+
+
+@FUZZ
+@given(body=st.binary(max_size=300), chunked=st.booleans(), gzipped=st.booleans(),
+       extra=st.lists(st.sampled_from(["x-a: 1", "x-a: 2", "retry-after: 3", "server: s"]),
+                      max_size=3), at=cuts)
+def test_a_valid_upstream_response_split_anywhere_reads_as_whole(
+    body: bytes, chunked: bool, gzipped: bool, extra: list[str], at: list[int]
+) -> None:
+    data = http_response(body, chunked, gzipped, extra)
+    assert receive(pieces(data, at)) == (200, body)
+
+
+@FUZZ
+@given(data=st.binary(max_size=200) | st.lists(st.sampled_from(
+    [b"HTTP/1.1 200 OK\r\n", b"HTTP/1.1 103 Early Hints\r\n", b"content-length: 5\r\n",
+     b"content-length: x\r\n", b"transfer-encoding: chunked\r\n", b"content-encoding: gzip\r\n",
+     b"content-encoding: br\r\n", b"\r\n", b"5\r\nhello\r\n", b"zz\r\n", b"0\r\n\r\n",
+     b"\x1f\x8b\x08\x00", b"body"]), max_size=10).map(b"".join), at=cuts)
+def test_any_upstream_bytes_raise_only_the_clients_errors(data: bytes, at: list[int]) -> None:
+    from zdrgate.upstream.http1 import HTTPClientError  # noqa: PLC0415
+
+    with contextlib.suppress(HTTPClientError):
+        receive(pieces(data, at))
