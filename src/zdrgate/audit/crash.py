@@ -69,11 +69,15 @@ async def crash_probe(settings: Settings, canary: str, key: str, work: Path) -> 
                 return outcome
             probe = Probe(NAME, "/v1/chat/completions",
                           chat_body("audit/hold", canary, stream=True))
-            async with open_stream(session, base, probe, key) as first:
-                outcome.result.status = 200 if first.startswith(b"data: ") else 0
-                outcome.result.body_bytes = len(first)
-                _limits(child.pid, outcome)
-                _abort(child, outcome)
+            try:
+                async with open_stream(session, base, probe, key) as first:
+                    outcome.result.status = 200 if first.startswith(b"data: ") else 0
+                    outcome.result.body_bytes = len(first)
+                    _limits(child.pid, outcome)
+                    _abort(child, outcome)
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                if "core_dumped" not in outcome.facts:  # not the abort cutting the stream
+                    outcome.problems.append(f"{NAME}: the stream failed ({type(exc).__name__})")
     finally:
         if child.poll() is None:
             child.kill()
