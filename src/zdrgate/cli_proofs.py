@@ -254,12 +254,13 @@ def audit_fakes(port: int) -> None:
     import asyncio  # noqa: PLC0415
 
     from zdrgate.audit.fakes import serve_fakes  # noqa: PLC0415
-    from zdrgate.audit.providers import fakes_toml  # noqa: PLC0415
+    from zdrgate.audit.providers import providers_toml  # noqa: PLC0415
+    from zdrgate.audit.run import fake_providers  # noqa: PLC0415
 
     async def serve() -> None:
         async with serve_fakes(port) as base_url:
             click.echo(f"# zdrgate audit fakes on {base_url}: add to the deployment's config\n")
-            click.echo(fakes_toml(base_url), nl=False)
+            click.echo(providers_toml(fake_providers(base_url)), nl=False)
             click.echo("# ready", err=True)
             await asyncio.Event().wait()
 

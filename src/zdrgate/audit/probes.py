@@ -46,7 +46,7 @@ class ProbeResult:
     expect: int = 200
 
 
-def chat_body(model: str, canary: str, **extra: Any) -> bytes:
+def _chat(model: str, canary: str, **extra: Any) -> bytes:
     message = {"role": "user", "content": f"audit prompt {canary}"}
     return orjson.dumps({"model": model, "messages": [message], "user": canary,
                          "metadata": {"note": canary}, **extra})
@@ -65,11 +65,11 @@ def probes(canary: str) -> list[Probe]:
     chat = "/v1/chat/completions"
     found = [
         Probe(f"chat {proto}{' stream' if stream else ''}", chat,
-              chat_body(f"audit/{proto}", canary, stream=stream))
+              _chat(f"audit/{proto}", canary, stream=stream))
         for proto in ("openai", "anthropic", "gemini") for stream in (False, True)
     ]
     found += [
-        Probe("chat tools", chat, chat_body("audit/openai", canary, tools=[tool])),
+        Probe("chat tools", chat, _chat("audit/openai", canary, tools=[tool])),
         Probe("chat vision", chat, vision),
         Probe("messages", "/v1/messages", orjson.dumps(messages), key_header=b"x-api-key"),
         Probe("messages stream", "/v1/messages", orjson.dumps({**messages, "stream": True}),
@@ -78,24 +78,24 @@ def probes(canary: str) -> list[Probe]:
               orjson.dumps({"model": "audit/image", "prompt": f"paint {canary}", "user": canary})),
         Probe("embeddings", "/v1/embeddings",
               orjson.dumps({"model": "audit/embed", "input": [canary, f"again {canary}"]})),
-        Probe("upstream 400 echoing the prompt", chat, chat_body("audit/error", canary),
+        Probe("upstream 400 echoing the prompt", chat, _chat("audit/error", canary),
               expect=400),
         Probe("upstream 400 echoing the prompt, stream", chat,
-              chat_body("audit/error", canary, stream=True), expect=400),
-        Probe("upstream 500 echoing the prompt", chat, chat_body("audit/crash", canary),
+              _chat("audit/error", canary, stream=True), expect=400),
+        Probe("upstream 500 echoing the prompt", chat, _chat("audit/crash", canary),
               expect=502),
-        Probe("upstream dies mid-stream", chat, chat_body("audit/die", canary, stream=True)),
-        Probe("client disconnects mid-stream", chat, chat_body("audit/openai", canary, stream=True),
+        Probe("upstream dies mid-stream", chat, _chat("audit/die", canary, stream=True)),
+        Probe("client disconnects mid-stream", chat, _chat("audit/openai", canary, stream=True),
               disconnect_after=1),
         Probe("invalid JSON quoting the prompt", chat, f'{{"model": "{canary}", '.encode(),
               expect=400),
         Probe("unknown field named after the prompt", chat,
-              chat_body("audit/openai", canary, **{canary: 1}), expect=400),
+              _chat("audit/openai", canary, **{canary: 1}), expect=400),
         Probe("unknown model named after the prompt", chat,
-              chat_body(f"nobody/{canary}", canary), expect=404),
+              _chat(f"nobody/{canary}", canary), expect=404),
         # The web app's chat: the same /v1 routes, signed in by a session cookie.
         Probe("web chat stream (session)", chat,
-              chat_body("audit/openai", canary, stream=True), key_header=SESSION),
+              _chat("audit/openai", canary, stream=True), key_header=SESSION),
         Probe("web chat image (session)", "/v1/images/generations",
               orjson.dumps({"model": "audit/image", "prompt": f"draw {canary}"}),
               key_header=SESSION),
@@ -205,3 +205,6 @@ async def running(app: ASGIApp) -> AsyncIterator[None]:
         await inbox.put({"type": "lifespan.shutdown"})
         await outbox.get()
         await task
+
+
+chat_body = _chat  # a chat probe's body, for the senders in other modules

@@ -19,17 +19,18 @@ for the canary (:mod:`zdrgate.audit.scan`), and core dumps must be off.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import secrets
 import shutil
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from zdrgate.audit.crash import crash_probe
 from zdrgate.audit.fakes import serve_fakes
 from zdrgate.audit.places import LogCapture, scan_database, scan_redis
 from zdrgate.audit.probes import probes, running, send_probe
-from zdrgate.audit.providers import fake_providers
 from zdrgate.audit.report import AuditReport
 from zdrgate.audit.scan import TEMP_DIRS, encodings, files_under, now, scan_bytes, scan_files
 from zdrgate.catalog.model import Catalog
@@ -41,6 +42,33 @@ def new_canary() -> str:
     # An ASCII token (found raw in any escaping) plus characters that JSON and URL
     # encoding change, so the encoded forms are searched for as well.
     return f"zdrcanary{secrets.token_hex(12)}-é\"<&>"
+
+
+def fake_providers(base_url: str) -> dict[str, Any]:
+    """The audit's providers: every model id the probes ask for, on the fakes."""
+    policy = {"retention_days": 0, "trains_on_data": False,
+              "evidence": "https://example.invalid/audit", "verified_on": dt.date.today()}
+    models = {
+        "openai": [("audit/openai", "echo", ["text", "image"], ["text"]),
+                   ("audit/error", "error-echo", ["text"], ["text"]),
+                   ("audit/crash", "crash-echo", ["text"], ["text"]),
+                   ("audit/die", "die", ["text"], ["text"]),
+                   ("audit/hold", "hold", ["text"], ["text"]),
+                   ("audit/image", "gpt-image-1", ["text"], ["image"]),
+                   ("audit/embed", "embed", ["text"], ["embeddings"])],
+        "anthropic": [("audit/anthropic", "echo", ["text"], ["text"])],
+        "gemini": [("audit/gemini", "echo", ["text"], ["text"])],
+    }
+    providers = {
+        f"audit-{protocol}": {
+            "protocol": protocol, "base_url": base_url, "api_key": "audit-upstream-key",
+            "policy": policy,
+            "models": [{"id": i, "upstream_id": u, "input_modalities": inp,
+                        "output_modalities": out} for i, u, inp, out in rows],
+        }
+        for protocol, rows in models.items()
+    }
+    return providers
 
 
 def audit_settings(settings: Settings, base_url: str) -> Settings:
