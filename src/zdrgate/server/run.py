@@ -48,7 +48,6 @@ SERVER_OPTIONS: dict[str, Any] = server_options(ServerSettings())  # the default
 
 
 FIRST_KEY_FILE = "first-admin-key"
-WORKER_HEALTHCHECK_SECONDS = 60
 
 
 def bootstrap_admin_key(
@@ -111,11 +110,7 @@ def run(
         if config_path:
             os.environ["ZDRGATE_CONFIG"] = config_path
         uvicorn.run(
-            "zdrgate.server.run:app_from_environment", factory=True, workers=workers,
-            # uvicorn kills a worker that does not answer its health check within this
-            # long, also while it imports: 5 s (the default) restarts workers forever on
-            # a loaded machine.
-            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS, **options
+            "zdrgate.server.run:app_from_environment", factory=True, workers=workers, **options
         )
         return
     uvicorn.run(app_for(state), **options)
