@@ -17,13 +17,12 @@ Usage::
 
 from __future__ import annotations
 
-import datetime as dt
 import gzip
 import hashlib
 import html
 import mimetypes
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ from starlette.routing import Route
 
 from zdrgate.errors import NotFound
 from zdrgate.server.public_views import models_document, privacy_document
-from zdrgate.server.responses import JSONBytes, gzipped_json
+from zdrgate.server.responses import JSONBytes
 from zdrgate.server.state import AppState
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
@@ -107,7 +106,6 @@ class Asset:
 @dataclass
 class WebApp:
     assets: dict[str, Asset]
-    _cache: dict[str, tuple[dt.date, dict[str, Any]]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, site_name: str, root: Path = STATIC_DIR) -> WebApp:
@@ -147,13 +145,11 @@ class WebApp:
     def _document(
         self, request: Request, name: str, build: Callable[[AppState], dict[str, Any]]
     ) -> JSONBytes:
-        # Decisions change only with the date (policy ages) or a restart (config).
+        # Rendered once per state of routability (catalog, policy engine, day, providers
+        # under review: ``server.listing_cache``), never staler than the decisions.
         state: AppState = request.app.state.zdrgate
-        today = state.gateway.today()
-        cached = self._cache.get(name)
-        if cached is None or cached[0] != today:
-            cached = (today, build(state))
-            self._cache[name] = cached
-        reply = gzipped_json(cached[1], request.headers.get("accept-encoding"))
-        reply.raw_headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
-        return reply
+        rendered = state.documents.get(f"public-{name}", state.gateway, lambda: build(state))
+        headers = request.headers
+        return rendered.response(
+            headers.get("if-none-match"), headers.get("accept-encoding"), SECURITY_HEADERS
+        )
