@@ -156,8 +156,10 @@ class Visit:
         gateway: RunningGateway,
         viewport: dict[str, int],
         key: str | None = MASTER,
+        base: str | None = None,
     ) -> None:
         self.gateway = gateway
+        self.base = base or gateway.url  # e.g. http://localhost:port (passkeys need a name)
         self.context = browser.new_context(
             viewport=viewport,
             extra_http_headers={"Authorization": f"Bearer {key}"} if key else {},
@@ -182,7 +184,7 @@ class Visit:
             self.errors.append(f"{response.status} {response.url}")
 
     def open(self, path: str = "/") -> Any:
-        self.page.goto(self.gateway.url + path)
+        self.page.goto(self.base + path)
         return self.page
 
     def screenshot(self, name: str) -> None:
@@ -190,7 +192,7 @@ class Visit:
         self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
 
     def foreign_requests(self) -> list[str]:
-        origin = self.gateway.url
+        origin = self.base
         return [u for u in self.requests if not u.startswith((origin + "/", "data:", "blob:"))]
 
 
