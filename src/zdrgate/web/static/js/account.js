@@ -14,6 +14,10 @@ const usd = (n) => `$${Number(n || 0).toFixed(4).replace(/0{1,2}$/, "")}`;
 
 async function json(path, options) {
   const response = await call(path, options);
+  if (response.status === 401 && account) {
+    // The session ended while the page was open: sign in again, then come back here.
+    location.assign("/login?expired=1&next=/account");
+  }
   if (!response.ok) throw await errorOf(response);
   return response.json();
 }

@@ -99,6 +99,14 @@ export class ModelPicker {
     this.paintButton();
   }
 
+  // A new list (routability changed): keep the chosen model if it may still be used.
+  refresh(models) {
+    const kept = this.value?.id;
+    this.setModels(models);
+    if (kept && this.byId.get(kept)?.zdr?.routable) this.select(kept);
+    if (!this.pop.hidden) this.filter();
+  }
+
   model(id) {
     return this.byId?.get(id);
   }
