@@ -66,6 +66,7 @@ PAGES = {
     "/privacy": "privacy.html",
     "/login": "login.html",
     "/account": "account.html",
+    "/admin": "admin.html",
 }
 _TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css"}
 _COMPRESSIBLE = (".html", ".js", ".mjs", ".css", ".svg", ".json")

@@ -3,8 +3,16 @@
 
 let csrfToken = null;
 let session = null;
+let loading = null;
 
-export async function loadSession() {
+// The session, asked once per page load (every part of the page shares the answer);
+// `again` asks afresh (after signing in elsewhere).
+export function loadSession(again = false) {
+  if (!loading || again) loading = fetchSession();
+  return loading;
+}
+
+async function fetchSession() {
   try {
     const response = await fetch("/auth/session", { credentials: "same-origin" });
     if (response.ok) {
@@ -12,6 +20,7 @@ export async function loadSession() {
       csrfToken = session.csrf_token || null;
       return session;
     }
+    setSession(null);
   } catch {
     // offline or no sign-in on this gateway: the /v1 calls will say what is wrong
   }

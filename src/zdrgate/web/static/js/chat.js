@@ -287,7 +287,7 @@ async function submit() {
   if (controller || (!text && !pending.length)) return;
   // The states where nothing is sent: the message stays in the box, a banner says why.
   if (!navigator.onLine) { offline(true); return; }
-  if (!$("session-banner").hidden && !(await loadSession())) { sessionEnded(); return; }
+  if (!$("session-banner").hidden && !(await loadSession(true))) { sessionEnded(); return; }
   $("session-banner").hidden = true;
   if (Date.now() < rateUntil) {
     notice(`The rate limit has not passed yet: wait ${Math.ceil((rateUntil - Date.now()) / 1000)} s, then send. Your message stays here.`);
