@@ -137,7 +137,8 @@ def test_admin_pages_are_hidden_from_members_and_refused(browser: Any, web_gatew
     page = sign_in_with_key(v, member["key"])
     expect(page.locator("body[data-ready=true]")).to_have_count(1)
     expect(page.locator("#nav-admin")).to_have_count(0)  # no link for a member
-    page.goto(web_gateway.url + "/admin")
+    response = page.goto(web_gateway.url + "/admin")
+    assert response is not None and response.status == 403  # the page itself is refused
     expect(page.locator("#admin-refused")).to_be_visible()
     expect(page.locator("#admin-body")).to_be_hidden()
     refused = page.evaluate("async () => (await fetch('/v1/admin/accounts')).status")
