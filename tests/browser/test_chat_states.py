@@ -50,6 +50,7 @@ def test_offline_keeps_the_message_and_says_so(visit: Any) -> None:
     expect(page.locator("#composer-input")).to_have_value("are you there?")
     expect(page.locator(".msg")).to_have_count(0)
     both_widths(v, "state-offline")
+    assert axe_violations(page) == []
     v.context.set_offline(False)
     expect(banner).to_be_hidden()
     page.locator("#composer-input").press("Enter")
@@ -146,6 +147,7 @@ def test_an_image_that_failed_has_a_placeholder_and_a_retry(visit: Any) -> None:
     expect(card).to_contain_text("The image could not be made")
     tried = len(media.requests)
     both_widths(v, "state-image-failed")
+    assert axe_violations(page) == []
     card.get_by_role("button", name="Try the image again").click()
     expect(page.locator(".msg.assistant")).to_have_count(1)
     page.wait_for_function("() => document.querySelectorAll('.image-failed').length === 1")
@@ -167,6 +169,7 @@ def test_an_answer_cut_by_a_truncated_stream_is_shown_cut_with_retry(visit: Any)
     faults = v.gateway.fakes["faults"]  # type: ignore[attr-defined]
     tried = faults.count("truncated_sse")
     both_widths(v, "state-cut")
+    assert axe_violations(page) == []
     answer.get_by_role("button", name="Retry").click()
     expect(page.locator("#live")).to_have_text("The answer was cut.")
     assert faults.count("truncated_sse") == tried + 1
@@ -192,6 +195,7 @@ def test_a_session_that_ended_keeps_the_message_until_signed_in_again(
     expect(page.locator("#composer-input")).to_have_value("after expiry")
     expect(page.locator(".msg")).to_have_count(0)
     both_widths(v, "state-session-ended")
+    assert axe_violations(page) == []
     # Signing in again in another tab of the same browser, then Send here.
     other = v.context.new_page()
     other.goto(web_gateway.url + "/login?expired=1&next=/account")

@@ -71,6 +71,7 @@ def test_register_a_passkey_then_sign_in_with_it(browser: Any, web_gateway: Any)
     stored = cdp.send("WebAuthn.getCredentials", {"authenticatorId": auth_id})["credentials"]
     assert len(stored) == 1 and stored[0]["rpId"] == "localhost"
     v.screenshot("account-passkeys-desktop")
+    assert axe_violations(page) == []
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(base + "/login")
     assert not [c for c in v.context.cookies() if c["name"] == "zdr_session"]
