@@ -12,7 +12,7 @@ import { announce, el } from "./dom.js";
 export function failureOf(error, model) {
   const text = error.message || "";
   if (error.status === 402) {
-    return { kind: "budget", title: "Budget used up", text, hint: "Nothing was sent to any provider. Your usage is on the Account page; an admin can raise the budget." };
+    return { kind: "budget", title: "Budget used up", text: error.detail || text, hint: "Your usage is on the Account page; an admin can raise the budget." };
   }
   if (error.status === 429) {
     const wait = Math.max(1, Number.parseInt(error.retryAfter, 10) || 30);
