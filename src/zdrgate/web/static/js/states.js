@@ -47,18 +47,24 @@ const seconds = (until) => Math.max(0, Math.ceil((until - Date.now()) / 1000));
 // The endpoints of the model and why each may not be used, from the same decision as
 // `zdrgate explain` (GET /v1/models/{id}/endpoints).
 async function reasons(list, failure) {
-  try {
-    const response = await call(`/v1/models/${failure.model.split("/").map(encodeURIComponent).join("/")}/endpoints`);
-    if (!response.ok) throw new Error(String(response.status));
-    const rows = (await response.json()).data.endpoints.filter((e) => !e.routable);
-    if (!rows.length) throw new Error("none");
-    list.replaceChildren(...rows.map((e) => el("li", {}, [
-      el("strong", {}, `${e.provider_name || e.provider}${e.region ? ` (${e.region})` : ""}`),
-      `: ${e.excluded_because.map((r) => r.message.replace(/\.$/, "")).join("; ")}.`,
-    ])));
-  } catch {
-    list.replaceChildren(el("li", {}, failure.detail || "The gateway gave no reason."));
+  // Asked once, when the refusal happened, and kept with the message: a redraw (or a
+  // reload of the conversation) shows the reasons of that moment, not of today.
+  if (!failure.reasons) {
+    try {
+      const response = await call(`/v1/models/${failure.model.split("/").map(encodeURIComponent).join("/")}/endpoints`);
+      if (!response.ok) throw new Error(String(response.status));
+      const rows = (await response.json()).data.endpoints.filter((e) => !e.routable);
+      failure.reasons = rows.map((e) => [
+        `${e.provider_name || e.provider}${e.region ? ` (${e.region})` : ""}`,
+        `${e.excluded_because.map((r) => r.message.replace(/\.$/, "")).join("; ")}.`,
+      ]);
+    } catch {
+      failure.reasons = [];
+    }
   }
+  list.replaceChildren(...(failure.reasons.length
+    ? failure.reasons.map(([who, why]) => el("li", {}, [el("strong", {}, who), `: ${why}`]))
+    : [el("li", {}, failure.detail || "The gateway gave no reason.")]));
 }
 
 function countdown(node, failure, retry) {
