@@ -209,3 +209,30 @@ def test_a_session_that_ended_keeps_the_message_until_signed_in_again(
     expect(banner).to_be_hidden()
     assert v.foreign_requests() == []
     v.context.close()
+
+
+def test_the_account_page_sends_an_ended_session_to_sign_in_and_back(
+    browser: Any, web_gateway: Any
+) -> None:
+    from tests.browser.test_account_page import make_account  # noqa: PLC0415
+
+    key = make_account(web_gateway)
+    v = Visit(browser, web_gateway, PHONE, key=None)
+    page = v.open("/login")
+    consent(page)
+    page.get_by_label("API key").fill(key)
+    page.get_by_role("button", name="Sign in with the key").click()
+    page.wait_for_url(web_gateway.url + "/")
+    page.goto(web_gateway.url + "/account")
+    expect(page.locator("#profile-facts")).to_contain_text("ada@example.org")
+    v.context.clear_cookies()  # the session expired while the page was open
+    with page.expect_navigation(url=web_gateway.url + "/login?expired=1&next=/account"):
+        page.get_by_role("button", name="Create key").click(no_wait_after=True)
+    expect(page.locator("#login-note")).to_contain_text("Your session has ended")
+    v.screenshot("state-session-ended-login-phone")
+    page.get_by_label("API key").fill(key)
+    page.get_by_role("button", name="Sign in with the key").click()
+    page.wait_for_url(web_gateway.url + "/account")
+    expect(page.locator("#profile-facts")).to_contain_text("ada@example.org")
+    assert axe_violations(page) == []
+    v.context.close()

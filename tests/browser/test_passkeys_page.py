@@ -128,3 +128,13 @@ def test_an_unknown_passkey_or_a_cancelled_prompt_is_said_in_words(
     expect(page.get_by_role("button", name="Sign in with a passkey")).to_be_enabled()
     assert v.foreign_requests() == [] and v.errors == []
     v.context.close()
+
+
+def test_a_page_opened_by_ip_address_offers_no_passkey(browser: Any, web_gateway: Any) -> None:
+    v = Visit(browser, web_gateway, DESKTOP, key=None)  # http://127.0.0.1:<port>
+    page = v.open("/login")
+    consent(page)
+    expect(page.locator("body[data-ready=true]")).to_have_count(1)
+    expect(page.locator("#passkey-box")).to_be_hidden()  # it could only fail there
+    expect(page.locator("#password-form")).to_be_visible()
+    v.context.close()

@@ -81,7 +81,7 @@ function passkeys() {
   const button = $("add-passkey");
   if (!supported()) {
     button.hidden = true;
-    $("passkey-status").textContent = "This browser cannot use passkeys here (they need HTTPS or localhost).";
+    $("passkey-status").textContent = "Passkeys need this site opened by its name over HTTPS (or as http://localhost), not by an IP address.";
   } else if (!currentSession()?.account) {
     button.hidden = true;
     $("passkey-status").textContent = "You signed in with an API key: sign in with your email and password to add a passkey.";

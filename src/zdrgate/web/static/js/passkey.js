@@ -5,8 +5,12 @@
 
 import { call, errorOf } from "./api.js";
 
+// A passkey belongs to a domain name: a page opened by IP address (http://127.0.0.1)
+// cannot use one, so it does not offer one.
+const byAddress = () => /^[\d.]+$|^\[|:/.test(location.hostname);
+
 export function supported() {
-  return Boolean(window.PublicKeyCredential && navigator.credentials && window.isSecureContext);
+  return Boolean(window.PublicKeyCredential && navigator.credentials && window.isSecureContext) && !byAddress();
 }
 
 const bytes = (text) => {
