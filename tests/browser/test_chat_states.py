@@ -225,6 +225,7 @@ def test_the_account_page_sends_an_ended_session_to_sign_in_and_back(
     page.wait_for_url(web_gateway.url + "/")
     page.goto(web_gateway.url + "/account")
     expect(page.locator("#profile-facts")).to_contain_text("ada@example.org")
+    ready(page)  # every call of the page answered
     v.context.clear_cookies()  # the session expired while the page was open
     with page.expect_navigation(url=web_gateway.url + "/login?expired=1&next=/account"):
         page.get_by_role("button", name="Create key").click(no_wait_after=True)
