@@ -58,6 +58,7 @@ def fake_providers(base_url: str) -> dict[str, Any]:
                    ("audit/embed", "embed", ["text"], ["embeddings"])],
         "anthropic": [("audit/anthropic", "echo", ["text"], ["text"])],
         "gemini": [("audit/gemini", "echo", ["text"], ["text"])],
+        "azure-openai": [("audit/azure-openai", "echo", ["text"], ["text"])],
     }
     providers = {
         f"audit-{protocol}": {
