@@ -220,9 +220,8 @@ def _embeddings(model: str, body: dict[str, Any]) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def serve_fakes(port: int = 0) -> AsyncIterator[str]:
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical",
-                            lifespan="off")
+async def serve_fakes(port: int = 0, host: str = "127.0.0.1") -> AsyncIterator[str]:
+    config = uvicorn.Config(app, host=host, port=port, log_level="critical", lifespan="off")
     server = uvicorn.Server(config)
     task = asyncio.ensure_future(server.serve())
     try:
@@ -231,7 +230,7 @@ async def serve_fakes(port: int = 0) -> AsyncIterator[str]:
                 task.result()  # raises what stopped it
             await asyncio.sleep(0.01)
         port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}/v1"
+        yield f"http://{host}:{port}/v1"
     finally:
         server.should_exit = True
         await task
