@@ -87,7 +87,7 @@ def check_upgrades_old_database(url: str) -> None:
     rows = store.usage_rows()
     assert rows[0]["prompt_tokens"] == 3 and rows[0]["images"] == 0
     assert rows[0]["account_id"] is None
-    assert USAGE_INDEXES <= usage_indexes(store)
+    assert usage_indexes(store) >= USAGE_INDEXES
     store.migrate()  # a second start changes nothing
     store.close()
 
@@ -116,7 +116,7 @@ def check_new_database(url: str) -> None:
         *schema.metadata.tables,
         "alembic_version",
     }
-    assert USAGE_INDEXES <= usage_indexes(store)
+    assert usage_indexes(store) >= USAGE_INDEXES
     store.close()
 
 
