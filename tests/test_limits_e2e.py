@@ -217,6 +217,43 @@ def test_100_parallel_requests_overspend_a_budget_by_at_most_one(
     assert upstream.count() == served
 
 
+LONG_ACTUAL = 8011e-6  # the fake's "long" answer: 11 + 8,000 tokens at $1 per million
+LONG_CONTEXT = 10_000  # the endpoint states its context window, not its maximum output
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+def test_100_parallel_requests_without_max_tokens_overspend_by_at_most_one(
+    backend: str, upstream: FakeOpenAI, start: Any, request: pytest.FixtureRequest
+) -> None:
+    """Without ``max_tokens`` a request reserves all the output its endpoint can give
+    (here its context window): more than a 4,096-token guess, which the answers exceed."""
+    budget = 10 * LONG_ACTUAL
+    storage = {}
+    if backend == "redis":
+        prefix = request.getfixturevalue("redis_prefix")
+        storage = {"redis_url": REDIS_URL, "redis_key_prefix": prefix}
+    model = {**chat_model("long"), "context_length": LONG_CONTEXT}
+    gw = start({"zdr": provider(upstream.base_url, [model])}, key(budget_day_usd=budget), storage)
+    body = {"model": "test/chat", "messages": [{"role": "user", "content": "hi"}]}
+
+    async def burst() -> list[int]:
+        async with httpx.AsyncClient(timeout=30) as client:
+            replies = await asyncio.gather(
+                *(
+                    client.post(gw.v1 + "/chat/completions", json=body, headers=gw.auth())
+                    for _ in range(100)
+                )
+            )
+        return [r.status_code for r in replies]
+
+    statuses = asyncio.run(burst())
+    served = statuses.count(200)
+    one_request_max = (len(json.dumps(body)) // 4 + 1 + LONG_CONTEXT) * 1e-6
+    assert statuses.count(402) == 100 - served
+    assert served >= 3 and served * LONG_ACTUAL <= budget + one_request_max
+    assert upstream.count() == served
+
+
 def test_an_unreachable_redis_gives_503_and_sends_nothing(upstream: FakeOpenAI, start: Any) -> None:
     storage = {"redis_url": "redis://127.0.0.1:9/0"}
     gw = start({"zdr": provider(upstream.base_url, [chat_model()])}, key(rpm=100), storage)

@@ -15,7 +15,8 @@ from zdrgate.wire.images import ImageRequest
 
 def chat_demand(body_bytes: int, chat: ChatRequest) -> Demand:
     cap = chat.max_completion_tokens or chat.max_tokens
-    return Demand.of_body(body_bytes, cap * (chat.n or 1) if cap else None)
+    choices = chat.n or 1
+    return Demand.of_body(body_bytes, cap * choices if cap else None, choices=choices)
 
 
 def image_demand(body_bytes: int, request: ImageRequest) -> Demand:

@@ -12,10 +12,11 @@ A principal without limits (the master key, a key with none set) costs nothing
 here: :meth:`Limiter.admit` returns :data:`NO_TICKET` without touching a counter.
 
 Budgets reserve the request's maximum cost, the most expensive approved endpoint's
-prices times (prompt estimate + max tokens), and refuse once what is spent plus
-what is reserved reaches the budget. So concurrent requests overspend a budget by
-at most one request's maximum cost. Token limits reserve the same estimate of
-tokens; settling replaces the estimate with the actual count.
+prices times (prompt estimate + max tokens, else all the output the endpoint can
+give: :func:`max_output`), and refuse once what is spent plus what is reserved
+reaches the budget. So concurrent requests overspend a budget by at most one
+request's maximum cost. Token limits reserve an estimate of tokens (max tokens, else
+DEFAULT_MAX_TOKENS); settling replaces the estimate with the actual count.
 """
 
 from __future__ import annotations
@@ -41,7 +42,11 @@ from zdrgate.limits.counters import (
 from zdrgate.limits.headers import rate_headers
 
 DEFAULT_MAX_TOKENS = 4096
-"""Output cap assumed when neither the request nor the endpoint states one."""
+"""Output tokens a request without ``max_tokens`` reserves on a token limit (an
+estimate: settling replaces it with the actual count)."""
+UNSTATED_MAX_OUTPUT = 131_072
+"""Output tokens a budget reserves for a request without ``max_tokens`` on an
+endpoint whose catalog entry states neither its maximum output nor its context."""
 _DAY_TTL = 2 * 86400
 _MONTH_TTL = 32 * 86400
 
@@ -52,13 +57,18 @@ class Demand:
 
     prompt_tokens: int = 0
     max_tokens: int | None = None
-    """Output cap; None: the endpoint's, else DEFAULT_MAX_TOKENS. 0 for embeddings."""
+    """Output cap of the whole request (all its choices); None: the request states none,
+    so a budget reserves the endpoint's maximum output per choice. 0 for embeddings."""
     images: int = 0
+    choices: int = 1
+    """Completions asked for (``n``): what an endpoint's maximum output is multiplied by."""
 
     @classmethod
-    def of_body(cls, body_bytes: int, max_tokens: int | None = None, images: int = 0) -> Demand:
+    def of_body(
+        cls, body_bytes: int, max_tokens: int | None = None, images: int = 0, choices: int = 1
+    ) -> Demand:
         # About 4 bytes of JSON per token: generous for English, close for code.
-        return cls(body_bytes // 4 + 1, max_tokens, images)
+        return cls(body_bytes // 4 + 1, max_tokens, images, choices)
 
 
 NO_DEMAND = Demand()
@@ -226,18 +236,27 @@ _MISSING: _Checks | None = ((), ())  # a distinct object: "not compiled yet"
 
 
 def max_cost(demand: Demand, endpoints: Iterable[Endpoint]) -> float:
-    """USD the request can cost at most on the most expensive of ``endpoints``."""
+    """USD the request can cost at most on the most expensive of ``endpoints``: its
+    prompt estimate plus its output cap, else as many output tokens as the endpoint can
+    produce per choice, at the endpoint's prices; plus its images at the image price."""
     most = 0.0
     for endpoint in endpoints:
         out = demand.max_tokens
         if out is None:
-            out = endpoint.max_output_tokens or DEFAULT_MAX_TOKENS
+            out = max_output(endpoint) * demand.choices
         cost = (
             demand.prompt_tokens * (endpoint.prompt_price or 0.0)
             + out * (endpoint.completion_price or 0.0)
         ) / 1_000_000 + demand.images * (endpoint.image_price or 0.0)
         most = max(most, cost)
     return most
+
+
+def max_output(endpoint: Endpoint) -> int:
+    """Most output tokens one choice can have on ``endpoint``: its stated maximum, else
+    its whole context window (the output can never be longer; the prompt estimate is
+    not subtracted, since it may exceed the real prompt), else UNSTATED_MAX_OUTPUT."""
+    return endpoint.max_output_tokens or endpoint.context_length or UNSTATED_MAX_OUTPUT
 
 
 def _refusal(
