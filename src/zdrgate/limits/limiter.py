@@ -9,7 +9,10 @@ Usage::
     ticket.settle(tokens=301, cost=0.0004)                # actual usage (0, 0.0 on failure)
 
 A principal without limits (the master key, a key with none set) costs nothing
-here: :meth:`Limiter.admit` returns :data:`NO_TICKET` without touching a counter.
+here on one instance: :meth:`Limiter.admit` returns :data:`NO_TICKET` without
+touching a counter. On counters that carry the revocation epoch (Redis), a key or
+session without limits still makes the one round trip, which reads the epoch for
+its recheck (``Ticket.epoch``, ``accounts.keys.reconfirmed``).
 
 Budgets reserve the request's maximum cost, the most expensive approved endpoint's
 prices times (prompt estimate + max tokens, else all the output the endpoint can
@@ -24,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 
 from zdrgate.accounts.keys import NO_LIMITS, Principal
@@ -77,7 +80,7 @@ NO_DEMAND = Demand()
 class Ticket:
     """A request's reservations, settled once with its actual usage."""
 
-    __slots__ = ("_counters", "_headers", "_rates", "_states", "budgets", "tokens", "usd")
+    __slots__ = ("_counters", "_headers", "_rates", "_states", "budgets", "epoch", "tokens", "usd")
 
     def __init__(
         self,
@@ -87,6 +90,7 @@ class Ticket:
         states: tuple[RateState, ...],
         tokens: float,
         usd: float,
+        epoch: Hashable = None,
     ) -> None:
         self._counters = counters
         self._rates = rates
@@ -94,6 +98,7 @@ class Ticket:
         self.budgets = budgets
         self.tokens = tokens  # reserved on every token bucket
         self.usd = usd  # reserved on every budget
+        self.epoch = epoch  # the revocation epoch read at admission; None: not read
         self._headers: dict[str, str] | None = None
 
     @property
@@ -146,7 +151,7 @@ class Limiter:
         p = principal
         none = NO_LIMITS
         if p.key_limits is none and p.account_limits is none and p.team_limits is none:
-            return NO_TICKET  # the master key, a key without limits: nothing to count
+            return await self._epoch_only(p)  # the master key, a key without limits
         now = self._clock()
         if now >= self._day_ends:
             self._new_day(now)
@@ -155,20 +160,37 @@ class Limiter:
         if checks is _MISSING:
             checks = await self._compile(p, scope)
         if checks is None:
-            return NO_TICKET
+            return await self._epoch_only(p)
         rates, budgets = checks
         cap = DEFAULT_MAX_TOKENS if demand.max_tokens is None else demand.max_tokens
         tokens = demand.prompt_tokens + cap
         usd = max_cost(demand, endpoints) if budgets else 0.0
+        verdict = await self._admit(rates, budgets, tokens, usd)
+        if verdict.refused >= 0:
+            raise _refusal(verdict, rates, budgets, rate_headers(rates, verdict.rates))
+        return Ticket(self.counters, rates, budgets, verdict.rates, tokens, usd, verdict.epoch)
+
+    async def _epoch_only(self, p: Principal) -> Ticket:
+        """Nothing to count. Where the counters carry the revocation epoch, a principal
+        that can be rechecked still makes the round trip, which reads it."""
+        if p.recheck is None or not self.counters.carries_epoch:
+            return NO_TICKET
+        verdict = await self._admit((), (), 0, 0.0)  # also sends queued settlements
+        return Ticket(None, (), (), (), 0, 0.0, verdict.epoch)
+
+    async def _admit(
+        self,
+        rates: tuple[RateCheck, ...],
+        budgets: tuple[BudgetCheck, ...],
+        tokens: float,
+        usd: float,
+    ) -> Verdict:
         try:
-            verdict = await self.counters.admit(rates, budgets, tokens, usd)
+            return await self.counters.admit(rates, budgets, tokens, usd)
         except StoreUnavailable as exc:
             raise LimitStoreUnavailable(
                 f"The rate limit store is unavailable ({exc}); the request was not sent."
             ) from None
-        if verdict.refused >= 0:
-            raise _refusal(verdict, rates, budgets, rate_headers(rates, verdict.rates))
-        return Ticket(self.counters, rates, budgets, verdict.rates, tokens, usd)
 
     def _new_day(self, now: float) -> None:
         moment = dt.datetime.fromtimestamp(now, dt.UTC)
