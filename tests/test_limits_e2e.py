@@ -21,6 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from conftest import REDIS_URL, TODAY, RunningGateway, UvicornThread, chat_model, provider
+from databases import postgres_schema_url
 from fake_media import FakeMedia, start_fake_media
 from fake_openai import FakeOpenAI
 from media_setup import embedding_model, image_model, media_provider
@@ -82,6 +83,13 @@ def start(tmp_path: Any) -> Iterator[Any]:
     yield run
     for thread in threads:
         thread.stop()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A random schema of the machine's PostgreSQL (the usage rows budgets start from)."""
+    with postgres_schema_url() as url:
+        yield url
 
 
 @pytest.fixture
@@ -196,7 +204,9 @@ ACTUAL = 18e-6  # the fake's 11 + 7 tokens at $1 per million
 MAX_COST = 60e-6  # prompt estimate (~40 tokens of body) + max_tokens 20, at $1 per million
 
 
-@pytest.mark.parametrize("backend", ["memory", "redis", "two apps on redis"])
+@pytest.mark.parametrize(
+    "backend", ["memory", "redis", "two apps on redis", "two apps on postgres and redis"]
+)
 def test_100_parallel_requests_overspend_a_budget_by_at_most_one(
     backend: str, upstream: FakeOpenAI, start: Any, request: pytest.FixtureRequest
 ) -> None:
@@ -206,9 +216,11 @@ def test_100_parallel_requests_overspend_a_budget_by_at_most_one(
     if backend != "memory":
         prefix = request.getfixturevalue("redis_prefix")
         storage = {"redis_url": REDIS_URL, "redis_key_prefix": prefix}
+    if "postgres" in backend:
+        storage["database_url"] = request.getfixturevalue("pg_url")
     providers = {"zdr": provider(upstream.base_url, [chat_model()])}
     apps = [start(providers, key(budget_day_usd=budget), storage)]
-    if backend == "two apps on redis":
+    if backend.startswith("two apps"):
         apps.append(start(providers, key(budget_day_usd=budget), storage))
     statuses = asyncio.run(_burst([gw.v1 + "/chat/completions" for gw in apps], 100))
     served = statuses.count(200)

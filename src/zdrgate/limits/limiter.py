@@ -139,6 +139,7 @@ class Limiter:
         spent: Spent | None = None,
     ) -> None:
         self.counters = counters
+        self._epoch_trips = counters.carries_epoch  # admission reads the epoch (Redis)
         self._clock = clock
         self._spent = spent  # seeds budget counters from the usage rows
         self._day = ""  # "YYYYMMDD" (UTC) the cached checks were made for
@@ -151,7 +152,9 @@ class Limiter:
         p = principal
         none = NO_LIMITS
         if p.key_limits is none and p.account_limits is none and p.team_limits is none:
-            return await self._epoch_only(p)  # the master key, a key without limits
+            if p.recheck is None or not self._epoch_trips:
+                return NO_TICKET  # the master key; or one instance: nothing to count
+            return await self._epoch_only()  # a key without limits, on Redis
         now = self._clock()
         if now >= self._day_ends:
             self._new_day(now)
@@ -160,7 +163,7 @@ class Limiter:
         if checks is _MISSING:
             checks = await self._compile(p, scope)
         if checks is None:
-            return await self._epoch_only(p)
+            return await self._epoch_only() if p.recheck and self._epoch_trips else NO_TICKET
         rates, budgets = checks
         cap = DEFAULT_MAX_TOKENS if demand.max_tokens is None else demand.max_tokens
         tokens = demand.prompt_tokens + cap
@@ -170,11 +173,9 @@ class Limiter:
             raise _refusal(verdict, rates, budgets, rate_headers(rates, verdict.rates))
         return Ticket(self.counters, rates, budgets, verdict.rates, tokens, usd, verdict.epoch)
 
-    async def _epoch_only(self, p: Principal) -> Ticket:
-        """Nothing to count. Where the counters carry the revocation epoch, a principal
-        that can be rechecked still makes the round trip, which reads it."""
-        if p.recheck is None or not self.counters.carries_epoch:
-            return NO_TICKET
+    async def _epoch_only(self) -> Ticket:
+        """Nothing to count, but the counters carry the revocation epoch and the
+        principal can be rechecked: the round trip still reads the epoch."""
         verdict = await self._admit((), (), 0, 0.0)  # also sends queued settlements
         return Ticket(None, (), (), (), 0, 0.0, verdict.epoch)
 
