@@ -53,13 +53,13 @@ def signin(
     upstream: FakeOpenAI,
     make_gateway: GatewayFactory,
 ) -> Any:
-    def make(**accounts: Any) -> RunningGateway:
+    def make(limits: dict[str, Any] | None = None, **accounts: Any) -> RunningGateway:
         storage: dict[str, Any] = {"database_url": db_url, "data_dir": str(tmp_path)}
         if redis_prefix:
             storage |= {"redis_url": REDIS_URL, "redis_key_prefix": redis_prefix}
         gw = make_gateway(
             {"p": provider(upstream.base_url, [chat_model()])},
-            extra={"storage": storage, "accounts": accounts},
+            extra={"storage": storage, "accounts": accounts, "limits": limits or {}},
         )
         gw.state.store.migrate()
         return gw
@@ -150,11 +150,14 @@ def test_logout_ends_the_session_at_once(signin: Any) -> None:
 
 
 def test_wrong_passwords_are_401_then_429_with_retry_after(signin: Any) -> None:
-    gw = signin()
+    """A limit of 4 failures a minute: the bucket refills one every 15 s, so the test
+    does not depend on how fast the argon2 checks run on a loaded machine (with the
+    default 20, one refills every 3 s: 20 slow checks could see one back)."""
+    gw = signin(limits={"failed_auth_per_minute": 4})
     with_password(gw)
     wrong = {"email": EMAIL, "password": "not the password"}
     unknown = {"email": "nobody@example.org", "password": PASSWORD}
-    for n in range(20):
+    for n in range(4):
         reply = httpx.post(gw.url + "/auth/login", json=wrong if n % 2 else unknown)
         assert reply.status_code == 401
         assert reply.json()["error"]["code"] == "invalid_credentials"
