@@ -9,9 +9,12 @@ account and team rows in the accounts store; these tests pin the enforcement).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import random
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -275,6 +278,65 @@ def test_an_unreachable_redis_gives_503_and_sends_nothing(upstream: FakeOpenAI, 
     # own refusal is tested on its own in tests/unit/test_limits.py.
     assert reply.json()["error"]["code"] in ("service_unavailable", "limit_store_unavailable")
     assert upstream.count() == 0
+
+
+class RedisProxy:
+    """A TCP relay to the machine's Redis on a port of its own, that can be cut."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # cut
+            upstream = socket.create_connection(("127.0.0.1", 6379))
+            self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        for s in (source, sink):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
+        self.listener.close()
+        for s in self.sockets:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+
+
+def test_a_redis_lost_after_start_gives_503_and_sends_nothing(
+    upstream: FakeOpenAI, start: Any, redis_prefix: str
+) -> None:
+    """Model-serving requests are identified under the last revocation epoch seen, and
+    the admission reads it: with Redis gone, the admission fails, so the request does."""
+    providers = {"zdr": provider(upstream.base_url, [chat_model()])}
+    for principal in (key(rpm=100), key()):  # with limits, and with none
+        proxy = RedisProxy()
+        url = f"redis://127.0.0.1:{proxy.port}/0"
+        gw = start(providers, principal, {"redis_url": url, "redis_key_prefix": redis_prefix})
+        assert httpx.post(gw.v1 + "/chat/completions", json=CHAT, headers=gw.auth()).is_success
+        proxy.cut()
+        reply = httpx.post(gw.v1 + "/chat/completions", json=CHAT, headers=gw.auth(), timeout=10)
+        assert reply.status_code == 503, reply.text
+        assert reply.json()["error"]["code"] == "limit_store_unavailable"
+    assert upstream.count() == 2
 
 
 class FlakyStore(Store):
