@@ -15,11 +15,12 @@ from zdrgate.catalog.model import Endpoint, PolicyRecord, Provider
 from zdrgate.errors import BudgetExceeded, LimitStoreUnavailable, RateLimited
 from zdrgate.limits import NO_TICKET, CounterAuthFailures, Demand, Limiter, MemoryCounters
 from zdrgate.limits.counters import BudgetCheck, Counters, Settlement
-from zdrgate.limits.demand import chat_demand
+from zdrgate.limits.demand import chat_demand, image_demand
 from zdrgate.limits.headers import duration
 from zdrgate.limits.limiter import UNSTATED_MAX_OUTPUT, max_cost
 from zdrgate.limits.redis_counters import RedisCounters
 from zdrgate.wire.chat import ChatRequest
+from zdrgate.wire.images import ImageRequest
 
 pytestmark = pytest.mark.services
 
@@ -144,6 +145,15 @@ def test_without_max_tokens_a_request_reserves_all_its_endpoint_can_answer() -> 
 
 
 MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+def test_images_reserve_their_price_or_their_output_tokens_per_image() -> None:
+    demand = image_demand(400, ImageRequest.model_validate({"model": "a/b", "prompt": "x", "n": 3}))
+    assert demand.images == 3 and demand.choices == 3 and demand.max_tokens is None
+    per_image = endpoint(0.0, 0.0, 0.04)  # dall-e: a price per image, no token prices
+    assert max_cost(demand, (per_image,)) == pytest.approx(3 * 0.04)
+    tokens = Endpoint(**{**_fields(endpoint(5.0, 30.0)), "max_output_tokens": 8192})
+    assert max_cost(demand, (tokens,)) == pytest.approx((101 * 5 + 3 * 8192 * 30) / 1e6)
 
 
 def test_a_chat_demand_counts_its_choices() -> None:

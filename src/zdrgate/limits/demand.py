@@ -20,7 +20,10 @@ def chat_demand(body_bytes: int, chat: ChatRequest) -> Demand:
 
 
 def image_demand(body_bytes: int, request: ImageRequest) -> Demand:
-    return Demand.of_body(body_bytes, 0, images=request.n or 1)
+    # No output cap: an endpoint that bills images as output tokens (gpt-image, Gemini)
+    # reserves its maximum output per image, one priced per image its image price.
+    images = request.n or 1
+    return Demand.of_body(body_bytes, None, images=images, choices=images)
 
 
 def embedding_demand(body_bytes: int, request: EmbeddingRequest) -> Demand:
