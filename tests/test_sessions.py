@@ -57,10 +57,10 @@ def signin(
         storage: dict[str, Any] = {"database_url": db_url, "data_dir": str(tmp_path)}
         if redis_prefix:
             storage |= {"redis_url": REDIS_URL, "redis_key_prefix": redis_prefix}
-        gw = make_gateway(
-            {"p": provider(upstream.base_url, [chat_model()])},
-            extra={"storage": storage, "accounts": accounts, "limits": limits or {}},
-        )
+        extra: dict[str, Any] = {"storage": storage, "accounts": accounts}
+        if limits:
+            extra["limits"] = limits
+        gw = make_gateway({"p": provider(upstream.base_url, [chat_model()])}, extra=extra)
         gw.state.store.migrate()
         return gw
 
@@ -150,9 +150,8 @@ def test_logout_ends_the_session_at_once(signin: Any) -> None:
 
 
 def test_wrong_passwords_are_401_then_429_with_retry_after(signin: Any) -> None:
-    """A limit of 4 failures a minute: the bucket refills one every 15 s, so the test
-    does not depend on how fast the argon2 checks run on a loaded machine (with the
-    default 20, one refills every 3 s: 20 slow checks could see one back)."""
+    # 4 a minute: a token comes back every 15 s, far longer than four argon2 checks take
+    # even on a loaded machine (with the default 20, one came back every 3 s).
     gw = signin(limits={"failed_auth_per_minute": 4})
     with_password(gw)
     wrong = {"email": EMAIL, "password": "not the password"}
