@@ -9,7 +9,8 @@ File shape (``schema_version`` 1), written by ``scripts/build_catalog.py``::
                              "regional_base_urls": {"eu": url}, "policy": "groq",
                              "asset_origins"?: ["https://cdn.example"],
                              "requires_base_url"?: true,
-                             "base_url_hosts"?: ["*.openai.azure.com"]}},
+                             "base_url_hosts"?: ["*.openai.azure.com"],
+                             "requires_deployment"?: true}},
       "models": [{"id", "name", "context_length", "input_modalities",
                   "output_modalities", "description", "created",
                   "endpoints": [{"provider", "upstream_id", "policy"?, "region"?,
@@ -22,7 +23,9 @@ File shape (``schema_version`` 1), written by ``scripts/build_catalog.py``::
 An endpoint without ``policy`` has its provider's record. A provider with
 ``requires_base_url`` ships a placeholder URL: its endpoints are unroutable
 (``upstream_not_configured``) until the operator sets ``base_url`` to a host that
-``base_url_hosts`` matches.
+``base_url_hosts`` matches. A provider with ``requires_deployment`` (Azure OpenAI)
+reaches a model through a deployment the operator names: an endpoint whose model the
+config maps to no deployment is unroutable (``deployment_not_mapped``).
 """
 
 from __future__ import annotations
@@ -60,8 +63,16 @@ def load_packaged_catalog() -> Catalog:
 
 
 def parse_catalog(raw: dict[str, Any]) -> Catalog:
+    """The catalog of a catalog document; :class:`ConfigError` for any malformed one."""
     if raw.get("schema_version") != SCHEMA_VERSION:
         raise ConfigError(f"catalog schema_version must be {SCHEMA_VERSION}")
+    try:
+        return _parse_catalog(raw)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise ConfigError(f"the catalog is malformed ({type(exc).__name__}: {exc})") from exc
+
+
+def _parse_catalog(raw: dict[str, Any]) -> Catalog:
     policies = {key: parse_policy(value) for key, value in raw["policies"].items()}
     providers = {
         pid: parse_provider(pid, value, policies) for pid, value in raw["providers"].items()
@@ -111,6 +122,7 @@ def parse_provider(pid: str, raw: dict[str, Any], policies: dict[str, PolicyReco
         asset_origins=tuple(raw.get("asset_origins", ())),
         requires_base_url=bool(raw.get("requires_base_url", False)),
         base_url_hosts=tuple(raw.get("base_url_hosts", ())),
+        requires_deployment=bool(raw.get("requires_deployment", False)),
     )
 
 

@@ -14,10 +14,11 @@ from zdrgate.server.catalog_views import endpoints_view, listing_decision, model
 from zdrgate.server.identity import PRINCIPAL, identify
 from zdrgate.server.parsing import parse_body
 from zdrgate.server.receipting import Receipting
-from zdrgate.server.responses import JSONBytes, gzipped_json
+from zdrgate.server.responses import JSONBytes
 from zdrgate.server.state import AppState
 from zdrgate.server.streaming import DONE, OpenAIRenderer
 from zdrgate.wire.chat import ChatRequest
+from zdrgate.wire.compat import canonical, function_call_answer, function_call_chunk, uses_functions
 
 
 def state_of(request: Request) -> AppState:
@@ -43,30 +44,41 @@ async def chat_completions(state: AppState, scope: Scope, body: bytes) -> ASGIAp
     front app calls it without a Starlette request, after authenticating the caller
     into the scope): the response, as an ASGI app."""
     principal: Principal = scope[PRINCIPAL]
-    chat = parse_body(ChatRequest, body)
-    receipt = Receipting(state.receipts, body, chat.model_fields_set, scope["headers"])
+    given = parse_body(ChatRequest, body)
+    receipt = Receipting(state.receipts, body, given.model_fields_set, scope["headers"])
+    chat = canonical(given)  # deprecated and partly supported shapes, translated once
+    legacy = uses_functions(given)  # answered as message.function_call
     demand = chat_demand(len(body), chat)
     if chat.stream:
         events = state.gateway.stream(chat, principal, demand)
         keepalive = state.settings.server.stream_keepalive_seconds
         include_usage = bool(chat.stream_options and chat.stream_options.include_usage)
-        return receipt.stream(events, keepalive, OpenAIRenderer(include_usage), DONE)
+        renderer = OpenAIRenderer(include_usage, function_call_chunk if legacy else None)
+        return receipt.stream(events, keepalive, renderer, DONE)
     result, served = await state.gateway.chat(chat, principal, demand)
-    return receipt.json(result, served)
+    return receipt.json(function_call_answer(result) if legacy else result, served)
 
 
 async def list_models(request: Request) -> JSONBytes:
+    """Rendered once per state of routability (``server.listing_cache``), not per call."""
     state = state_of(request)
+    only_routable = request.query_params.get("routable") in ("1", "true")
+    name = "v1-models-routable" if only_routable else "v1-models"
+    rendered = state.documents.get(name, state.gateway, lambda: models_list(state, only_routable))
+    headers = request.headers
+    return rendered.response(headers.get("if-none-match"), headers.get("accept-encoding"))
+
+
+def models_list(state: AppState, only_routable: bool) -> dict[str, Any]:
     today = state.gateway.today()
     engine = state.gateway.engine
-    only_routable = request.query_params.get("routable") in ("1", "true")
     data = []
     for model in state.gateway.catalog.models.values():
         decision = listing_decision(engine, model, today)
         if only_routable and not decision.approvals:
             continue
         data.append(model_view(model, decision, engine, today))
-    return gzipped_json({"object": "list", "data": data}, request.headers.get("accept-encoding"))
+    return {"object": "list", "data": data}
 
 
 def _model_or_404(request: Request) -> Any:
