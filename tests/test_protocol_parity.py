@@ -122,7 +122,7 @@ def test_streamed_tool_calls_are_the_same_on_every_protocol(
     assert [f for f in finishes if f] == ["tool_calls"]
 
 
-@pytest.mark.parametrize("protocol", ["anthropic", "gemini"])
+@pytest.mark.parametrize("protocol", ["anthropic", "gemini", "bedrock"])
 def test_reasoning_comes_back_as_the_reasoning_field(
     gateway: RunningGateway, client: openai.OpenAI, protocol: str
 ) -> None:
@@ -141,7 +141,7 @@ def test_reasoning_comes_back_as_the_reasoning_field(
     assert thought == "let me think"
 
 
-@pytest.mark.parametrize("protocol", ["anthropic", "gemini"])
+@pytest.mark.parametrize("protocol", ["anthropic", "gemini", "bedrock"])
 def test_unicode_split_across_network_chunks_arrives_whole(
     client: openai.OpenAI, protocol: str
 ) -> None:

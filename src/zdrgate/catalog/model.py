@@ -25,6 +25,7 @@ class Protocol(StrEnum):
     ANTHROPIC = "anthropic"
     ANTHROPIC_VERTEX = "anthropic-vertex"  # Messages bodies over Vertex's rawPredict
     GEMINI = "gemini"
+    BEDROCK = "bedrock"  # AWS Bedrock Converse / ConverseStream
 
 
 class Auth(StrEnum):
@@ -34,6 +35,7 @@ class Auth(StrEnum):
     X_API_KEY = "x-api-key"  # Anthropic
     X_GOOG_API_KEY = "x-goog-api-key"  # Google AI Studio
     API_KEY = "api-key"  # Azure OpenAI
+    AWS_SIGV4 = "aws-sigv4"  # AWS Signature Version 4 from the AWS credential variables
 
 
 class ZdrAvailability(StrEnum):
@@ -98,6 +100,16 @@ class PolicyRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class AwsCredentials:
+    """AWS access keys (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, optional
+    ``AWS_SESSION_TOKEN``) that SigV4 signs with; never logged or shown."""
+
+    access_key_id: str = field(repr=False)
+    secret_access_key: str = field(repr=False)
+    session_token: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Provider:
     id: str
     name: str
@@ -121,6 +133,17 @@ class Provider:
     # False when the operator moved base_url to an origin neither the catalog's record
     # nor the operator's attestation covers (set by the config merge).
     origin_covered: bool = True
+    # Auth.AWS_SIGV4: the keys to sign with, and the AWS Region signed for when the
+    # host does not name one (``bedrock-runtime.{region}.amazonaws.com`` does).
+    aws_credentials: AwsCredentials | None = field(default=None, repr=False)
+    aws_region: str = "us-east-1"
+
+    @property
+    def has_credentials(self) -> bool:
+        """What the call needs to be authenticated is there (a key, or AWS keys)."""
+        if self.auth is Auth.AWS_SIGV4:
+            return self.aws_credentials is not None
+        return bool(self.api_key)
 
 
 @dataclass(frozen=True, slots=True)

@@ -96,7 +96,7 @@ def endpoint_reasons(
         reasons.append(Reason.UPSTREAM_NOT_CONFIGURED)
     elif not endpoint.provider.origin_covered and _uses_base_url(endpoint):
         reasons.append(Reason.ORIGIN_NOT_ATTESTED)  # the record speaks for other servers
-    if not endpoint.provider.api_key:
+    if not endpoint.provider.has_credentials:
         reasons.append(Reason.NO_CREDENTIALS)
     reasons.extend(_request_reasons(endpoint, constraints))
     return reasons

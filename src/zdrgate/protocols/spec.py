@@ -63,6 +63,8 @@ class ProtocolSpec:
     embeddings: EmbeddingCodec | None = None
     inline_images_only: bool = False
     """The upstream cannot fetch an image URL: the gateway fetches (guarded) and inlines."""
+    signing_name: str = ""
+    """The AWS service name SigV4 signs for (``Auth.AWS_SIGV4``), e.g. ``bedrock``."""
     inbound: InboundCodec | None = None
     """Set for the protocols zdrgate also serves to clients."""
 
