@@ -77,6 +77,7 @@ class Recorded:
 @dataclass
 class FakeBedrock:
     region: str = "us-east-1"
+    host: str = ""  # the Host the gateway meant, when a test transport redirected it here
     requests: list[Recorded] = field(default_factory=list)
     port: int = 0
 
@@ -122,12 +123,15 @@ class FakeBedrock:
         names = fields["SignedHeaders"].split(";")
         if not {"host", "x-amz-date", "x-amz-security-token"} <= set(names):
             return False
+        received = {n: request.headers.get(n, "") for n in names}
+        if self.host:
+            received["host"] = self.host
         canonical = "\n".join(
             [
                 request.method,
                 quote(request.raw_path.split("?")[0], safe="/~"),  # encoded again
                 "",
-                "".join(f"{n}:{' '.join(request.headers[n].split())}\n" for n in names),
+                "".join(f"{n}:{' '.join(received[n].split())}\n" for n in names),
                 ";".join(names),
                 hashlib.sha256(body).hexdigest(),
             ]

@@ -12,8 +12,9 @@
 - ``max_tokens``, ``temperature``, ``top_p`` and ``stop`` become ``inferenceConfig``;
 - reasoning becomes Claude's ``thinking`` in ``additionalModelRequestFields`` (Claude
   models only: other models refuse fields they do not know);
-- ``response_format`` other than text, ``n > 1``, seed, penalties, logit_bias and
-  logprobs have no Converse equivalent: the first two are refused, the others not sent.
+- a JSON schema ``response_format`` and ``n > 1`` have no Converse equivalent and are
+  refused; ``json_object`` is not sent (as over the Anthropic protocol: the prompt asks
+  for JSON), nor are seed, penalties, logit_bias and logprobs.
   ``user`` and ``metadata`` never leave (no ``requestMetadata``).
 """
 
@@ -62,9 +63,9 @@ def request_body(endpoint: Endpoint, request: ChatRequest) -> JSON:
 
 def _refuse_response_format(request: ChatRequest) -> None:
     fmt = request.response_format
-    if fmt is not None and fmt.type != "text":
+    if fmt is not None and fmt.type == "json_schema":
         raise InvalidRequest(
-            f"response_format {fmt.type!r} is not supported by the bedrock protocol.",
+            "response_format 'json_schema' is not supported by the bedrock protocol.",
             param="response_format",
         )
 
