@@ -75,6 +75,9 @@ def test_explain_names_the_missing_credentials() -> None:
         if r["endpoint"].startswith("amazon-bedrock/")
     ]
     assert rows and all(r["routable"] == "no" and "no_credentials" in r["reasons"] for r in rows)
+    assert rows[0]["credentials_env"] == (
+        "AWS_BEARER_TOKEN_BEDROCK or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+    )
     aws = {**NO_AWS, "AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "s"}
     result = CliRunner().invoke(main, ["explain", MODEL, "--json"], env=aws)
     rows = [

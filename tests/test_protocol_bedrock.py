@@ -397,6 +397,7 @@ def test_without_credentials_nothing_is_sent(
     body = {"model": "test/ok", "messages": [{"role": "user", "content": "x"}]}
     response = httpx.post(gw.v1 + "/chat/completions", json=body, headers=gw.auth())
     assert response.status_code == 404 and "no_credentials" in response.text
+    assert "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to make it routable" in response.text
     assert bedrock.requests == []
 
 

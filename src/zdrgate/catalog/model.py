@@ -145,6 +145,14 @@ class Provider:
             return self.aws_credentials is not None
         return bool(self.api_key)
 
+    @property
+    def credentials_env(self) -> str:
+        """The environment variables that would give it credentials (for messages)."""
+        if self.auth is not Auth.AWS_SIGV4:
+            return self.api_key_env
+        keys = "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        return f"{self.api_key_env} or {keys}" if self.api_key_env else keys
+
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
