@@ -130,6 +130,14 @@ def test_a_region_the_record_does_not_cover_is_refused(region: str) -> None:
         served(AWS_ENV, {"amazon-bedrock": {"region": region}})
 
 
+def test_region_is_for_aws_providers_only() -> None:
+    with pytest.raises(ConfigError, match="only AWS"):
+        served({}, {"groq": {"region": "eu-west-1"}})
+    mine = {"protocol": "openai", "base_url": "https://llm.example", "region": "eu-west-1"}
+    with pytest.raises(ConfigError, match="only AWS"):
+        served({}, {"mine": mine})
+
+
 def test_an_origin_outside_bedrock_runtime_needs_an_attestation() -> None:
     catalog = served(AWS_ENV, {"amazon-bedrock": {"base_url": "https://bedrock.evil.example"}})
     _, rejected = bedrock_decisions(catalog)

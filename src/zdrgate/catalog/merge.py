@@ -125,6 +125,7 @@ def _in_region(provider: Provider, conf: ProviderSettings) -> Provider:
     the cross-region profiles of the Region's geography (``eu-west-3``: ``eu.`` ids)."""
     if not conf.region:
         return provider
+    _aws_only(provider.id, provider.protocol)
     provider = dataclasses.replace(provider, aws_region=conf.region)
     moved = in_region(provider.base_url, conf.region)
     if conf.base_url or moved is None:
@@ -140,6 +141,11 @@ def _in_region(provider: Provider, conf: ProviderSettings) -> Provider:
     return dataclasses.replace(
         provider, base_url=moved, regional_base_urls=tuple(sorted(regional.items()))
     )
+
+
+def _aws_only(pid: str, protocol: Protocol) -> None:
+    if spec_for(protocol).auth is not Auth.AWS_SIGV4:
+        raise ConfigError(f"providers.{pid}.region: only AWS (bedrock) providers have a region")
 
 
 def _signing(provider: Provider, conf: ProviderSettings, environ: Mapping[str, str]) -> Provider:
@@ -179,6 +185,8 @@ def _custom_provider(pid: str, conf: ProviderSettings, environ: Mapping[str, str
         )
     key_env = conf.api_key_env or ""
     policy = _declared_policy(conf.policy)
+    if conf.region:
+        _aws_only(pid, Protocol(conf.protocol))
     return Provider(
         id=pid,
         name=conf.name or pid,
