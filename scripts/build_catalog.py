@@ -426,7 +426,7 @@ def add_provider_endpoints(
 def add_endpoint_details(endpoint: Json, pid: str, upstream_id: str, overrides: Json) -> None:
     if pid == "amazon-bedrock" and (region := bedrock_region(upstream_id)):
         endpoint["region"] = region
-    if pid == "amazon-bedrock":  # Converse has no JSON-schema output: zdrgate refuses it
+    if pid == "amazon-bedrock":  # Bedrock caches JSON schemas 24 h: never sent
         endpoint["capabilities"] = [c for c in endpoint["capabilities"] if c != "structured_output"]
     if upstream_id in overrides:
         endpoint["policy"] = overrides[upstream_id]

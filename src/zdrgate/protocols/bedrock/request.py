@@ -12,9 +12,11 @@
 - ``max_tokens``, ``temperature``, ``top_p`` and ``stop`` become ``inferenceConfig``;
 - reasoning becomes Claude's ``thinking`` in ``additionalModelRequestFields`` (Claude
   models only: other models refuse fields they do not know);
-- a JSON schema ``response_format`` and ``n > 1`` have no Converse equivalent and are
-  refused; ``json_object`` is not sent (as over the Anthropic protocol: the prompt asks
-  for JSON), nor are seed, penalties, logit_bias and logprobs.
+- a JSON-schema ``response_format`` is refused: Converse's structured output
+  (``outputConfig.textFormat``) compiles the schema and caches it for 24 hours, which no
+  ZDR record covers (nor is a tool's ``strict`` sent, which does the same);
+  ``json_object`` is not sent (as over the Anthropic protocol: the prompt asks for
+  JSON); ``n > 1`` is refused; seed, penalties, logit_bias and logprobs are not sent.
   ``user`` and ``metadata`` never leave (no ``requestMetadata``).
 """
 
@@ -65,7 +67,8 @@ def _refuse_response_format(request: ChatRequest) -> None:
     fmt = request.response_format
     if fmt is not None and fmt.type == "json_schema":
         raise InvalidRequest(
-            "response_format 'json_schema' is not supported by the bedrock protocol.",
+            "response_format 'json_schema' is not sent to Bedrock: it caches the compiled "
+            "schema for 24 hours, which no zero-retention record covers.",
             param="response_format",
         )
 
