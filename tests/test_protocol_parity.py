@@ -153,3 +153,23 @@ def test_unicode_split_across_network_chunks_arrives_whole(
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "héllo 😀 wörld ✓"
     assert "\ufffd" not in text
+
+
+PNG_1PX = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_vision_is_the_same_on_every_protocol(client: openai.OpenAI, protocol: str) -> None:
+    """An inline image and a question: every protocol carries both (the fakes answer the
+    text; each protocol's own tests check the image's upstream form)."""
+    content: Any = [
+        {"type": "text", "text": "what is this"},
+        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG_1PX}"}},
+    ]
+    result = client.chat.completions.create(
+        model=f"test/{protocol}", messages=[{"role": "user", "content": content}]
+    )
+    assert (result.choices[0].message.content or "").strip() == "echo: what is this"
+    assert result.choices[0].finish_reason == "stop"
