@@ -136,6 +136,8 @@ def test_region_is_for_aws_providers_only() -> None:
     mine = {"protocol": "openai", "base_url": "https://llm.example", "region": "eu-west-1"}
     with pytest.raises(ConfigError, match="only AWS"):
         served({}, {"mine": mine})
+    with pytest.raises(ConfigError, match="aws-sigv4 is for AWS"):
+        served({}, {"groq": {"auth": "aws-sigv4"}})
 
 
 def test_an_origin_outside_bedrock_runtime_needs_an_attestation() -> None:

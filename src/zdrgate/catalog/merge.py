@@ -151,9 +151,12 @@ def _aws_only(pid: str, protocol: Protocol) -> None:
 def _signing(provider: Provider, conf: ProviderSettings, environ: Mapping[str, str]) -> Provider:
     """A provider whose calls are SigV4-signed gets the AWS keys; one that has a key
     of its own (a Bedrock API key) and no ``auth`` setting sends that as a bearer."""
-    style = provider.auth or spec_for(provider.protocol).auth
+    spec = spec_for(provider.protocol)
+    style = provider.auth or spec.auth
     if style is not Auth.AWS_SIGV4:
         return provider
+    if not spec.signing_name:
+        raise ConfigError(f"providers.{provider.id}.auth: aws-sigv4 is for AWS (bedrock) providers")
     if provider.api_key and not conf.auth:
         return dataclasses.replace(provider, auth=Auth.BEARER)
     credentials = aws_credentials(environ)
