@@ -102,7 +102,11 @@ def run(
         if config_path:
             os.environ["ZDRGATE_CONFIG"] = config_path
         uvicorn.run(
-            "zdrgate.server.run:app_from_environment", factory=True, workers=workers, **options
+            "zdrgate.server.run:app_from_environment",
+            factory=True,
+            workers=workers,
+            timeout_worker_healthcheck=settings.server.worker_start_seconds,
+            **options,
         )
         return
     uvicorn.run(app_for(state), **options)
