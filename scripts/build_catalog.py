@@ -236,6 +236,8 @@ def build_providers(reviewed: Reviewed) -> dict[str, Json]:
             provider["requires_base_url"] = True
         if item.get("base_url_hosts"):
             provider["base_url_hosts"] = sorted(item["base_url_hosts"])
+        if item.get("requires_deployment"):
+            provider["requires_deployment"] = True
         check_placeholders(pid, provider)
         out[pid] = provider
     return out

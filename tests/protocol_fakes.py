@@ -1,7 +1,7 @@
 """A fake upstream for every protocol of the table (OpenAI, Anthropic and Claude on
-Vertex, Gemini, Bedrock wire formats) side by side, and a gateway config declaring one custom
-provider per protocol. ``tests/test_protocol_table.py`` checks that every protocol of
-the table has a fake here, so the parity tests run over all of them."""
+Vertex, Gemini, Azure OpenAI, Bedrock wire formats) side by side, and a gateway config
+declaring one custom provider per protocol. ``tests/test_protocol_table.py`` checks that
+every protocol of the table has a fake here, so the parity tests run over all of them."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 from conftest import chat_model, provider
 from fake_anthropic import start_fake_anthropic
+from fake_azure import start_fake_azure
 from fake_bedrock import start_fake_bedrock
 from fake_gemini import start_fake_gemini
 from fake_openai import start_fake_openai
@@ -30,17 +31,19 @@ def running_fakes() -> Iterator[dict[str, str]]:
         start_fake_bedrock(),
     ]
     openai, anthropic, gemini, bedrock = (fake.base_url for fake, _ in started)
+    azure = start_fake_azure()
     urls = {
         "openai": openai,
         "anthropic": anthropic,
         "anthropic-vertex": f"{anthropic}/vertex",
         "gemini": gemini,
+        "azure-openai": azure[0].base_url,  # the deployment-path API
         "bedrock": bedrock,
     }
     try:
         yield urls
     finally:
-        for _, server in started:
+        for _, server in [*started, azure]:
             server.stop()
 
 

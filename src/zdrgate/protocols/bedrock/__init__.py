@@ -20,6 +20,7 @@ SPEC = ProtocolSpec(
     stream=_CHAT,
     inline_images_only=True,
     signing_name="bedrock",
+    one_choice_per_call=True,
 )
 
 __all__ = ["SPEC"]

@@ -16,7 +16,9 @@
   (``outputConfig.textFormat``) compiles the schema and caches it for 24 hours, which no
   ZDR record covers (nor is a tool's ``strict`` sent, which does the same);
   ``json_object`` is not sent (as over the Anthropic protocol: the prompt asks for
-  JSON); ``n > 1`` is refused; seed, penalties, logit_bias and logprobs are not sent.
+  JSON); a streamed ``n > 1`` is refused (the spec says ``one_choice_per_call``: the
+  service fans a plain one out into n calls); seed, penalties, logit_bias and logprobs
+  are not sent.
   ``user`` and ``metadata`` never leave (no ``requestMetadata``).
 """
 
@@ -28,7 +30,9 @@ from zdrgate.catalog.model import Endpoint
 from zdrgate.errors import InvalidRequest
 from zdrgate.protocols.canonical import (
     data_url,
+    function_tools,
     max_output,
+    refuse_custom_tools,
     refuse_n,
     stop_list,
     system_text,
@@ -50,6 +54,7 @@ _MIN_THINKING = 1024
 
 def request_body(endpoint: Endpoint, request: ChatRequest) -> JSON:
     refuse_n(request, "bedrock")
+    refuse_custom_tools(request, "bedrock")
     _refuse_response_format(request)
     body: JSON = {"messages": messages(request.messages)}
     if system := system_text(request.messages):
@@ -101,8 +106,9 @@ def _content_blocks(content: str | list[Any] | None) -> list[JSON]:
 
 
 def _part(part: Any) -> JSON | None:
-    if part.type == "text":
-        return {"text": part.text} if part.text else None
+    if part.type in ("text", "refusal"):  # an earlier refusal is what the model said
+        text = part.text if part.type == "text" else part.refusal
+        return {"text": text} if text else None
     if part.type == "image_url":
         return _image(part.image_url.url)
     if part.type == "file" and part.file.file_data:
@@ -132,7 +138,7 @@ def _image(url: str) -> JSON:
 
 def _assistant_blocks(message: Message) -> list[JSON]:
     blocks = _content_blocks(message.content)
-    for call in message.tool_calls or ():
+    for call in message.function_calls():
         use = {
             "toolUseId": call.id,
             "name": call.function.name,
@@ -160,7 +166,8 @@ def _inference(request: ChatRequest) -> JSON:
 
 
 def _tool_config(request: ChatRequest, turns: list[JSON]) -> JSON | None:
-    if not request.tools:
+    declared = function_tools(request)
+    if not declared:
         return None
     choice = request.tool_choice
     if choice == "none" and not _has_tool_blocks(turns):
@@ -175,7 +182,7 @@ def _tool_config(request: ChatRequest, turns: list[JSON]) -> JSON | None:
                 },
             }
         }
-        for tool in request.tools
+        for tool in declared
     ]
     config: JSON = {"tools": tools}
     if isinstance(choice, NamedToolChoice):
