@@ -6,7 +6,8 @@ Converse (plain, and ConverseStream's AWS event-stream frames). Each echoes
 the prompt back (so the canary travels the response path too). The upstream model id
 picks a behaviour: ``echo``; ``error-echo`` (a 400 whose body quotes the prompt, as
 real providers do); ``crash-echo`` (a 500 quoting it); ``die`` (a stream cut after its
-first event). Served by uvicorn on 127.0.0.1 on a free port.
+first event); ``hold`` (a stream that stops after its first event until the caller
+leaves, for the crash probe). Served by uvicorn on 127.0.0.1 on a free port.
 
 Usage::
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import struct
 import zlib
 from collections.abc import AsyncIterator
@@ -72,6 +74,8 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         status = 400 if model.startswith("error") else 500
         error = {"error": {"message": f"cannot process: {echo}", "type": "invalid_request_error"}}
         await _json(send, error, status)
+    elif path.endswith("/chat/completions") and model.startswith("hold"):
+        await _hold(send, receive, model, echo)
     elif path.endswith("/chat/completions"):
         await _openai_chat(send, model, echo, bool(body.get("stream")))
     elif path.endswith("/messages"):
@@ -126,6 +130,22 @@ async def _openai_chat(send: Send, model: str, echo: str, stream: bool) -> None:
         b"data: [DONE]\n\n",
     ]
     await _sse(send, events, model.startswith("die"))
+
+
+HOLD_SECONDS = 120.0
+
+
+async def _hold(send: Send, receive: Receive, model: str, echo: str) -> None:
+    """One event quoting the prompt, then nothing until the caller goes away."""
+    chunk = {"id": "chatcmpl-audit", "object": "chat.completion.chunk", "created": 0,
+             "model": model, "choices": [{"index": 0, "delta": {
+                 "role": "assistant", "content": f"echo: {echo}"}}]}
+    await send({"type": "http.response.start", "status": 200, "headers": SSEH})
+    await send({"type": "http.response.body", "body": _data(chunk), "more_body": True})
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(HOLD_SECONDS):
+            while (await receive())["type"] != "http.disconnect":
+                pass
 
 
 async def _anthropic(send: Send, model: str, echo: str, stream: bool) -> None:
@@ -211,8 +231,9 @@ def _embeddings(model: str, body: dict[str, Any]) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def serve_fakes() -> AsyncIterator[str]:
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="critical", lifespan="off")
+async def serve_fakes(port: int = 0) -> AsyncIterator[str]:
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical",
+                            lifespan="off")
     server = uvicorn.Server(config)
     task = asyncio.ensure_future(server.serve())
     try:
