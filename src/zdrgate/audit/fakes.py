@@ -58,17 +58,9 @@ def _text_of(body: dict[str, Any]) -> str:
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] != "http":
         return
-    raw = b""
-    while True:
-        message = await receive()
-        raw += message.get("body", b"")
-        if not message.get("more_body"):
-            break
-    body = orjson.loads(raw or b"{}")
+    body = orjson.loads(await _read(receive) or b"{}")
     path: str = scope["path"]
-    model = str(body.get("model") or path.rsplit("/", 1)[-1].split(":", 1)[0])
-    if "/model/" in path:  # Bedrock: /model/{modelId}/converse[-stream]
-        model = path.split("/model/", 1)[1].split("/", 1)[0]
+    model = _model_of(body, path)
     echo = _text_of(body)
     if model.startswith("error-echo") or model.startswith("crash-echo"):
         status = 400 if model.startswith("error") else 500
@@ -91,6 +83,21 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await _json(send, _embeddings(model, body))
     else:
         await _json(send, {"error": {"message": "no such route"}}, 404)
+
+
+async def _read(receive: Receive) -> bytes:
+    raw = b""
+    while True:
+        message = await receive()
+        raw += bytes(message.get("body", b""))
+        if not message.get("more_body"):
+            return raw
+
+
+def _model_of(body: dict[str, Any], path: str) -> str:
+    if "/model/" in path:  # Bedrock: /model/{modelId}/converse[-stream]
+        return path.split("/model/", 1)[1].split("/", 1)[0]
+    return str(body.get("model") or path.rsplit("/", 1)[-1].split(":", 1)[0])
 
 
 async def _json(send: Send, content: Any, status: int = 200) -> None:
