@@ -60,6 +60,7 @@ class SignedIn:
                 if account is None
                 else {"id": account.id, "email": account.email, "role": account.role}
             ),
+            "admin": self.principal.is_admin,  # the web app shows its admin pages' link
             "csrf_token": self.csrf_token,
             "expires_at": iso(self.expires_at),
         }
