@@ -1,6 +1,6 @@
 """A fake upstream for every protocol of the table (OpenAI, Anthropic and Claude on
-Vertex, Gemini, Azure OpenAI, OpenAI Responses wire formats) side by side, and a
-gateway config declaring one custom provider per protocol.
+Vertex, Gemini, Azure OpenAI, Bedrock, OpenAI Responses wire formats) side by side,
+and a gateway config declaring one custom provider per protocol.
 ``tests/test_protocol_table.py`` checks that every protocol of the table has a fake
 here, so the parity tests run over all of them."""
 
@@ -13,6 +13,7 @@ from typing import Any
 from conftest import chat_model, provider
 from fake_anthropic import start_fake_anthropic
 from fake_azure import start_fake_azure
+from fake_bedrock import start_fake_bedrock
 from fake_gemini import start_fake_gemini
 from fake_openai import start_fake_openai
 from fake_responses import start_fake_responses
@@ -25,9 +26,14 @@ MODES = ["ok", "tools", "think", "unicode", "nostop", "break", "fail429", "fail5
 @contextmanager
 def running_fakes() -> Iterator[dict[str, str]]:
     """Base URL of each protocol's fake upstream, while they run."""
-    started: list[Any] = [start_fake_openai(), start_fake_anthropic(), start_fake_gemini()]
-    started.append(start_fake_responses())
-    openai, anthropic, gemini, responses = (fake.base_url for fake, _ in started)
+    started: list[Any] = [
+        start_fake_openai(),
+        start_fake_anthropic(),
+        start_fake_gemini(),
+        start_fake_bedrock(),
+        start_fake_responses(),
+    ]
+    openai, anthropic, gemini, bedrock, responses = (fake.base_url for fake, _ in started)
     azure = start_fake_azure()
     urls = {
         "openai": openai,
@@ -35,6 +41,7 @@ def running_fakes() -> Iterator[dict[str, str]]:
         "anthropic-vertex": f"{anthropic}/vertex",
         "gemini": gemini,
         "azure-openai": azure[0].base_url,  # the deployment-path API
+        "bedrock": bedrock,
         "responses": responses,
     }
     try:

@@ -77,7 +77,7 @@ def probes(canary: str) -> list[Probe]:
     found = [
         Probe(f"chat {proto}{' stream' if stream else ''}", chat,
               _chat(f"audit/{proto}", canary, stream=stream))
-        for proto in ("openai", "anthropic", "gemini", "azure-openai", "responses")
+        for proto in ("openai", "anthropic", "gemini", "azure-openai", "bedrock", "responses")
         for stream in (False, True)
     ]
     found += [

@@ -14,6 +14,7 @@ from zdrgate.protocols import (
     anthropic,
     anthropic_vertex,
     azure_openai,
+    bedrock,
     gemini,
     openai,
     responses,
@@ -29,6 +30,7 @@ SPECS: MappingProxyType[Protocol, ProtocolSpec] = MappingProxyType(
             anthropic_vertex.SPEC,
             gemini.SPEC,
             azure_openai.SPEC,
+            bedrock.SPEC,
             responses.SPEC,
         )
     }

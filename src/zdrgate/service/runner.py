@@ -48,7 +48,7 @@ class Runner:
     ) -> tuple[T, Approval]:
         """The first approval whose attempt returns wins. Rate limits and budgets
         admit the request first: nothing is sent if they refuse."""
-        await meter.admit(plan_approvals)
+        plan_approvals = await meter.admit(plan_approvals)
         try:
             for approval in plan_approvals:
                 try:
@@ -71,7 +71,7 @@ class Runner:
     ) -> AsyncGenerator[StreamEvent, None]:
         """The events of the first approval whose stream starts; one usage row at the end.
         Rate limits and budgets admit the request before its first attempt."""
-        await meter.admit(plan_approvals)  # refused: raised before anything is sent
+        plan_approvals = await meter.admit(plan_approvals)  # refused: raised, nothing sent
         served: Endpoint | None = None
         try:
             for approval in plan_approvals:
