@@ -57,6 +57,8 @@ def tool_names(protocol: str, body: dict[str, Any]) -> list[str]:
         return [d["name"] for t in body.get("tools", ()) for d in t["functionDeclarations"]]
     if protocol == "bedrock":
         return [t["toolSpec"]["name"] for t in body.get("toolConfig", {}).get("tools", ())]
+    if protocol == "responses":  # OpenAI's Responses API: flat tool objects
+        return [t["name"] for t in body.get("tools", ())]
     return [t.get("function", t.get("custom", {}))["name"] for t in body.get("tools", ())]
 
 
@@ -90,6 +92,9 @@ def test_functions_become_tools_upstream(protocol: str) -> None:
         assert body["toolConfig"]["functionCallingConfig"]["allowedFunctionNames"] == ["get_time"]
     elif protocol == "bedrock":  # Converse has no switch for parallel calls
         assert body["toolConfig"]["toolChoice"] == {"tool": {"name": "get_time"}}
+    elif protocol == "responses":
+        assert body["tool_choice"] == {"type": "function", "name": "get_time"}
+        assert body["parallel_tool_calls"] is False
     else:
         assert body["tool_choice"] == {"type": "tool", "name": "get_time",
                                        "disable_parallel_tool_use": True}
@@ -99,7 +104,10 @@ def test_functions_become_tools_upstream(protocol: str) -> None:
 def test_function_role_history_becomes_a_tool_exchange(protocol: str) -> None:
     body = sent(protocol, {"messages": LEGACY_HISTORY, "functions": [WEATHER]})
     text = json.dumps(body)
-    assert '"role": "function"' not in text and '"function_call"' not in text
+    assert '"role": "function"' not in text
+    # (the Responses API names its call items "function_call": not the deprecated field)
+    assert '"function_call"' not in text or protocol == "responses"
+    assert "function_call" not in body
     if protocol in ("openai", "azure-openai"):
         call, answer = body["messages"][1], body["messages"][2]
         assert call["tool_calls"][0]["function"]["name"] == "get_weather"
@@ -114,6 +122,11 @@ def test_function_role_history_becomes_a_tool_exchange(protocol: str) -> None:
         blocks = [b for turn in body["messages"] for b in turn["content"]]
         assert blocks[1]["toolUse"]["name"] == "get_weather"
         assert blocks[2]["toolResult"]["toolUseId"] == blocks[1]["toolUse"]["toolUseId"]
+    elif protocol == "responses":
+        call, answer = body["input"][1], body["input"][2]
+        assert call["type"] == "function_call" and call["name"] == "get_weather"
+        assert answer["type"] == "function_call_output"
+        assert answer["call_id"] == call["call_id"]
     else:
         blocks = [b for turn in body["messages"] for b in turn["content"]]
         assert blocks[1]["type"] == "tool_use" and blocks[2]["type"] == "tool_result"
@@ -193,6 +206,8 @@ def test_allowed_tools_cut_the_tool_list(protocol: str) -> None:
         assert body["toolConfig"]["functionCallingConfig"]["mode"] == "ANY"
     elif protocol == "bedrock":
         assert body["toolConfig"]["toolChoice"] == {"any": {}}
+    elif protocol == "responses":
+        assert body["tool_choice"] == "required"
     else:
         assert body["tool_choice"] == {"type": "any"}
 
