@@ -25,6 +25,7 @@ Usage::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -94,6 +95,10 @@ class Counters(Protocol):
 
     async def hit(self, key: str, limit: int) -> float:
         """Count one event against ``limit`` per minute; seconds blocked now (0: not)."""
+
+    async def used_many(self, keys: Sequence[str]) -> list[float]:
+        """USD used (spent + reserved) on each budget counter (0 for none); for the
+        budget metrics (``zdrgate.limits.levels``). Raises StoreUnavailable."""
 
     async def flush(self) -> None:
         """Send queued settlements now."""
