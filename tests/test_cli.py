@@ -159,7 +159,7 @@ def _read_key_file(proc: subprocess.Popen[str]) -> tuple[str, str]:
 
 
 def _wait_ready(url: str, headers: dict[str, str]) -> None:
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 90  # two workers load the catalog on a loaded machine
     while time.monotonic() < deadline:
         try:
             if httpx.get(url + "/models", headers=headers).status_code == 200:
