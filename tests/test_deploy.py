@@ -19,6 +19,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from conftest import REDIS_URL
 from zdrgate.cli import main
 from zdrgate.config import parse_settings
 
@@ -303,3 +304,29 @@ def test_without_migrate_on_start_serve_waits_for_zdrgate_migrate(tmp_path: Path
     assert result.exit_code == 0, result.output
     assert bootstrap_admin_key(store, None, str(tmp_path), migrate_on_start=False) is not None
     store.close()
+
+
+@pytest.mark.services
+def test_readyz_checks_redis_when_it_is_configured(tmp_path: Path, redis_prefix: str) -> None:
+    from starlette.testclient import TestClient  # noqa: PLC0415
+
+    from zdrgate.server.app import create_app  # noqa: PLC0415
+
+    def storage(redis_url: str) -> dict[str, Any]:
+        return {
+            "storage": {
+                "database_url": f"sqlite:///{tmp_path}/z.db",
+                "data_dir": str(tmp_path),
+                "redis_url": redis_url,
+                "redis_key_prefix": redis_prefix,
+            }
+        }
+
+    with TestClient(create_app(parse_settings(storage(REDIS_URL)), environ={})) as client:
+        ready = client.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["checks"]["redis"] == "ok"
+    away = create_app(parse_settings(storage("redis://127.0.0.1:9/0")), environ={})
+    answer = TestClient(away).get("/readyz")  # no lifespan: nothing connects at start
+    assert answer.status_code == 503
+    assert answer.json()["checks"]["redis"] == "unreachable"

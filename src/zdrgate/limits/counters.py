@@ -100,6 +100,9 @@ class Counters(Protocol):
         """USD used (spent + reserved) on each budget counter (0 for none); for the
         budget metrics (``zdrgate.limits.levels``). Raises StoreUnavailable."""
 
+    async def reachable(self) -> bool:
+        """Whether the backend answers now (``/readyz``); never raises."""
+
     async def flush(self) -> None:
         """Send queued settlements now."""
 

@@ -118,6 +118,9 @@ class MemoryCounters:
         entries = [self._used.get(key) for key in keys]
         return [e[0] if e is not None and e[1] > now else 0.0 for e in entries]
 
+    async def reachable(self) -> bool:
+        return True
+
     async def start(self) -> None:
         return None
 

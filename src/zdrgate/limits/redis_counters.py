@@ -38,6 +38,7 @@ from zdrgate.limits.counters import (
 log = logging.getLogger("zdrgate.limits")
 _MAX_QUEUED = 100_000  # settlements kept while Redis is away; beyond, the oldest go
 FLUSH_SECONDS = 0.25
+_PING_SECONDS = 2.0  # /readyz
 _MGET_BATCH = 1000  # budget counters read per round trip at scrape time
 
 # KEYS: settle-rate keys, settle-budget keys, rate keys, budget keys.
@@ -219,6 +220,12 @@ class RedisCounters:
         except (RedisError, OSError, ValueError) as exc:
             raise StoreUnavailable(type(exc).__name__) from None
         return values
+
+    async def reachable(self) -> bool:
+        try:
+            return bool(await asyncio.wait_for(self._client.ping(), _PING_SECONDS))
+        except (RedisError, OSError, TimeoutError):
+            return False
 
     async def flush(self) -> None:
         if self._rates or self._budgets:
