@@ -6,8 +6,10 @@ there at once. On SQLite and on the real PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -15,6 +17,10 @@ import pytest
 from conftest import GatewayFactory, RunningGateway, chat_model, provider
 from databases import DATABASES, database_url
 from fake_openai import FakeOpenAI
+from unit.test_usage_store import EVENT
+from zdrgate.accounts import migrate
+from zdrgate.accounts.store import Store
+from zdrgate.accounts.usage import UsageRecorder, rows_first
 
 pytestmark = pytest.mark.services
 BODY = {"model": "test/chat", "messages": [{"role": "user", "content": "hi"}]}
@@ -67,3 +73,26 @@ def test_a_failed_request_is_answered_after_its_row_is_written(gw: RunningGatewa
     assert response.status_code == 502
     (row,) = gw.state.store.usage_rows()
     assert row["status"] == 502
+
+
+async def test_send_waits_for_the_rows_recorded_before_it(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path}/u.db")
+    migrate.prepare(store.engine, migrate_on_start=True)
+    recorder = UsageRecorder(store, flush_seconds=0)
+    sent: list[object] = []
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append((message["type"], len(store.usage_rows())))
+
+    async def one_request() -> None:
+        wrapped = rows_first(send)  # in the request's own task, as the front app does
+        recorder.record(EVENT)  # not started: nothing will write it, so nothing waits
+        await wrapped({"type": "http.response.start"})
+        await recorder.start()
+        recorder.record(EVENT)
+        await wrapped({"type": "http.response.body"})
+
+    await asyncio.wait_for(asyncio.create_task(one_request()), 10)
+    await recorder.close()
+    assert sent == [("http.response.start", 0), ("http.response.body", 2)]
+    store.close()

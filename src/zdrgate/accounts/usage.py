@@ -103,7 +103,7 @@ class UsageRecorder:
         self._buffer.append(event)
         if not self._pending.is_set():
             self._pending.set()
-        if self.durable and (waiting := _WAITING.get()) is not None:
+        if self.durable and (waiting := _WAITING.get()) is not None and self._writing():
             if self._written is None:
                 self._written = asyncio.get_running_loop().create_future()
             waiting.append(self._written)
@@ -114,6 +114,10 @@ class UsageRecorder:
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run())
+
+    def _writing(self) -> bool:
+        """The writer runs (a response never waits for a row nothing will write)."""
+        return self._task is not None and not self._task.done()
 
     async def close(self) -> None:
         if self._task is not None:
