@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Iterable
 
 log = logging.getLogger("zdrgate.egress")
@@ -29,6 +30,7 @@ MAX_HEAD = 8 * 1024
 _HEAD_TIMEOUT = 10.0
 _CONNECT_TIMEOUT = 10.0
 _CHUNK = 64 * 1024
+_UNSAFE = re.compile(r"[^A-Za-z0-9.:\[\]-]")  # a log line gets a host name, nothing else
 
 
 class EgressProxy:
@@ -66,7 +68,8 @@ class EgressProxy:
         host, _, port = parts[1].decode("ascii", "replace").rpartition(":")
         target = (host.strip("[]").lower(), int(port) if port.isdigit() else -1)
         if target not in self.allowed:
-            log.warning("egress refused: %s:%s is not on the allowlist", target[0][:253], port[:5])
+            shown = _UNSAFE.sub("?", parts[1].decode("ascii", "replace"))[:260]
+            log.warning("egress refused: %s is not on the allowlist", shown)
             await _answer(writer, b"403 Forbidden")
             return None
         return target
