@@ -75,10 +75,15 @@ def test_every_v1_path_needs_a_key(upstream: FakeOpenAI, make_gateway: GatewayFa
 def test_too_many_failed_keys_from_one_address_get_429_with_retry_after(
     upstream: FakeOpenAI, make_gateway: GatewayFactory
 ) -> None:
-    gw = make_gateway({"p": provider(upstream.base_url, [chat_model()])})
+    # 5 a minute (a token back every 12 s): the test does not race the refill on a
+    # loaded machine, as it could at the default 20 (every 3 s).
+    gw = make_gateway(
+        {"p": provider(upstream.base_url, [chat_model()])},
+        extra={"limits": {"failed_auth_per_minute": 5}},
+    )
     bad = {"Authorization": "Bearer zdr-abc-wrong"}
-    statuses = [httpx.get(gw.v1 + "/models", headers=bad).status_code for _ in range(25)]
-    assert statuses[:20] == [401] * 20
+    statuses = [httpx.get(gw.v1 + "/models", headers=bad).status_code for _ in range(8)]
+    assert statuses[:5] == [401] * 5
     blocked = httpx.post(gw.v1 + "/chat/completions", json=CHAT, headers=bad)
     assert blocked.status_code == 429
     assert blocked.json()["error"]["code"] == "too_many_failed_authentications"

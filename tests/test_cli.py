@@ -159,7 +159,7 @@ def _read_key_file(proc: subprocess.Popen[str]) -> tuple[str, str]:
 
 
 def _wait_ready(url: str, headers: dict[str, str]) -> None:
-    deadline = time.monotonic() + 90  # two workers load the catalog on a loaded machine
+    deadline = time.monotonic() + 120  # not a timing test: a loaded CI machine starts slowly
     while time.monotonic() < deadline:
         try:
             if httpx.get(url + "/models", headers=headers).status_code == 200:

@@ -53,14 +53,14 @@ def signin(
     upstream: FakeOpenAI,
     make_gateway: GatewayFactory,
 ) -> Any:
-    def make(**accounts: Any) -> RunningGateway:
+    def make(limits: dict[str, Any] | None = None, **accounts: Any) -> RunningGateway:
         storage: dict[str, Any] = {"database_url": db_url, "data_dir": str(tmp_path)}
         if redis_prefix:
             storage |= {"redis_url": REDIS_URL, "redis_key_prefix": redis_prefix}
-        gw = make_gateway(
-            {"p": provider(upstream.base_url, [chat_model()])},
-            extra={"storage": storage, "accounts": accounts},
-        )
+        extra: dict[str, Any] = {"storage": storage, "accounts": accounts}
+        if limits:
+            extra["limits"] = limits
+        gw = make_gateway({"p": provider(upstream.base_url, [chat_model()])}, extra=extra)
         gw.state.store.migrate()
         return gw
 
@@ -150,11 +150,13 @@ def test_logout_ends_the_session_at_once(signin: Any) -> None:
 
 
 def test_wrong_passwords_are_401_then_429_with_retry_after(signin: Any) -> None:
-    gw = signin()
+    # 4 a minute: a token comes back every 15 s, far longer than four argon2 checks take
+    # even on a loaded machine (with the default 20, one came back every 3 s).
+    gw = signin(limits={"failed_auth_per_minute": 4})
     with_password(gw)
     wrong = {"email": EMAIL, "password": "not the password"}
     unknown = {"email": "nobody@example.org", "password": PASSWORD}
-    for n in range(20):
+    for n in range(4):
         reply = httpx.post(gw.url + "/auth/login", json=wrong if n % 2 else unknown)
         assert reply.status_code == 401
         assert reply.json()["error"]["code"] == "invalid_credentials"

@@ -45,6 +45,10 @@ class ServerSettings(_Strict):
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)
     """On SIGTERM, stop accepting and let open requests and streams finish for this
     long (their usage is recorded), then cut what is left."""
+    worker_start_seconds: int = Field(default=60, gt=0)
+    """With ``--workers N``: how long a worker may take to start (and to answer the
+    supervisor's liveness ping) before it is replaced. uvicorn's default, 5 s, is shorter
+    than a worker's start on a loaded machine, which then restarts workers forever."""
     public_url: str = ""
     """The address people reach the gateway at, e.g. ``https://ai.example.org``: the
     base of invite links. Empty: ``http://host:port``."""

@@ -48,10 +48,6 @@ SERVER_OPTIONS: dict[str, Any] = server_options(ServerSettings())  # the default
 
 
 FIRST_KEY_FILE = "first-admin-key"
-WORKER_START_SECONDS = 60
-"""How long the supervisor waits for a worker's answer before it replaces it. Its
-default (5 s) is shorter than a new worker takes to import and load the catalog on a
-busy machine: every worker was replaced before it served, again and again."""
 
 
 def bootstrap_admin_key(
@@ -109,7 +105,7 @@ def run(
             "zdrgate.server.run:app_from_environment",
             factory=True,
             workers=workers,
-            timeout_worker_healthcheck=WORKER_START_SECONDS,
+            timeout_worker_healthcheck=settings.server.worker_start_seconds,
             **options,
         )
         return
