@@ -235,6 +235,8 @@ def build_providers(reviewed: Reviewed) -> dict[str, Json]:
         if item.get("requires_base_url"):
             provider["requires_base_url"] = True
             provider["base_url_hosts"] = sorted(item["base_url_hosts"])
+        if item.get("requires_deployment"):
+            provider["requires_deployment"] = True
         check_placeholders(pid, provider)
         out[pid] = provider
     return out

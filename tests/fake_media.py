@@ -89,7 +89,13 @@ class FakeMedia:
             data = [{"url": "https://cdn.elsewhere.invalid/x.png"}]
         else:
             data = [{"b64_json": self.b64, "revised_prompt": None} for _ in range(n)]
-        usage = {"input_tokens": 20, "output_tokens": 1000 * n, "total_tokens": 20 + 1000 * n}
+        usage = {
+            "input_tokens": 20,
+            "output_tokens": 1000 * n,
+            "total_tokens": 20 + 1000 * n,
+            "input_tokens_details": {"text_tokens": 20, "image_tokens": 0},
+            "output_tokens_details": {"image_tokens": 1000 * n, "text_tokens": 0},
+        }
         answer = {"created": int(time.time()), "data": data, "usage": usage}
         if mode.startswith("gpt-image"):
             answer.update(size=body.get("size", "1024x1024"), quality="high", output_format="png")

@@ -1,5 +1,5 @@
 """A fake upstream for every protocol of the table (OpenAI, Anthropic and Claude on
-Vertex, Gemini wire formats) side by side, and a gateway config declaring one custom
+Vertex, Gemini, Azure OpenAI wire formats) side by side, and a gateway config declaring one custom
 provider per protocol. ``tests/test_protocol_table.py`` checks that every protocol of
 the table has a fake here, so the parity tests run over all of them."""
 
@@ -11,6 +11,7 @@ from typing import Any
 
 from conftest import chat_model, provider
 from fake_anthropic import start_fake_anthropic
+from fake_azure import start_fake_azure
 from fake_gemini import start_fake_gemini
 from fake_openai import start_fake_openai
 from zdrgate.protocols.table import protocol_names
@@ -24,16 +25,18 @@ def running_fakes() -> Iterator[dict[str, str]]:
     """Base URL of each protocol's fake upstream, while they run."""
     started = [start_fake_openai(), start_fake_anthropic(), start_fake_gemini()]
     openai, anthropic, gemini = (fake.base_url for fake, _ in started)
+    azure = start_fake_azure()
     urls = {
         "openai": openai,
         "anthropic": anthropic,
         "anthropic-vertex": f"{anthropic}/vertex",
         "gemini": gemini,
+        "azure-openai": azure[0].base_url,  # the deployment-path API
     }
     try:
         yield urls
     finally:
-        for _, server in started:
+        for _, server in [*started, azure]:
             server.stop()
 
 

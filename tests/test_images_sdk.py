@@ -37,6 +37,11 @@ def test_sdk_generates_base64_images(media: FakeMedia, make_gateway: GatewayFact
     assert result.data is not None and len(result.data) == 2
     assert base64.b64decode(result.data[0].b64_json or "") == media.image
     assert result.usage is not None and result.usage.output_tokens == 2000
+    # the upstream's token details reach the SDK as the objects its types promise
+    assert result.usage.input_tokens_details.text_tokens == 20
+    assert result.usage.input_tokens_details.image_tokens == 0
+    details = raw.http_response.json()["usage"]["output_tokens_details"]
+    assert details == {"image_tokens": 2000, "text_tokens": 0}
     assert raw.headers["x-zdr-endpoint"] == "zdr/gpt-image-1"
     sent = media.requests[-1]
     assert sent.body == {

@@ -85,11 +85,38 @@ def test_request_fields_match_the_wire_models(
     body = document["paths"][path]["post"]["requestBody"]["content"]["application/json"]
     name = body["schema"]["$ref"].rsplit("/", 1)[1]
     schema = document["components"]["schemas"][name]
+    # Fields refused whatever their value are not accepted properties (x-zdrgate-refused).
+    refused = {r["field"] for r in schema.get("x-zdrgate-refused", ()) if "value" not in r}
     fields = {f.alias or n for n, f in model.model_fields.items()}
-    assert set(schema["properties"]) == fields
+    assert set(schema["properties"]) == fields - refused
     required = {f.alias or n for n, f in model.model_fields.items() if f.is_required()}
     assert set(schema.get("required", ())) == required
     assert schema.get("additionalProperties") is False  # unknown fields are refused
+
+
+def test_refused_chat_fields_are_described_with_their_codes(
+    document: dict[str, Any], served: str
+) -> None:
+    """Each field of ``x-zdrgate-refused`` is refused with the code it names."""
+    schema = document["components"]["schemas"]["ChatRequest"]
+    listed = schema["x-zdrgate-refused"]
+    assert {r["field"] for r in listed} >= {"web_search_options", "audio", "modalities"}
+    values = {"web_search_options": {}, "audio": {"voice": "alloy", "format": "mp3"}}
+    for refusal in listed:
+        field = refusal["field"]
+        value = [refusal["value"]] if field == "modalities" else values.get(field)
+        body = {"model": "test/chat", "messages": [{"role": "user", "content": "hi"}],
+                field: refusal.get("value", value) if field != "modalities" else value}
+        response = httpx.post(
+            served + "/v1/chat/completions", json=body,
+            headers={"Authorization": f"Bearer {MASTER}"},
+        )
+        assert response.status_code == 400, field
+        error = response.json()["error"]
+        assert (error["code"], error["param"]) == (refusal["code"], field)
+        assert refusal["why"] in error["message"]
+        if "value" not in refusal:
+            assert field not in schema["properties"]  # not an accepted field
 
 
 def test_errors_are_described_as_the_envelope(document: dict[str, Any]) -> None:

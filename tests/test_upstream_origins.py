@@ -22,6 +22,7 @@ from zdrgate.policy import PolicyEngine, Reason
 
 ATTESTED = {"reference": "ZDR amendment", "attested_on": "2026-11-02"}
 AZURE_MODEL = "openai/gpt-4o-mini"
+DEPLOYED = {AZURE_MODEL: "mini-prod"}  # Azure reaches a model through a named deployment
 
 
 def served(providers: dict[str, Any]) -> Catalog:
@@ -56,7 +57,8 @@ def test_placeholder_providers_are_marked_in_the_shipped_catalog() -> None:
 
 
 def test_placeholder_url_is_unroutable_even_attested_with_a_key() -> None:
-    catalog = served({"azure": {"api_key": "k", "zdr_attestation": ATTESTED}})
+    conf = {"api_key": "k", "zdr_attestation": ATTESTED, "deployments": DEPLOYED}
+    catalog = served({"azure": conf})
     assert reasons_of(catalog, AZURE_MODEL, "azure") == {Reason.UPSTREAM_NOT_CONFIGURED}
 
 
@@ -65,6 +67,7 @@ def test_setting_base_url_makes_it_routable() -> None:
         "api_key": "k",
         "zdr_attestation": ATTESTED,
         "base_url": "https://my-resource.openai.azure.com/openai/v1",
+        "deployments": DEPLOYED,
     }
     assert reasons_of(served({"azure": conf}), AZURE_MODEL, "azure") == set()
 
@@ -146,8 +149,11 @@ def test_other_port_of_the_catalog_host_is_another_origin() -> None:
 
 
 def test_placeholder_provider_host_must_match_the_catalog_pattern() -> None:
-    good = {**openai_conf("https://mine.openai.azure.com/openai/v1")}
-    bad = {**openai_conf("https://mine.openai.azure.com.evil.example/openai/v1")}
+    good = {**openai_conf("https://mine.openai.azure.com/openai/v1"), "deployments": DEPLOYED}
+    bad = {
+        **openai_conf("https://mine.openai.azure.com.evil.example/openai/v1"),
+        "deployments": DEPLOYED,
+    }
     assert reasons_of(served({"azure": good}), AZURE_MODEL, "azure") == set()
     assert reasons_of(served({"azure": bad}), AZURE_MODEL, "azure") == {
         Reason.ORIGIN_NOT_ATTESTED

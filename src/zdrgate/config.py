@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -201,10 +202,14 @@ class ModelSettings(_Strict):
         return value
 
 
+_DEPLOYMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_API_VERSION = re.compile(r"^[a-z0-9][a-z0-9.-]{0,31}$")
+
+
 class ProviderSettings(_Strict):
     protocol: str | None = None
     """A name from the protocol table (``zdrgate.protocols.table``): openai, anthropic,
-    anthropic-vertex, gemini."""
+    anthropic-vertex, gemini, azure-openai."""
     auth: str | None = None
     """How the key travels (bearer, x-api-key, x-goog-api-key, api-key); default: the
     protocol's own (its spec's ``auth``)."""
@@ -221,6 +226,32 @@ class ProviderSettings(_Strict):
     the URL. Default: on for a provider the catalog does not know (self-hosted), off
     for catalog providers."""
     models: list[ModelSettings] = Field(default_factory=list)
+    deployments: dict[str, str] = Field(default_factory=dict)
+    """Azure OpenAI: public model id -> the name of the deployment that serves it on the
+    resource (``"openai/gpt-4o" = "gpt4o-prod"``). A catalog model left out is not routed
+    there (``deployment_not_mapped``)."""
+    api_version: str | None = None
+    """Azure OpenAI's ``api-version`` query parameter. Default: ``2024-10-21`` on the
+    deployment-path API (``base_url`` ending ``/openai``), none on the v1 API
+    (``base_url`` ending ``/openai/v1``)."""
+
+    @field_validator("deployments")
+    @classmethod
+    def _deployment_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for model_id, name in value.items():
+            if not _DEPLOYMENT.match(name):
+                raise ValueError(
+                    f"{model_id!r}: {name!r} is not a deployment name (letters, digits, "
+                    "'.', '_', '-'; up to 64)"
+                )
+        return value
+
+    @field_validator("api_version")
+    @classmethod
+    def _api_version(cls, value: str | None) -> str | None:
+        if value is not None and not _API_VERSION.match(value):
+            raise ValueError("must look like 2024-10-21, 2025-04-01-preview or preview")
+        return value
 
     @field_validator("protocol")
     @classmethod

@@ -76,6 +76,13 @@ def explain_rows(model: Model, engine: PolicyEngine, today: dt.date) -> list[dic
 
 
 def _explain(endpoint: Endpoint, reasons: tuple[str, ...]) -> dict[str, Any]:
+    row = _explain_policy(endpoint, reasons)
+    if endpoint.deployment is not None:  # the Azure deployment the config maps it to
+        row["deployment"] = endpoint.deployment
+    return row
+
+
+def _explain_policy(endpoint: Endpoint, reasons: tuple[str, ...]) -> dict[str, Any]:
     policy = endpoint.policy
     return {
         "endpoint": endpoint.id,

@@ -61,7 +61,8 @@ def probes(canary: str) -> list[Probe]:
     found = [
         Probe(f"chat {proto}{' stream' if stream else ''}", chat,
               _chat(f"audit/{proto}", canary, stream=stream))
-        for proto in ("openai", "anthropic", "gemini") for stream in (False, True)
+        for proto in ("openai", "anthropic", "gemini", "azure-openai")
+        for stream in (False, True)
     ]
     found += [
         Probe("chat tools", chat, _chat("audit/openai", canary, tools=[tool])),

@@ -81,6 +81,7 @@ def audit_settings(settings: Settings, base_url: str) -> Settings:
                    ("audit/embed", "embed", ["text"], ["embeddings"])],
         "anthropic": [("audit/anthropic", "echo", ["text"], ["text"])],
         "gemini": [("audit/gemini", "echo", ["text"], ["text"])],
+        "azure-openai": [("audit/azure-openai", "echo", ["text"], ["text"])],
     }
     providers = {
         f"audit-{protocol}": {

@@ -9,7 +9,8 @@ File shape (``schema_version`` 1), written by ``scripts/build_catalog.py``::
                              "regional_base_urls": {"eu": url}, "policy": "groq",
                              "asset_origins"?: ["https://cdn.example"],
                              "requires_base_url"?: true,
-                             "base_url_hosts"?: ["*.openai.azure.com"]}},
+                             "base_url_hosts"?: ["*.openai.azure.com"],
+                             "requires_deployment"?: true}},
       "models": [{"id", "name", "context_length", "input_modalities",
                   "output_modalities", "description", "created",
                   "endpoints": [{"provider", "upstream_id", "policy"?, "region"?,
@@ -22,7 +23,9 @@ File shape (``schema_version`` 1), written by ``scripts/build_catalog.py``::
 An endpoint without ``policy`` has its provider's record. A provider with
 ``requires_base_url`` ships a placeholder URL: its endpoints are unroutable
 (``upstream_not_configured``) until the operator sets ``base_url`` to a host that
-``base_url_hosts`` matches.
+``base_url_hosts`` matches. A provider with ``requires_deployment`` (Azure OpenAI)
+reaches a model through a deployment the operator names: an endpoint whose model the
+config maps to no deployment is unroutable (``deployment_not_mapped``).
 """
 
 from __future__ import annotations
@@ -111,6 +114,7 @@ def parse_provider(pid: str, raw: dict[str, Any], policies: dict[str, PolicyReco
         asset_origins=tuple(raw.get("asset_origins", ())),
         requires_base_url=bool(raw.get("requires_base_url", False)),
         base_url_hosts=tuple(raw.get("base_url_hosts", ())),
+        requires_deployment=bool(raw.get("requires_deployment", False)),
     )
 
 

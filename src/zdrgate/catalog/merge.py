@@ -49,11 +49,38 @@ def build_catalog(
     for pid, conf in settings.providers.items():
         if pid not in providers:
             providers[pid] = _custom_provider(pid, conf, environ)
-    models = {mid: _rebind(m, providers) for mid, m in base.models.items()}
+    deployments = {pid: conf.deployments for pid, conf in settings.providers.items()}
+    models = {mid: _rebind(m, providers, deployments) for mid, m in base.models.items()}
     for pid, conf in settings.providers.items():
         for model_conf in conf.models:
-            _add_endpoint(models, providers[pid], model_conf)
+            _add_endpoint(models, providers[pid], model_conf, conf.deployments.get(model_conf.id))
+        _check_deployments(pid, providers[pid], conf, models)
     return Catalog(providers=providers, models=models)
+
+
+# Settings that address a model by an operator-named deployment (docs/configuration.md).
+_DEPLOYMENT_PROTOCOLS = frozenset({Protocol.AZURE_OPENAI})
+
+
+def _check_deployments(
+    pid: str, provider: Provider, conf: ProviderSettings, models: dict[str, Model]
+) -> None:
+    """``deployments`` and ``api_version`` belong to a deployment protocol, and each
+    mapped model must be one the provider serves (a typo would leave it unrouted)."""
+    if provider.protocol not in _DEPLOYMENT_PROTOCOLS:
+        for key in ("deployments", "api_version"):
+            if getattr(conf, key):
+                raise ConfigError(
+                    f"providers.{pid}.{key}: only for a provider of protocol azure-openai"
+                )
+        return
+    for model_id in conf.deployments:
+        model = models.get(model_id)
+        if model is None or all(e.provider.id != pid for e in model.endpoints):
+            raise ConfigError(
+                f"providers.{pid}.deployments: {model_id!r} is not a model this provider "
+                "serves (zdrgate models --all --json lists them)"
+            )
 
 
 # A date written today east of UTC is tomorrow for a gateway running on UTC.
@@ -110,6 +137,7 @@ def _with_credentials(
         asset_origins=_origins(conf, provider.asset_origins),
         auth=Auth(conf.auth) if conf.auth else provider.auth,
         inline_image_urls=bool(conf.inline_image_urls),
+        api_version=conf.api_version or provider.api_version,
     )
 
 
@@ -151,6 +179,7 @@ def _custom_provider(pid: str, conf: ProviderSettings, environ: Mapping[str, str
         # A self-hosted server sits on the operator's network: it must not be handed
         # a client's URL to fetch (SSRF from inside). The gateway fetches it, guarded.
         inline_image_urls=conf.inline_image_urls is not False,
+        api_version=conf.api_version,
     )
 
 
@@ -170,13 +199,21 @@ def _declared_policy(conf: PolicyOverride | None) -> PolicyRecord:
     )
 
 
-def _rebind(model: Model, providers: dict[str, Provider]) -> Model:
-    """Point a model's endpoints at the configured providers, keeping their own records."""
-    endpoints = tuple(_rebind_endpoint(e, providers[e.provider.id]) for e in model.endpoints)
+def _rebind(
+    model: Model, providers: dict[str, Provider], deployments: dict[str, dict[str, str]]
+) -> Model:
+    """Point a model's endpoints at the configured providers, keeping their own records,
+    with the deployment the operator named for the model (if any)."""
+    endpoints = tuple(
+        _rebind_endpoint(
+            e, providers[e.provider.id], deployments.get(e.provider.id, {}).get(model.id)
+        )
+        for e in model.endpoints
+    )
     return dataclasses.replace(model, endpoints=endpoints)
 
 
-def _rebind_endpoint(endpoint: Endpoint, provider: Provider) -> Endpoint:
+def _rebind_endpoint(endpoint: Endpoint, provider: Provider, deployment: str | None) -> Endpoint:
     # An endpoint with a record of its own keeps it. The operator's attestation of an
     # agreement with the provider reaches it only if that record needs an agreement:
     # a record that offers no ZDR (DALL-E, a free tier) stays as the catalog has it.
@@ -185,10 +222,12 @@ def _rebind_endpoint(endpoint: Endpoint, provider: Provider) -> Endpoint:
         policy = provider.policy
     elif policy.zdr in ATTESTABLE and provider.policy.attestation is not None:
         policy = dataclasses.replace(policy, attestation=provider.policy.attestation)
-    return dataclasses.replace(endpoint, provider=provider, policy=policy)
+    return dataclasses.replace(endpoint, provider=provider, policy=policy, deployment=deployment)
 
 
-def _add_endpoint(models: dict[str, Model], provider: Provider, conf: ModelSettings) -> None:
+def _add_endpoint(
+    models: dict[str, Model], provider: Provider, conf: ModelSettings, deployment: str | None
+) -> None:
     endpoint = Endpoint(
         model_id=conf.id,
         provider=provider,
@@ -201,6 +240,7 @@ def _add_endpoint(models: dict[str, Model], provider: Provider, conf: ModelSetti
         prompt_price=conf.prompt_price,
         completion_price=conf.completion_price,
         image_price=conf.image_price,
+        deployment=deployment,
     )
     existing = models.get(conf.id)
     if existing is None:

@@ -25,6 +25,7 @@ class Protocol(StrEnum):
     ANTHROPIC = "anthropic"
     ANTHROPIC_VERTEX = "anthropic-vertex"  # Messages bodies over Vertex's rawPredict
     GEMINI = "gemini"
+    AZURE_OPENAI = "azure-openai"  # OpenAI bodies, addressed by Azure deployment
 
 
 class Auth(StrEnum):
@@ -118,6 +119,12 @@ class Provider:
     # Hosts (fnmatch patterns) the catalog's policy record covers over https; empty:
     # the hosts of base_url and regional_base_urls.
     base_url_hosts: tuple[str, ...] = ()
+    # A model is reached by a deployment the operator named (Azure OpenAI): an endpoint
+    # is unroutable until config maps its model id to one (``deployments``).
+    requires_deployment: bool = False
+    # The ``api-version`` query parameter, for protocols that version by query
+    # (Azure OpenAI); None: the protocol's default.
+    api_version: str | None = None
     # False when the operator moved base_url to an origin neither the catalog's record
     # nor the operator's attestation covers (set by the config merge).
     origin_covered: bool = True
@@ -140,6 +147,7 @@ class Endpoint:
     completion_price: float | None = None  # USD per million output tokens
     image_price: float | None = None  # USD per generated image
     region: str | None = None
+    deployment: str | None = None  # the operator's name for it (Azure OpenAI), from config
 
     @property
     def id(self) -> str:

@@ -96,6 +96,8 @@ def endpoint_reasons(
         reasons.append(Reason.UPSTREAM_NOT_CONFIGURED)
     elif not endpoint.provider.origin_covered and _uses_base_url(endpoint):
         reasons.append(Reason.ORIGIN_NOT_ATTESTED)  # the record speaks for other servers
+    if endpoint.provider.requires_deployment and endpoint.deployment is None:
+        reasons.append(Reason.DEPLOYMENT_NOT_MAPPED)  # no name to reach the model by
     if not endpoint.provider.api_key:
         reasons.append(Reason.NO_CREDENTIALS)
     reasons.extend(_request_reasons(endpoint, constraints))

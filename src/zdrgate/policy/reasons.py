@@ -22,6 +22,7 @@ class Reason(StrEnum):
     ORIGIN_NOT_ATTESTED = "origin_not_attested"
     STALE_ATTESTATION = "stale_attestation"
     EVIDENCE_UNDER_REVIEW = "evidence_under_review"
+    DEPLOYMENT_NOT_MAPPED = "deployment_not_mapped"
 
 
 _TEXT = {
@@ -45,6 +46,8 @@ _TEXT = {
     Reason.OUTSIDE_REGION: "not in the region the API key is limited to",
     Reason.UPSTREAM_NOT_CONFIGURED: "the catalog's base URL is a placeholder the operator "
     "has not replaced",
+    Reason.DEPLOYMENT_NOT_MAPPED: "the provider serves models through deployments the "
+    "operator names, and the config maps this model to none",
     Reason.ORIGIN_NOT_ATTESTED: "base_url points to an origin the policy record does not "
     "cover and the operator's attestation does not name",
 }

@@ -16,7 +16,14 @@ import orjson
 from zdrgate.catalog.model import Endpoint
 from zdrgate.errors import InvalidRequest
 from zdrgate.protocols.common import JSON
-from zdrgate.wire.chat import ChatRequest, Message
+from zdrgate.wire.chat import (
+    ChatRequest,
+    CustomTool,
+    CustomToolCall,
+    Message,
+    NamedCustomChoice,
+    Tool,
+)
 
 _DATA_URL = re.compile(r"^data:([\w.+-]+/[\w.+-]+)(?:;[^,;]*)*;base64,(.*)$", re.DOTALL)
 DEFAULT_MAX_TOKENS = 4096
@@ -46,7 +53,14 @@ def text_of(content: str | list[Any] | None) -> str:
         return ""
     if isinstance(content, str):
         return content
-    return "".join(part.text for part in content if part.type == "text")
+    return "".join(_part_text(part) for part in content)
+
+
+def _part_text(part: Any) -> str:
+    """A text part's text; an assistant's refusal part is what it said, too."""
+    if part.type == "text":
+        return str(part.text)
+    return str(part.refusal) if part.type == "refusal" else ""
 
 
 def tool_arguments(raw: str) -> dict[str, Any]:
@@ -100,8 +114,38 @@ def system_text(messages: list[Message]) -> str:
 
 
 def refuse_n(request: ChatRequest, protocol: str) -> None:
+    """A protocol that answers one choice per call cannot stream ``n > 1`` (the service
+    fans a non-streamed one out into n calls; see its spec's ``one_choice_per_call``)."""
     if request.n is not None and request.n > 1:
-        raise InvalidRequest(f"n > 1 is not supported by the {protocol} protocol.", param="n")
+        raise InvalidRequest(
+            f"n > 1 cannot be streamed over the {protocol} protocol, which answers one "
+            "choice per call: send it without stream (zdrgate then makes n calls), or "
+            "choose a model served over the openai or gemini protocols.",
+            param="n",
+            code="n_unsupported",
+        )
+
+
+def refuse_custom_tools(request: ChatRequest, protocol: str) -> None:
+    """Custom (free-form input) tools exist only in OpenAI's protocol."""
+    custom = any(isinstance(t, CustomTool) for t in request.tools or ()) or isinstance(
+        request.tool_choice, NamedCustomChoice
+    )
+    custom = custom or any(
+        isinstance(c, CustomToolCall) for m in request.messages for c in m.tool_calls or ()
+    )
+    if custom:
+        raise InvalidRequest(
+            f"Custom tools (type 'custom') are not supported by the {protocol} protocol; "
+            "declare them as function tools.",
+            param="tools",
+            code="custom_tools_unsupported",
+        )
+
+
+def function_tools(request: ChatRequest) -> list[Tool]:
+    """The request's function tools (after :func:`refuse_custom_tools`: all of them)."""
+    return [t for t in request.tools or () if isinstance(t, Tool)]
 
 
 def usage(

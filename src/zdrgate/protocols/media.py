@@ -27,6 +27,9 @@ class ImageBatch:
     input_tokens: int = 0
     output_tokens: int = 0
     details: JSON = field(default_factory=dict)  # size, quality, background, output_format
+    # The upstream's usage.input_tokens_details / output_tokens_details (token counts
+    # only), kept so OpenAI's SDK finds the objects its types promise.
+    usage_details: JSON = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,6 +63,9 @@ class ProtocolSpec:
     embeddings: EmbeddingCodec | None = None
     inline_images_only: bool = False
     """The upstream cannot fetch an image URL: the gateway fetches (guarded) and inlines."""
+    one_choice_per_call: bool = False
+    """The upstream answers one choice per call: ``n > 1`` is fanned out into n calls
+    (not streamed: the codec refuses a stream with ``n_unsupported``)."""
     inbound: InboundCodec | None = None
     """Set for the protocols zdrgate also serves to clients."""
 

@@ -7,6 +7,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 
 from zdrgate.errors import InvalidRequest, StorageFeatureRefused
+from zdrgate.wire.refusals import REFUSAL_CODES
 
 # Request fields of OpenAI, Gemini and Anthropic APIs that store content provider-side.
 STORAGE_FIELDS = frozenset(
@@ -45,6 +46,9 @@ def invalid_from(exc: ValidationError) -> InvalidRequest:
             "We could not parse the JSON body of your request. Send valid JSON.",
             code="invalid_json",
         )
+    if error["type"] in REFUSAL_CODES:  # a published field zdrgate refuses, and why
+        field = str(error.get("ctx", {}).get("field", "")) or None
+        return InvalidRequest(error["msg"], param=field, code=error["type"])
     if error["type"] == "extra_forbidden" and loc in STORAGE_FIELDS:
         return StorageFeatureRefused(
             f"'{loc}' makes the provider keep content (cached contents, background runs or "

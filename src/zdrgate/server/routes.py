@@ -18,6 +18,7 @@ from zdrgate.server.responses import JSONBytes, gzipped_json
 from zdrgate.server.state import AppState
 from zdrgate.server.streaming import DONE, OpenAIRenderer
 from zdrgate.wire.chat import ChatRequest
+from zdrgate.wire.compat import canonical, function_call_answer, function_call_chunk, uses_functions
 
 
 def state_of(request: Request) -> AppState:
@@ -43,16 +44,19 @@ async def chat_completions(state: AppState, scope: Scope, body: bytes) -> ASGIAp
     front app calls it without a Starlette request, after authenticating the caller
     into the scope): the response, as an ASGI app."""
     principal: Principal = scope[PRINCIPAL]
-    chat = parse_body(ChatRequest, body)
-    receipt = Receipting(state.receipts, body, chat.model_fields_set, scope["headers"])
+    given = parse_body(ChatRequest, body)
+    receipt = Receipting(state.receipts, body, given.model_fields_set, scope["headers"])
+    chat = canonical(given)  # deprecated and partly supported shapes, translated once
+    legacy = uses_functions(given)  # answered as message.function_call
     demand = chat_demand(len(body), chat)
     if chat.stream:
         events = state.gateway.stream(chat, principal, demand)
         keepalive = state.settings.server.stream_keepalive_seconds
         include_usage = bool(chat.stream_options and chat.stream_options.include_usage)
-        return receipt.stream(events, keepalive, OpenAIRenderer(include_usage), DONE)
+        renderer = OpenAIRenderer(include_usage, function_call_chunk if legacy else None)
+        return receipt.stream(events, keepalive, renderer, DONE)
     result, served = await state.gateway.chat(chat, principal, demand)
-    return receipt.json(result, served)
+    return receipt.json(function_call_answer(result) if legacy else result, served)
 
 
 async def list_models(request: Request) -> JSONBytes:

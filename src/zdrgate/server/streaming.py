@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from typing import Protocol
 
 import orjson
@@ -52,8 +52,11 @@ class OpenAIRenderer:
 
     keepalive = b": keep-alive\n\n"
 
-    def __init__(self, include_usage: bool) -> None:
+    def __init__(
+        self, include_usage: bool, reshape: Callable[[JSON], JSON] | None = None
+    ) -> None:
         self.include_usage = include_usage
+        self.reshape = reshape  # the client's shape of a chunk (deprecated function_call)
         self._last: JSON = {}  # the last chunk sent: a failure chunk continues its id
 
     def render(self, event: StreamEvent) -> list[bytes]:
@@ -61,6 +64,8 @@ class OpenAIRenderer:
             items = event.items if self.include_usage else [c for c in event.items if _shown(c)]
             if not items:
                 return []
+            if self.reshape is not None:
+                items = [self.reshape(c) for c in items]
             self._last = items[-1]
             return [b"".join([b"data: %b\n\n" % orjson.dumps(c) for c in items])]
         if isinstance(event, StreamEnd):

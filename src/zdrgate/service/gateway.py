@@ -27,6 +27,7 @@ from zdrgate.service.embeddings import ROUTE as EMBEDDINGS_ROUTE
 from zdrgate.service.embeddings import create_embeddings
 from zdrgate.service.entitlements import entitled
 from zdrgate.service.events import StreamEvent
+from zdrgate.service.fanout import fan_out, fanned_out
 from zdrgate.service.images import ROUTE as IMAGES_ROUTE
 from zdrgate.service.images import generate_images, refuse_url_answers
 from zdrgate.service.media import media_constraints
@@ -114,8 +115,16 @@ class Gateway:
 
         async def attempt(approval: Approval) -> JSON:
             endpoint = approval.endpoint
-            codec = spec_for(endpoint.provider.protocol).require_chat()
-            call = codec.build_chat(endpoint, await prepared.for_endpoint(endpoint))
+            spec = spec_for(endpoint.provider.protocol)
+            codec = spec.require_chat()
+            given = await prepared.for_endpoint(endpoint)
+            calls = fanned_out(given, spec.one_choice_per_call)
+            if calls > 1:  # one choice per call upstream: n calls, one answer
+                call = codec.build_chat(endpoint, given.model_copy(update={"n": None}))
+                return await fan_out(
+                    calls, lambda: self.runner.call_json(approval, call, codec.parse_chat)
+                )
+            call = codec.build_chat(endpoint, given)
             return await self.runner.call_json(approval, call, codec.parse_chat)
 
         result, approval = await self.runner.first(plan.approvals, meter, attempt)

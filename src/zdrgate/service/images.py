@@ -95,6 +95,7 @@ def render(batch: ImageBatch, images: list[GeneratedImage]) -> JSON:
             "input_tokens": batch.input_tokens,
             "output_tokens": batch.output_tokens,
             "total_tokens": batch.input_tokens + batch.output_tokens,
+            **batch.usage_details,
         }
     return body
 

@@ -19,6 +19,7 @@ from zdrgate.wire.chat import ChatRequest, ProviderPreferences
 
 _CREDENTIAL_HINT = "set {env} to make it routable"
 _BASE_URL_HINT = "set providers.{provider}.base_url"
+_DEPLOYMENT_HINT = "map it in providers.{provider}.deployments"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +127,8 @@ def _rejection_line(endpoint: Endpoint, reasons: tuple[Reason, ...]) -> str:
             text = f"{text} ({_CREDENTIAL_HINT.format(env=env)})"
         elif reason is Reason.UPSTREAM_NOT_CONFIGURED:
             text = f"{text} ({_BASE_URL_HINT.format(provider=endpoint.provider.id)})"
+        elif reason is Reason.DEPLOYMENT_NOT_MAPPED:
+            text = f"{text} ({_DEPLOYMENT_HINT.format(provider=endpoint.provider.id)})"
         texts.append(text)
     codes = ",".join(r.value for r in reasons)
     return f"{endpoint.id} [{codes}]: {', '.join(texts)}"

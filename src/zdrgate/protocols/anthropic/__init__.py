@@ -15,6 +15,7 @@ SPEC = ProtocolSpec(
     chat=_CHAT,
     stream=_CHAT,
     inbound=INBOUND,
+    one_choice_per_call=True,
 )
 
 __all__ = ["SPEC"]

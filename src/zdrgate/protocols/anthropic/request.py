@@ -22,7 +22,9 @@ from zdrgate.catalog.model import Endpoint
 from zdrgate.errors import InvalidRequest
 from zdrgate.protocols.canonical import (
     data_url,
+    function_tools,
     max_output,
+    refuse_custom_tools,
     refuse_n,
     stop_list,
     system_text,
@@ -37,6 +39,7 @@ _MIN_THINKING = 1024  # Anthropic's smallest budget_tokens
 
 def request_body(endpoint: Endpoint, request: ChatRequest) -> dict[str, Any]:
     refuse_n(request, "anthropic")
+    refuse_custom_tools(request, "anthropic")
     body: dict[str, Any] = {
         "model": endpoint.upstream_id,
         "max_tokens": max_output(request, endpoint),
@@ -99,8 +102,9 @@ def _tool_result(message: Message) -> dict[str, Any]:
 
 
 def _part(part: Any) -> dict[str, Any] | None:
-    if part.type == "text":
-        return {"type": "text", "text": part.text} if part.text else None
+    if part.type in ("text", "refusal"):  # an earlier refusal is what the assistant said
+        text = part.text if part.type == "text" else part.refusal
+        return {"type": "text", "text": text} if text else None
     if part.type == "image_url":
         return {"type": "image", "source": _image_source(part.image_url.url)}
     if part.type == "file" and part.file.file_data:
@@ -126,7 +130,7 @@ def _image_source(url: str) -> dict[str, Any]:
 
 def _assistant_blocks(message: Message) -> list[dict[str, Any]]:
     blocks = _content_blocks(message.content)
-    for call in message.tool_calls or ():
+    for call in message.function_calls():
         blocks.append(
             {
                 "type": "tool_use",
@@ -139,7 +143,8 @@ def _assistant_blocks(message: Message) -> list[dict[str, Any]]:
 
 
 def _tools(body: dict[str, Any], request: ChatRequest) -> None:
-    if not request.tools:
+    tools = function_tools(request)
+    if not tools:
         return
     body["tools"] = [
         {
@@ -147,7 +152,7 @@ def _tools(body: dict[str, Any], request: ChatRequest) -> None:
             **({"description": tool.function.description} if tool.function.description else {}),
             "input_schema": tool.function.parameters or {"type": "object", "properties": {}},
         }
-        for tool in request.tools
+        for tool in tools
     ]
     choice = _tool_choice(request.tool_choice)
     if request.parallel_tool_calls is False and choice.get("type") != "none":
@@ -156,10 +161,11 @@ def _tools(body: dict[str, Any], request: ChatRequest) -> None:
         body["tool_choice"] = choice
 
 
-def _tool_choice(choice: str | NamedToolChoice | None) -> dict[str, Any]:
+def _tool_choice(choice: object) -> dict[str, Any]:
     if isinstance(choice, NamedToolChoice):
         return {"type": "tool", "name": choice.function.name}
-    return {"type": {"required": "any", "none": "none"}.get(choice or "auto", "auto")}
+    named = {"required": "any", "none": "none"}
+    return {"type": named.get(choice, "auto") if isinstance(choice, str) else "auto"}
 
 
 def _thinking(body: dict[str, Any], request: ChatRequest) -> None:

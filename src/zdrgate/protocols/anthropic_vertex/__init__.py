@@ -8,7 +8,12 @@ from zdrgate.protocols.spec import ProtocolSpec
 
 _CHAT = AnthropicVertexChat()
 SPEC = ProtocolSpec(
-    name=Protocol.ANTHROPIC_VERTEX, classify=classify, auth=Auth.BEARER, chat=_CHAT, stream=_CHAT
+    name=Protocol.ANTHROPIC_VERTEX,
+    classify=classify,
+    auth=Auth.BEARER,
+    chat=_CHAT,
+    stream=_CHAT,
+    one_choice_per_call=True,
 )
 
 __all__ = ["SPEC"]

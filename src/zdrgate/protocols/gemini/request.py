@@ -26,6 +26,8 @@ import orjson
 from zdrgate.errors import InvalidRequest
 from zdrgate.protocols.canonical import (
     data_url,
+    function_tools,
+    refuse_custom_tools,
     stop_list,
     system_text,
     text_of,
@@ -47,6 +49,7 @@ def model_target(upstream_id: str, method: str) -> str:
 
 
 def request_body(request: ChatRequest) -> dict[str, Any]:
+    refuse_custom_tools(request, "gemini")
     body: dict[str, Any] = {"contents": contents(request.messages)}
     if system := system_text(request.messages):
         body["systemInstruction"] = {"parts": [{"text": system}]}
@@ -88,8 +91,9 @@ def _parts(content: str | list[Any] | None) -> list[dict[str, Any]]:
 
 
 def _part(part: Any) -> dict[str, Any] | None:
-    if part.type == "text":
-        return {"text": part.text} if part.text else None
+    if part.type in ("text", "refusal"):  # an earlier refusal is what the model said
+        text = part.text if part.type == "text" else part.refusal
+        return {"text": text} if text else None
     if part.type == "image_url":
         return _inline(part.image_url.url, "An image")
     if part.type == "input_audio":
@@ -113,7 +117,7 @@ def _inline(url: str, what: str) -> dict[str, Any]:
 
 def _model_parts(message: Message, names: dict[str, str]) -> list[dict[str, Any]]:
     parts = _parts(message.content)
-    for number, call in enumerate(message.tool_calls or ()):
+    for number, call in enumerate(message.function_calls()):
         names[call.id] = call.function.name
         function = {"name": call.function.name, "args": tool_arguments(call.function.arguments)}
         part: dict[str, Any] = {"functionCall": function}
@@ -145,7 +149,7 @@ def _response_object(message: Message) -> dict[str, Any]:
 
 def _declarations(request: ChatRequest) -> list[dict[str, Any]]:
     out = []
-    for tool in request.tools or ():
+    for tool in function_tools(request):
         function = tool.function
         declaration: dict[str, Any] = {"name": function.name}
         if function.description:
@@ -156,10 +160,11 @@ def _declarations(request: ChatRequest) -> list[dict[str, Any]]:
     return out
 
 
-def _calling(choice: str | NamedToolChoice | None) -> dict[str, Any]:
+def _calling(choice: object) -> dict[str, Any]:
     if isinstance(choice, NamedToolChoice):
         return {"mode": "ANY", "allowedFunctionNames": [choice.function.name]}
-    return {"mode": {"required": "ANY", "none": "NONE"}.get(choice or "auto", "AUTO")}
+    named = {"required": "ANY", "none": "NONE"}
+    return {"mode": named.get(choice, "AUTO") if isinstance(choice, str) else "AUTO"}
 
 
 def generation_config(request: ChatRequest) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from zdrgate.catalog.model import Endpoint
+from zdrgate.catalog.model import Endpoint, Protocol
 from zdrgate.protocols.base import UpstreamCall
 from zdrgate.protocols.canonical import encode
 from zdrgate.protocols.common import JSON, load_object
@@ -22,14 +22,17 @@ from zdrgate.wire.chat import GATEWAY_FIELDS, ChatRequest
 
 # Vendors whose API stores completions when asked: they get an explicit store=false.
 _STORE_AWARE = frozenset({"openai", "azure", "azure-openai"})
-_JSON_HEADERS = (("content-type", "application/json"), ("accept", "application/json"))
-_SSE_HEADERS = (("content-type", "application/json"), ("accept", "text/event-stream"))
+# Vendors that take predicted outputs; others never see the field (it only saves time,
+# the answer is the same without it).
+_PREDICTION_AWARE = frozenset({"openai", "azure"})
+JSON_HEADERS = (("content-type", "application/json"), ("accept", "application/json"))
+SSE_HEADERS = (("content-type", "application/json"), ("accept", "text/event-stream"))
 
 
 class OpenAIChat:
     def build_chat(self, endpoint: Endpoint, request: ChatRequest) -> UpstreamCall:
         payload = request_payload(endpoint, request)
-        headers = _SSE_HEADERS if request.stream else _JSON_HEADERS
+        headers = SSE_HEADERS if request.stream else JSON_HEADERS
         return UpstreamCall("/chat/completions", encode(payload), request.stream, headers)
 
     def parse_chat(self, endpoint: Endpoint, body: bytes) -> JSON:
@@ -52,6 +55,11 @@ def request_payload(endpoint: Endpoint, request: ChatRequest) -> dict[str, Any]:
     if endpoint.provider.id in _STORE_AWARE:
         payload["store"] = False
     _reasoning(payload, request, endpoint)
+    if request.prediction is not None and (
+        endpoint.provider.id in _PREDICTION_AWARE
+        or endpoint.provider.protocol is Protocol.AZURE_OPENAI
+    ):
+        payload["prediction"] = request.prediction.model_dump(exclude_none=True)
     if endpoint.provider.id == "openrouter":
         # OpenRouter enforces ZDR per request; zdrgate adds it to every request.
         payload["provider"] = {"zdr": True, "data_collection": "deny"}

@@ -1,0 +1,25 @@
+"""Azure OpenAI (``azure-openai``): OpenAI's bodies, addressed by the deployment the
+operator named for each model, with the key in an ``api-key`` header (or an Entra ID
+token as a bearer, with ``auth = "bearer"``). Both Azure APIs: the v1 API (base URL
+``https://{resource}.openai.azure.com/openai/v1``, the deployment as ``model``) and the
+deployment-path API (base URL ``.../openai``, ``/deployments/{name}/...?api-version=``).
+Azure's content-filter annotations are dropped, so answers keep OpenAI's shape."""
+
+from zdrgate.catalog.model import Auth, Protocol
+from zdrgate.protocols.azure_openai.chat import AzureChat
+from zdrgate.protocols.azure_openai.errors import classify
+from zdrgate.protocols.azure_openai.media import AzureEmbeddings, AzureImages
+from zdrgate.protocols.spec import ProtocolSpec
+
+_CHAT = AzureChat()
+SPEC = ProtocolSpec(
+    name=Protocol.AZURE_OPENAI,
+    classify=classify,
+    auth=Auth.API_KEY,
+    chat=_CHAT,
+    stream=_CHAT,
+    images=AzureImages(),
+    embeddings=AzureEmbeddings(),
+)
+
+__all__ = ["SPEC"]
