@@ -408,8 +408,10 @@ def direct_phase(args: argparse.Namespace, up_pid: int, up_port: int, run_dir: P
 
 def hold_plan(args: argparse.Namespace, url: str, headers: dict[str, str], gw_pid: int,
               up_port: int, hard_limit: int) -> tuple[dict[str, Any], int]:
-    # A proxying gateway holds two sockets per stream (client side + upstream side).
-    streams = min(args.slow_streams, (hard_limit - 512) // 2)
+    # A proxying gateway holds two sockets per stream (client side + upstream side), in
+    # each worker process (each has its own fd limit).
+    per_process = (hard_limit - 512) // 2
+    streams = min(args.slow_streams, per_process * getattr(args, "workers", 1))
     scenario = {"name": "slow-streams", "url": url, "model": args.slow_model,
                 "headers": headers, "stream": True}
     return {"hold": {"scenario": scenario, "streams": streams, "rss_pid": gw_pid,
@@ -422,7 +424,8 @@ def slow_stream_phase(args: argparse.Namespace, ctx: dict[str, Any]) -> dict:
                               ctx["up_port"], ctx["hard_limit"])
     if streams < args.slow_streams:
         print(f"  capped at {streams} streams: RLIMIT_NOFILE hard limit is "
-              f"{ctx['hard_limit']} and a gateway needs 2 sockets per stream", flush=True)
+              f"{ctx['hard_limit']} and a gateway process needs 2 sockets per stream",
+              flush=True)
     # Baseline just before, not the idle RSS: the load phases already grew pools and heaps.
     before = procstat.tree_rss_bytes(ctx["gw_pid"])
     res = run_loadgen(plan, ctx["run_dir"], args.harness_core, "slow", plan_budget(plan))

@@ -48,7 +48,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--round-seconds", type=float, help="length of one mixed round (default 60)")
     p.add_argument("--max-growth-mib", type=float, default=64.0,
                    help="RSS growth from the first mixed round to the last that fails the run")
-    p.add_argument("--gateway-core", type=int, default=1)
+    p.add_argument("--workers", type=int, default=1,
+                   help="gateway worker processes (serve --workers N); each has its own fd "
+                        "limit, so 10,000 streams need 2 where the hard RLIMIT_NOFILE is 20,000")
+    p.add_argument("--gateway-core", type=int, default=1,
+                   help="core the gateway is pinned to (>= the number of cores: not pinned)")
     p.add_argument("--harness-core", type=int, default=0)
     p.add_argument("--out", type=Path, default=bench.BENCH / "out")
     args = p.parse_args(argv)
@@ -58,7 +62,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if getattr(args, key) is None:
             setattr(args, key, value)
     # What bench/run.py's helpers read.
-    args.gateway_cmd, args.health_url = bench.default_gateway_cmd(), "http://127.0.0.1:{port}/healthz"
+    args.gateway_cmd = bench.default_gateway_cmd() + (
+        f" --workers {args.workers}" if args.workers > 1 else "")
+    args.health_url = "http://127.0.0.1:{port}/healthz"
     args.gateway_url = "http://127.0.0.1:{port}/v1/chat/completions"
     args.chunks, args.chunk_delay_ms, args.latency_ms = 8, 1.0, 0.0
     args.slow_seconds, args.slow_timeout, args.slow_model = 600.0, 120.0, "bench/slow"
@@ -143,7 +149,9 @@ def verdict(report: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
 def markdown(report: dict[str, Any]) -> str:
     m, v, hold = report["machine"], report["verdict"], report["hold"]
     lines = [
-        f"Soak on {m['date']}, {m['nproc']} cores ({m['cpu_model']}), commit {m['commit']}.",
+        f"Soak on {m['date']}, {m['nproc']} cores ({m['cpu_model']}), commit {m['commit']}, "
+        f"gateway with {report['config']['workers']} worker process(es) (RSS summed over "
+        "the process tree).",
         "",
         f"- {hold.get('opened')} of {hold.get('target_streams')} concurrent streams opened "
         f"({hold.get('errors')} errors); RSS with all open "

@@ -53,8 +53,9 @@ def test_cli_verifies_a_saved_exchange(make_gateway: GatewayFactory, tmp_path: P
     assert json.loads(good.output)["checks"] == {"signature": "ok", "req": "ok", "res": "ok"}
     bad = runner.invoke(main, [*args, "--exchange", str(tmp_path / "bad.http")])
     assert bad.exit_code == 1 and "res: mismatch" in bad.output
-    # Without --jwks, the deployment's own key history (in its data dir) is used.
+    # Without --jwks, the deployment's own key history (in its database) is used.
     config = tmp_path / "zdrgate.toml"
-    config.write_text(f'[storage]\ndata_dir = "{tmp_path}"\n')
+    config.write_text(f'[storage]\ndata_dir = "{tmp_path}"\n'
+                      f'database_url = "sqlite:///{tmp_path}/zdrgate.db"\n')
     local = runner.invoke(main, ["receipt", "verify", "--config", str(config), token])
     assert local.exit_code == 0, local.output

@@ -220,12 +220,13 @@ _register_accounts()
 
 
 def _register_proofs() -> None:
-    from zdrgate.cli_proofs import audit, policy_log, receipt  # noqa: PLC0415
+    from zdrgate.cli_proofs import audit, audit_fakes, policy_log, receipt  # noqa: PLC0415
     from zdrgate.cli_watch import catalog_verify, catalog_watch  # noqa: PLC0415
 
     main.add_command(receipt)
     main.add_command(policy_log)
     main.add_command(audit)
+    main.add_command(audit_fakes)
     catalog.add_command(catalog_watch)
     catalog.add_command(catalog_verify)
     from zdrgate.cli_deploy import deploy, egress_proxy  # noqa: PLC0415

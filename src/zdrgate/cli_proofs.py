@@ -10,8 +10,10 @@ from pathlib import Path
 
 import click
 import orjson
+import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from zdrgate.audit.report import AuditReport
 from zdrgate.config import Settings, load_settings
 from zdrgate.errors import ConfigError
 from zdrgate.receipts import (
@@ -100,11 +102,19 @@ def _token_and_response(
 
 
 def _local_keys(config: str | None) -> dict[str, Ed25519PublicKey]:
+    from zdrgate.accounts.store import Store  # noqa: PLC0415
+
     settings = settings_of(config)
-    keys = listed_keys(settings.receipts, Path(settings.storage.data_dir))
+    store = Store(settings.storage.database_url)
+    try:
+        keys = listed_keys(settings.receipts, store.engine)
+    except sa.exc.SQLAlchemyError:
+        keys = {}
+    finally:
+        store.close()
     if not keys:
         raise click.ClickException(
-            f"no receipt keys in {settings.storage.data_dir} (pass --jwks with the "
+            "no receipt keys in the deployment's database (pass --jwks with the "
             "deployment's /.well-known/jwks.json)"
         )
     return keys
@@ -123,8 +133,8 @@ def _text(result: Verification) -> str:
 @receipt.command("rotate-key")
 @config_option
 def receipt_rotate_key(config: str | None) -> None:
-    """Replace the generated signing key (the old one stays in the JWKS for
-    receipts.lifetime_days). Restart the gateway to sign with the new key."""
+    """Replace the generated signing key. Restart the gateway to sign with the new
+    key; the old one stays in every instance's JWKS for receipts.lifetime_days."""
     settings = settings_of(config)
     if settings.receipts.signing_key_file:
         raise click.ClickException(
@@ -156,16 +166,15 @@ def policy_log_verify(
     from zdrgate.policylog import PolicyLog, verify_chain  # noqa: PLC0415
 
     settings = settings_of(config)
+    engine = Store(settings.storage.database_url).engine
     try:
-        keys = keys_of_jwks(jwks.read_bytes()) if jwks else known_keys(
-            Path(settings.storage.data_dir))
+        keys = keys_of_jwks(jwks.read_bytes()) if jwks else known_keys(engine)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     if saved is not None:
         rows = orjson.loads(saved.read_bytes()).get("data", [])
     else:
-        log = PolicyLog(Store(settings.storage.database_url).engine)
-        rows = [e.as_json() for e in log.entries()]
+        rows = [e.as_json() for e in PolicyLog(engine).entries()]
     report = verify_chain(rows, keys)
     if as_json:
         click.echo(orjson.dumps(report.as_json(), option=orjson.OPT_INDENT_2).decode())
@@ -182,32 +191,97 @@ def policy_log_verify(
 @config_option
 @click.option("--log-file", "log_files", multiple=True, type=_file,
               help="Also scan this log file of the deployment (repeatable).")
+@click.option("--no-crash-probe", is_flag=True,
+              help="Skip the probe that kills a serving process mid-stream (it starts one).")
+@click.option("--target", default=None, metavar="URL",
+              help="Probe this running deployment (it must route the audit's models to "
+                   "`zdrgate audit-fakes`) instead of an in-process gateway.")
+@click.option("--key", envvar="ZDRGATE_AUDIT_KEY", default=None,
+              help="With --target: an API key of the deployment (an admin key lets the "
+                   "audit read back usage, admin and metrics answers). $ZDRGATE_AUDIT_KEY.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="With --target: the deployment's data directory, if readable here.")
+@click.option("--database-url", default=None, help="With --target: the deployment's database.")
+@click.option("--redis-url", default=None, help="With --target: the deployment's Redis.")
 @click.option("--canary", default=None, hidden=True, help="Use this canary (tests).")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report.")
 def audit(
-    config: str | None, log_files: tuple[Path, ...], canary: str | None, as_json: bool
+    config: str | None,
+    log_files: tuple[Path, ...],
+    no_crash_probe: bool,
+    target: str | None,
+    key: str | None,
+    data_dir: Path | None,
+    database_url: str | None,
+    redis_url: str | None,
+    canary: str | None,
+    as_json: bool,
 ) -> None:
     """Send canary prompts through every route and mode (against built-in loopback
-    fakes), then scan the data directory, the database, Redis, the logs, temp
-    directories and the core-dump settings for them. Exit 1 on any hit."""
+    fakes), kill a serving process mid-stream, then scan the data directory, the
+    database, Redis, the logs, temp directories and the core-dump settings for them.
+    With --target, probe a running deployment instead and scan what can be read from
+    here; the report names every place it could not scan. Exit 1 on any hit."""
     import asyncio  # noqa: PLC0415
 
-    from zdrgate.audit.run import run_audit  # noqa: PLC0415 - starts a whole gateway
+    from zdrgate.audit.run import new_canary, run_audit  # noqa: PLC0415 - a whole gateway
 
+    if target is not None:
+        if not key:
+            raise click.UsageError("--target needs --key (or $ZDRGATE_AUDIT_KEY)")
+        from zdrgate.audit.target import Target, run_target_audit  # noqa: PLC0415
+
+        storage = settings_of(config).storage if config else None
+        aim = Target(target, key, data_dir or (Path(storage.data_dir) if storage else None),
+                     database_url or (storage.database_url if storage else None),
+                     redis_url or (storage.redis_url if storage else None), log_files)
+        _print_report(asyncio.run(run_target_audit(aim, canary or new_canary())), as_json)
+        return
     settings = settings_of(config)
     try:
-        report = asyncio.run(run_audit(settings, canary=canary, log_files=log_files))
+        report = asyncio.run(run_audit(settings, canary=canary, log_files=log_files,
+                                       crash=not no_crash_probe))
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    _print_report(report, as_json)
+
+
+@click.command("audit-fakes")
+@click.option("--port", type=int, default=0, help="Port on 127.0.0.1 (default: a free one).")
+def audit_fakes(port: int) -> None:
+    """Serve the audit's fake providers on 127.0.0.1 and print the providers to add to
+    a (staging) deployment's config, for `zdrgate audit --target`. Runs until stopped."""
+    import asyncio  # noqa: PLC0415
+
+    from zdrgate.audit.fakes import serve_fakes  # noqa: PLC0415
+    from zdrgate.audit.providers import providers_toml  # noqa: PLC0415
+    from zdrgate.audit.run import fake_providers  # noqa: PLC0415
+
+    async def serve() -> None:
+        async with serve_fakes(port) as base_url:
+            click.echo(f"# zdrgate audit fakes on {base_url}: add to the deployment's config\n")
+            click.echo(providers_toml(fake_providers(base_url)), nl=False)
+            click.echo("# ready", err=True)
+            await asyncio.Event().wait()
+
+    asyncio.run(serve())
+
+
+def _print_report(report: AuditReport, as_json: bool) -> None:
     if as_json:
         click.echo(orjson.dumps(report.as_json(), option=orjson.OPT_INDENT_2).decode())
     else:
         click.echo(f"probes: {len(report.probes)} requests through every route and mode")
+        for probe in report.probes:
+            for event in probe.events:
+                click.echo(f"  {probe.name}: {event}")
         for place in report.places:
             click.echo(f"  {place['place']}: {place['scanned']} -> {place['hits']} hits")
+        for missing in report.not_scanned:
+            click.echo(f"NOT SCANNED {missing}")
         for hit in report.hits:
             click.echo(f"HIT {hit['place']}: {hit['where']} ({hit['encoding']})")
-        for problem in report.problems:
+        for problem in report.problems + report.off_path():
             click.echo(f"PROBLEM {problem}")
         click.echo("audit: " + ("clean" if report.ok else "FAILED"))
     if not report.ok:

@@ -26,7 +26,7 @@ from zdrgate.config import Settings
 from zdrgate.errors import ConfigError
 from zdrgate.policy import PolicyEngine
 from zdrgate.policylog import PolicyLog
-from zdrgate.receipts import KeyRing, load_key_ring
+from zdrgate.receipts import KeyRing, load_key_ring, share_history
 from zdrgate.reports import render_table
 from zdrgate.upstream import Dispatcher
 from zdrgate.watch import WatchReport, evidence_urls, reverify, under_review, watch_evidence
@@ -47,6 +47,7 @@ def _log_and_keys(settings: Settings) -> tuple[PolicyLog, KeyRing]:
     try:
         migrate.prepare(store.engine, migrate_on_start=settings.storage.migrate_on_start)
         ring = load_key_ring(settings.receipts, Path(settings.storage.data_dir), os.environ)
+        share_history(ring, store.engine, Path(settings.storage.data_dir))
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     return PolicyLog(store.engine), ring

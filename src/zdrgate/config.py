@@ -326,6 +326,8 @@ def load_settings(path: str | Path | None = None) -> Settings:
         raise ConfigError(f"config file not found: {chosen}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {chosen} is not valid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {chosen} is not UTF-8 text") from exc
     return parse_settings(raw, source=str(chosen))
 
 

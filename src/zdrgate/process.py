@@ -26,10 +26,15 @@ def _prctl(option: int, value: int = 0) -> int | None:
         return None
 
 
-def disable_core_dumps() -> None:
+def disable_core_dumps(*, keep_hard_limit: bool = False) -> None:
     """Core file size 0, and (Linux) not dumpable: the kernel writes no core and
-    no core-dump helper (``core_pattern`` pipes ignore the size limit) gets one."""
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    no core-dump helper (``core_pattern`` pipes ignore the size limit) gets one.
+
+    ``keep_hard_limit``: lower only the soft limit, so that children may raise it
+    again (``zdrgate audit`` starts serving processes with cores allowed, to see that
+    the gateway turns them off itself)."""
+    hard = resource.getrlimit(resource.RLIMIT_CORE)[1] if keep_hard_limit else 0
+    resource.setrlimit(resource.RLIMIT_CORE, (0, hard))
     _prctl(PR_SET_DUMPABLE, 0)
 
 

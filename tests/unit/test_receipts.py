@@ -8,25 +8,30 @@ import stat
 from pathlib import Path
 
 import jwt
+import orjson
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
+from zdrgate.accounts.store import Store
 from zdrgate.config import ReceiptSettings
 from zdrgate.errors import ConfigError
 from zdrgate.receipts import (
     ReceiptFacts,
     ReceiptSigner,
     digest,
+    known_keys,
     listed_keys,
     load_key_ring,
     receipt_in_exchange,
     receipt_in_stream,
     rotate_generated_key,
+    share_history,
     stripped,
     verify_receipt,
 )
-from zdrgate.receipts.jws import _thumbprint_of
+from zdrgate.receipts.jws import _thumbprint_of, public_jwk
+from zdrgate.receipts.keys import RENEW_AHEAD
 
 FACTS = ReceiptFacts(
     model="test/chat",
@@ -97,21 +102,60 @@ def test_altered_body_or_token_fails(tmp_path: Path) -> None:
         pyjwt_decode(forged, ring)
 
 
+def migrated(tmp_path: Path) -> Store:
+    store = Store(f"sqlite:///{tmp_path}/keys.db")
+    store.migrate()
+    return store
+
+
 def test_rotation_keeps_the_old_key_until_receipts_expire(tmp_path: Path) -> None:
     conf = ReceiptSettings(lifetime_days=30)
+    store = migrated(tmp_path)
     old = load_key_ring(conf, tmp_path, {}, NOW)
+    share_history(old, store.engine, tmp_path, NOW)
     token = sign(old)
     new_kid = rotate_generated_key(tmp_path)
     later = NOW + dt.timedelta(days=1)
     new = load_key_ring(conf, tmp_path, {}, later)
+    share_history(new, store.engine, tmp_path, later)
     assert new.kid == new_kid != old.kid
     assert verify_receipt(token, new.verification_keys(later)).ok
     listed = [k["kid"] for k in new.jwks(later)["keys"]]
     assert listed == [old.kid, new.kid]
-    expired = later + dt.timedelta(days=31)
+    # Listed for the lifetime after the last moment the old key could sign (its renewal).
+    expired = NOW + RENEW_AHEAD + dt.timedelta(days=30, seconds=1)
     assert [k["kid"] for k in new.jwks(expired)["keys"]] == [new.kid]
     assert not verify_receipt(token, new.verification_keys(expired)).ok
-    assert set(listed_keys(conf, tmp_path, later)) == {old.kid, new.kid}
+    assert set(listed_keys(conf, store.engine, later)) == {old.kid, new.kid}
+    assert set(known_keys(store.engine)) == {old.kid, new.kid}
+    store.close()
+
+
+def test_a_running_instance_renews_its_key(tmp_path: Path) -> None:
+    conf = ReceiptSettings(lifetime_days=30)
+    store = migrated(tmp_path)
+    ring = load_key_ring(conf, tmp_path, {}, NOW)
+    share_history(ring, store.engine, tmp_path, NOW)
+    much_later = NOW + dt.timedelta(days=90)
+    ring.renew(much_later)  # still signing 90 days on: still listed for 30 more
+    assert set(listed_keys(conf, store.engine, much_later + dt.timedelta(days=29))) == {ring.kid}
+    assert listed_keys(conf, store.engine, much_later + dt.timedelta(days=31)) == {}
+    store.close()
+
+
+def test_a_per_pod_key_file_of_an_older_version_is_imported(tmp_path: Path) -> None:
+    conf = ReceiptSettings(lifetime_days=30)
+    other = Ed25519PrivateKey.generate()
+    jwk = public_jwk(other.public_key())
+    (tmp_path / "receipt-keys.json").write_bytes(orjson.dumps({"keys": [
+        {"jwk": jwk, "first_used": NOW.isoformat(), "retired_at": NOW.isoformat()}]}))
+    store = migrated(tmp_path)
+    ring = load_key_ring(conf, tmp_path, {}, NOW)
+    share_history(ring, store.engine, tmp_path, NOW)
+    assert [k["kid"] for k in ring.jwks(NOW)["keys"]] == [jwk["kid"], ring.kid]
+    gone = NOW + dt.timedelta(days=30, seconds=1)
+    assert [k["kid"] for k in ring.jwks(gone)["keys"]] == [ring.kid]
+    store.close()
 
 
 def test_operator_key_from_env_or_file(tmp_path: Path) -> None:

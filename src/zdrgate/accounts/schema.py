@@ -175,3 +175,14 @@ policy_log = sa.Table(
     sa.Column("entry_hash", sa.String(80), nullable=False),
     sa.Column("signature", sa.Text, nullable=False),
 )
+
+# Public receipt keys (JWK JSON), shared by every instance so each serves them all in
+# its JWKS. ``signs_until``: an instance signing with the key renews it while it runs.
+receipt_keys = sa.Table(
+    "receipt_keys",
+    metadata,
+    sa.Column("kid", sa.String(64), primary_key=True),
+    sa.Column("jwk", sa.Text, nullable=False),
+    sa.Column("first_used", TZ, nullable=False),
+    sa.Column("signs_until", TZ, nullable=False),
+)

@@ -5,7 +5,8 @@ Messages (plain and SSE) and Gemini ``generateContent`` (plain and SSE). Each ec
 the prompt back (so the canary travels the response path too). The upstream model id
 picks a behaviour: ``echo``; ``error-echo`` (a 400 whose body quotes the prompt, as
 real providers do); ``crash-echo`` (a 500 quoting it); ``die`` (a stream cut after its
-first event). Served by uvicorn on 127.0.0.1 on a free port.
+first event); ``hold`` (a stream that stops after its first event until the caller
+leaves, for the crash probe). Served by uvicorn on 127.0.0.1 on a free port.
 
 Usage::
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import struct
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -68,6 +70,8 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         status = 400 if model.startswith("error") else 500
         error = {"error": {"message": f"cannot process: {echo}", "type": "invalid_request_error"}}
         await _json(send, error, status)
+    elif path.endswith("/chat/completions") and model.startswith("hold"):
+        await _hold(send, receive, model, echo)
     elif path.endswith("/chat/completions"):
         await _openai_chat(send, model, echo, bool(body.get("stream")))
     elif path.endswith("/messages"):
@@ -122,6 +126,22 @@ async def _openai_chat(send: Send, model: str, echo: str, stream: bool) -> None:
     await _sse(send, events, model.startswith("die"))
 
 
+HOLD_SECONDS = 120.0
+
+
+async def _hold(send: Send, receive: Receive, model: str, echo: str) -> None:
+    """One event quoting the prompt, then nothing until the caller goes away."""
+    chunk = {"id": "chatcmpl-audit", "object": "chat.completion.chunk", "created": 0,
+             "model": model, "choices": [{"index": 0, "delta": {
+                 "role": "assistant", "content": f"echo: {echo}"}}]}
+    await send({"type": "http.response.start", "status": 200, "headers": SSEH})
+    await send({"type": "http.response.body", "body": _data(chunk), "more_body": True})
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(HOLD_SECONDS):
+            while (await receive())["type"] != "http.disconnect":
+                pass
+
+
 async def _anthropic(send: Send, model: str, echo: str, stream: bool) -> None:
     usage = {"input_tokens": 3, "output_tokens": 3}
     message = {"id": "msg_audit", "type": "message", "role": "assistant", "model": model,
@@ -169,8 +189,9 @@ def _embeddings(model: str, body: dict[str, Any]) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def serve_fakes() -> AsyncIterator[str]:
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="critical", lifespan="off")
+async def serve_fakes(port: int = 0) -> AsyncIterator[str]:
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical",
+                            lifespan="off")
     server = uvicorn.Server(config)
     task = asyncio.ensure_future(server.serve())
     try:

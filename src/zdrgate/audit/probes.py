@@ -30,7 +30,11 @@ class Probe:
     body: bytes
     headers: tuple[tuple[bytes, bytes], ...] = ()
     disconnect_after: int | None = None  # body parts received before the client leaves
-    key_header: bytes = b"authorization"
+    key_header: bytes = b"authorization"  # or b"x-api-key"; SESSION: the web app's way
+    expect: int = 200  # the status that shows the probe took its path (else: a problem)
+
+
+SESSION = b"session"  # signed in at /auth/login with the key: cookie + X-CSRF-Token
 
 
 @dataclass(slots=True)
@@ -39,6 +43,7 @@ class ProbeResult:
     status: int
     body_bytes: int = 0
     events: list[str] = field(default_factory=list)
+    expect: int = 200
 
 
 def _chat(model: str, canary: str, **extra: Any) -> bytes:
@@ -74,23 +79,84 @@ def probes(canary: str) -> list[Probe]:
               orjson.dumps({"model": "audit/image", "prompt": f"paint {canary}", "user": canary})),
         Probe("embeddings", "/v1/embeddings",
               orjson.dumps({"model": "audit/embed", "input": [canary, f"again {canary}"]})),
-        Probe("upstream 400 echoing the prompt", chat, _chat("audit/error", canary)),
+        Probe("upstream 400 echoing the prompt", chat, _chat("audit/error", canary),
+              expect=400),
         Probe("upstream 400 echoing the prompt, stream", chat,
-              _chat("audit/error", canary, stream=True)),
-        Probe("upstream 500 echoing the prompt", chat, _chat("audit/crash", canary)),
+              _chat("audit/error", canary, stream=True), expect=400),
+        Probe("upstream 500 echoing the prompt", chat, _chat("audit/crash", canary),
+              expect=502),
         Probe("upstream dies mid-stream", chat, _chat("audit/die", canary, stream=True)),
         Probe("client disconnects mid-stream", chat, _chat("audit/openai", canary, stream=True),
               disconnect_after=1),
-        Probe("invalid JSON quoting the prompt", chat, f'{{"model": "{canary}", '.encode()),
+        Probe("invalid JSON quoting the prompt", chat, f'{{"model": "{canary}", '.encode(),
+              expect=400),
         Probe("unknown field named after the prompt", chat,
-              _chat("audit/openai", canary, **{canary: 1})),
-        Probe("unknown model named after the prompt", chat, _chat(f"nobody/{canary}", canary)),
+              _chat("audit/openai", canary, **{canary: 1}), expect=400),
+        Probe("unknown model named after the prompt", chat,
+              _chat(f"nobody/{canary}", canary), expect=404),
+        # The web app's chat: the same /v1 routes, signed in by a session cookie.
+        Probe("web chat stream (session)", chat,
+              _chat("audit/openai", canary, stream=True), key_header=SESSION),
+        Probe("web chat image (session)", "/v1/images/generations",
+              orjson.dumps({"model": "audit/image", "prompt": f"draw {canary}"}),
+              key_header=SESSION),
     ]
     return found
 
 
+def auth_headers(probe: Probe, key: str, session: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    """How the probe's client authenticates: a bearer key, ``x-api-key``, or the web
+    app's session cookie and CSRF token (``session``: what /auth/login answered)."""
+    if probe.key_header == SESSION:
+        return [(b"cookie", f"zdr_session={session['cookie']}".encode()),
+                (b"x-csrf-token", session["csrf_token"].encode())]
+    value = f"Bearer {key}" if probe.key_header == b"authorization" else key
+    return [(probe.key_header, value.encode()), (b"cookie", b"session=audit")]
+
+
+def session_of(status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> dict[str, str]:
+    """The cookie value and CSRF token of a successful /auth/login answer."""
+    if status != 200:
+        raise RuntimeError(f"the audit could not sign in to the web app ({status})")
+    cookies = [v.decode("latin-1") for k, v in headers if k.lower() == b"set-cookie"]
+    value = next(c.split(";", 1)[0].split("=", 1)[1] for c in cookies
+                 if c.startswith("zdr_session="))
+    return {"cookie": value, "csrf_token": str(orjson.loads(body)["csrf_token"])}
+
+
+async def asgi_exchange(
+    app: ASGIApp, path: str, body: bytes, headers: list[tuple[bytes, bytes]]
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """One whole POST to the app in-process: (status, headers, body)."""
+    answer: dict[str, Any] = {"status": 0, "headers": [], "body": b""}
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            answer["status"], answer["headers"] = message["status"], message.get("headers", [])
+        elif message["type"] == "http.response.body":
+            answer["body"] += message.get("body", b"")
+
+    await app(_scope(path, [(b"content-type", b"application/json"),
+                            (b"host", b"audit.invalid"), *headers]), receive, send)
+    return answer["status"], answer["headers"], answer["body"]
+
+
+def _scope(path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+            "method": "POST", "scheme": "http", "path": path,
+            "raw_path": path.encode(), "query_string": b"", "root_path": "",
+            "headers": headers, "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 80)}
+
+
 async def send_probe(app: ASGIApp, probe: Probe, key: str) -> ProbeResult:
-    result = ProbeResult(probe.name, 0)
+    session: dict[str, str] = {}
+    if probe.key_header == SESSION:
+        login = orjson.dumps({"api_key": key})
+        session = session_of(*await asgi_exchange(app, "/auth/login", login, []))
+    result = ProbeResult(probe.name, 0, expect=probe.expect)
     left = asyncio.Event()
     sent_request = False
 
@@ -114,15 +180,10 @@ async def send_probe(app: ASGIApp, probe: Probe, key: str) -> ProbeResult:
             if probe.disconnect_after is not None and parts >= probe.disconnect_after:
                 left.set()
 
-    value = f"Bearer {key}" if probe.key_header == b"authorization" else key
     headers = [(b"content-type", b"application/json"), (b"host", b"audit.invalid"),
-               (probe.key_header, value.encode()), (b"cookie", b"session=audit"), *probe.headers]
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-             "method": "POST", "scheme": "http", "path": probe.path,
-             "raw_path": probe.path.encode(), "query_string": b"", "root_path": "",
-             "headers": headers, "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 80)}
+               *auth_headers(probe, key, session), *probe.headers]
     try:
-        await app(scope, receive, send)
+        await app(_scope(probe.path, headers), receive, send)
     finally:
         left.set()
     return result
@@ -145,3 +206,6 @@ async def running(app: ASGIApp) -> AsyncIterator[None]:
         await inbox.put({"type": "lifespan.shutdown"})
         await outbox.get()
         await task
+
+
+chat_body = _chat  # a chat probe's body, for the senders in other modules

@@ -21,45 +21,21 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import secrets
+import shutil
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from zdrgate.audit.crash import crash_probe
 from zdrgate.audit.fakes import serve_fakes
 from zdrgate.audit.places import LogCapture, scan_database, scan_redis
-from zdrgate.audit.probes import ProbeResult, probes, running, send_probe
-from zdrgate.audit.scan import encodings, files_under, now, scan_bytes, scan_files
+from zdrgate.audit.probes import probes, running, send_probe
+from zdrgate.audit.report import AuditReport
+from zdrgate.audit.scan import TEMP_DIRS, encodings, files_under, now, scan_bytes, scan_files
 from zdrgate.catalog.model import Catalog
 from zdrgate.config import Settings
 from zdrgate.process import core_dump_state, disable_core_dumps
-
-# Scanned, never written: files changed there during the run are read for the canary.
-TEMP_DIRS = (Path(tempfile.gettempdir()), Path("/var/tmp"), Path("/dev/shm"))  # noqa: S108
-
-
-@dataclass(slots=True)
-class AuditReport:
-    canary: str
-    probes: list[ProbeResult] = field(default_factory=list)
-    places: list[dict[str, Any]] = field(default_factory=list)
-    hits: list[dict[str, str]] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.hits and not self.problems
-
-    def place(self, name: str, scanned: str, hits: Iterable[tuple[str, str]]) -> None:
-        found = [{"place": name, "where": where, "encoding": enc} for where, enc in hits]
-        self.places.append({"place": name, "scanned": scanned, "hits": len(found)})
-        self.hits += found
-
-    def as_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "canary": self.canary,
-                "probes": [{"name": p.name, "status": p.status} for p in self.probes],
-                "places": self.places, "hits": self.hits, "problems": self.problems}
 
 
 def new_canary() -> str:
@@ -68,8 +44,8 @@ def new_canary() -> str:
     return f"zdrcanary{secrets.token_hex(12)}-é\"<&>"
 
 
-def audit_settings(settings: Settings, base_url: str) -> Settings:
-    """The operator's settings with the fakes as the only providers."""
+def fake_providers(base_url: str) -> dict[str, Any]:
+    """The audit's providers: every model id the probes ask for, on the fakes."""
     policy = {"retention_days": 0, "trains_on_data": False,
               "evidence": "https://example.invalid/audit", "verified_on": dt.date.today()}
     models = {
@@ -77,6 +53,7 @@ def audit_settings(settings: Settings, base_url: str) -> Settings:
                    ("audit/error", "error-echo", ["text"], ["text"]),
                    ("audit/crash", "crash-echo", ["text"], ["text"]),
                    ("audit/die", "die", ["text"], ["text"]),
+                   ("audit/hold", "hold", ["text"], ["text"]),
                    ("audit/image", "gpt-image-1", ["text"], ["image"]),
                    ("audit/embed", "embed", ["text"], ["embeddings"])],
         "anthropic": [("audit/anthropic", "echo", ["text"], ["text"])],
@@ -92,22 +69,38 @@ def audit_settings(settings: Settings, base_url: str) -> Settings:
         }
         for protocol, rows in models.items()
     }
-    return Settings.model_validate({**settings.model_dump(), "providers": providers})
+    return providers
+
+
+def audit_settings(settings: Settings, base_url: str) -> Settings:
+    """The operator's settings with the fakes as the only providers."""
+    return Settings.model_validate({**settings.model_dump(), "providers": fake_providers(base_url)})
 
 
 async def run_audit(
-    settings: Settings, *, canary: str | None = None, log_files: Iterable[Path] = ()
+    settings: Settings,
+    *,
+    canary: str | None = None,
+    log_files: Iterable[Path] = (),
+    crash: bool = True,
 ) -> AuditReport:
     from zdrgate.server.app import app_for, build_state  # noqa: PLC0415 - heavy
 
     report = AuditReport(canary or new_canary())
     started = now()
-    disable_core_dumps()
     capture = LogCapture.install()
+    work = Path(tempfile.mkdtemp(prefix="zdrgate-audit-"))
+    logs = list(log_files)
     try:
         async with serve_fakes() as base_url:
             key = "zdr-audit-" + secrets.token_urlsafe(24)
-            state = build_state(audit_settings(settings, base_url), catalog=Catalog({}, {}),
+            audited = audit_settings(settings, base_url)
+            if crash:
+                logs.append(await _crash(report, audited, key, work))
+            else:
+                report.not_scanned.append("worker crash: not probed (--no-crash-probe)")
+            disable_core_dumps(keep_hard_limit=True)  # off here; a later crash probe raises it
+            state = build_state(audited, catalog=Catalog({}, {}),
                                 environ={"ZDRGATE_MASTER_KEY": key})
             # The fakes are no policy change of the deployment: keep them out of its log.
             state = dataclasses.replace(state, log_policy_changes=False)
@@ -116,10 +109,19 @@ async def run_audit(
                 for probe in probes(report.canary):
                     report.probes.append(await send_probe(app, probe, key))
             state.store.close()
+        _scan(report, settings, capture.text(), logs, started)
     finally:
         capture.remove()
-    _scan(report, settings, capture.text(), list(log_files), started)
+        shutil.rmtree(work, ignore_errors=True)
     return report
+
+
+async def _crash(report: AuditReport, audited: Settings, key: str, work: Path) -> Path:
+    outcome = await crash_probe(audited, report.canary, key, work)
+    report.probes.append(outcome.result)
+    report.problems += outcome.problems
+    report.crash = outcome.facts
+    return outcome.log_file
 
 
 def _scan(
@@ -129,7 +131,7 @@ def _scan(
     data_dir = Path(settings.storage.data_dir).resolve()
     count, size, hits = scan_files(files_under(data_dir), needles)
     report.place("data directory", f"{data_dir}: {count} files, {size} bytes", hits)
-    _scan_database(report, settings, needles)
+    scan_database_at(report, settings.storage.database_url, needles)
     if settings.storage.redis_url:
         keys, hits = scan_redis(settings.storage.redis_url, needles)
         report.place("redis", f"{keys} keys", hits)
@@ -148,12 +150,12 @@ def _scan(
         report.problems.append(f"core dumps are not off for the serving process: {core}")
 
 
-def _scan_database(
-    report: AuditReport, settings: Settings, needles: dict[str, list[bytes]]
+def scan_database_at(
+    report: AuditReport, database_url: str, needles: dict[str, list[bytes]]
 ) -> None:
     from zdrgate.accounts.store import Store  # noqa: PLC0415
 
-    store = Store(settings.storage.database_url)
+    store = Store(database_url)
     try:
         rows, hits = scan_database(store.engine, needles)
         report.place("database", f"{store.engine.dialect.name}: {rows} rows", hits)

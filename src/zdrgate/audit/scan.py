@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import tempfile
 import time
 import zlib
 from collections.abc import Iterator
@@ -20,6 +21,8 @@ from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
+# Scanned, never written: files changed there during the run are read for the canary.
+TEMP_DIRS = (Path(tempfile.gettempdir()), Path("/var/tmp"), Path("/dev/shm"))  # noqa: S108
 MAX_INFLATED = 64 * 1024 * 1024
 GZIP_MAGIC = b"\x1f\x8b\x08"
 

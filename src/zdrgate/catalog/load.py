@@ -63,8 +63,16 @@ def load_packaged_catalog() -> Catalog:
 
 
 def parse_catalog(raw: dict[str, Any]) -> Catalog:
+    """The catalog of a catalog document; :class:`ConfigError` for any malformed one."""
     if raw.get("schema_version") != SCHEMA_VERSION:
         raise ConfigError(f"catalog schema_version must be {SCHEMA_VERSION}")
+    try:
+        return _parse_catalog(raw)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise ConfigError(f"the catalog is malformed ({type(exc).__name__}: {exc})") from exc
+
+
+def _parse_catalog(raw: dict[str, Any]) -> Catalog:
     policies = {key: parse_policy(value) for key, value in raw["policies"].items()}
     providers = {
         pid: parse_provider(pid, value, policies) for pid, value in raw["providers"].items()

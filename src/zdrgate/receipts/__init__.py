@@ -3,6 +3,7 @@
 Usage::
 
     ring = load_key_ring(settings.receipts, Path(settings.storage.data_dir), os.environ)
+    share_history(ring, store.engine, Path(settings.storage.data_dir))  # after migrations
     signer = ReceiptSigner(ring, issuer)
     token = signer.sign(request_id, facts, stripped, digest(body_in), digest(body_out))
     verify_receipt(token, ring.verification_keys(), body_in, body_out).ok
@@ -19,6 +20,7 @@ from zdrgate.receipts.keys import (
     listed_keys,
     load_key_ring,
     rotate_generated_key,
+    share_history,
 )
 from zdrgate.receipts.receipt import (
     ReceiptFacts,
@@ -46,6 +48,7 @@ __all__ = [
     "receipt_in_exchange",
     "receipt_in_stream",
     "rotate_generated_key",
+    "share_history",
     "stripped",
     "verify_receipt",
 ]

@@ -3,8 +3,9 @@
 Usage::
 
     ring = load_key_ring(settings.receipts, Path(settings.storage.data_dir), os.environ)
+    ring.share(KeyHistory(store.engine))   # after migrations: record and renew this key
     ring.kid            # RFC 7638 thumbprint of the signing key
-    ring.jwks()         # {"keys": [...]}: the current key and retired keys still valid
+    ring.jwks()         # {"keys": [...]}: every key any instance signed with, still valid
 
 Where the private key comes from, first match wins:
 
@@ -13,11 +14,12 @@ Where the private key comes from, first match wins:
 3. ``<storage.data_dir>/receipt-signing-key.pem``, generated at first start with
    mode 0600.
 
-Rotation: whenever the signing key differs from the last one seen, the last one is
-marked retired in ``<data_dir>/receipt-keys.json`` (public keys only). A retired key
-stays in the JWKS for ``receipts.lifetime_days`` after its retirement, so every
-receipt it signed can still be verified that long. ``zdrgate receipt rotate-key``
-replaces the generated key file.
+The public keys live in the database (:mod:`zdrgate.receipts.history`), which every
+instance shares, so each instance's JWKS lists the keys all of them signed with. A key
+stays listed for ``receipts.lifetime_days`` after the last time an instance could have
+signed with it: a running instance renews its key's ``signs_until`` every
+``RENEW_EVERY`` to ``RENEW_AHEAD`` from then. ``zdrgate receipt rotate-key`` replaces
+the generated key file (an instance signs with the new key from its next start).
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
+import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
@@ -41,37 +44,62 @@ from cryptography.hazmat.primitives.serialization import (
 
 from zdrgate.config import ReceiptSettings
 from zdrgate.errors import ConfigError
-from zdrgate.receipts.jws import key_from_jwk, public_jwk
+from zdrgate.receipts.history import KeyHistory, KnownKey
+from zdrgate.receipts.jws import InvalidToken, key_from_jwk, public_jwk
 
 KEY_FILE = "receipt-signing-key.pem"
-HISTORY_FILE = "receipt-keys.json"
+LEGACY_HISTORY_FILE = "receipt-keys.json"  # per data directory, before the database held it
+RENEW_EVERY = dt.timedelta(hours=1)
+RENEW_AHEAD = dt.timedelta(hours=3)  # two renewals may fail before a receipt outlives it
+CACHE_SECONDS = 5.0  # how stale one instance's view of the others' keys may be
 
 
-@dataclass(frozen=True, slots=True)
-class KnownKey:
-    jwk: dict[str, str]
-    first_used: dt.datetime
-    retired_at: dt.datetime | None
-
-    def listed(self, now: dt.datetime, lifetime: dt.timedelta) -> bool:
-        return self.retired_at is None or now < self.retired_at + lifetime
-
-
-@dataclass(frozen=True, slots=True)
 class KeyRing:
-    signing_key: Ed25519PrivateKey
-    kid: str
-    known: tuple[KnownKey, ...]
-    lifetime: dt.timedelta
+    """This process's signing key, and the public keys of every instance (from the
+    shared history once :meth:`share` was called; only its own key before)."""
+
+    def __init__(
+        self, signing_key: Ed25519PrivateKey, lifetime: dt.timedelta, started: dt.datetime
+    ) -> None:
+        self.signing_key = signing_key
+        self.jwk = public_jwk(signing_key.public_key())
+        self.kid = self.jwk["kid"]
+        self.lifetime = lifetime
+        self.history: KeyHistory | None = None
+        self.cache_seconds = CACHE_SECONDS
+        self._own = KnownKey(self.jwk, started, None)
+        self._others: tuple[KnownKey, ...] = ()
+        self._read_at = -float("inf")
+
+    def share(self, history: KeyHistory, now: dt.datetime | None = None) -> None:
+        """Use the shared history from now on, recording this key in it."""
+        self.history = history
+        self.renew(now)
+
+    def renew(self, now: dt.datetime | None = None) -> None:
+        """Record that this key may sign until ``now + RENEW_AHEAD``."""
+        if self.history is None:
+            return
+        when = now or dt.datetime.now(dt.UTC)
+        self.history.record_use(self.jwk, when, when + RENEW_AHEAD)
+        self._read_at = -float("inf")
+
+    def known(self) -> tuple[KnownKey, ...]:
+        """Every key any instance signed with (this one's last), read at most every
+        ``cache_seconds``."""
+        if self.history is not None and time.monotonic() - self._read_at >= self.cache_seconds:
+            self._others = tuple(k for k in self.history.known() if k.jwk["kid"] != self.kid)
+            self._read_at = time.monotonic()
+        return (*self._others, self._own)
 
     def jwks(self, now: dt.datetime | None = None) -> dict[str, Any]:
         when = now or dt.datetime.now(dt.UTC)
-        return {"keys": [k.jwk for k in self.known if k.listed(when, self.lifetime)]}
+        return {"keys": [k.jwk for k in self.known() if k.listed(when, self.lifetime)]}
 
     def all_keys(self) -> dict[str, Ed25519PublicKey]:
-        """Every key that ever signed here, listed or not: the policy log is kept
-        for good, so its old entries are checked with expired keys too."""
-        return {k.jwk["kid"]: key_from_jwk(k.jwk) for k in self.known}
+        """Every key that ever signed, listed or not: the policy log is kept for good,
+        so its old entries are checked with expired keys too."""
+        return {k.jwk["kid"]: key_from_jwk(k.jwk) for k in self.known()}
 
     def verification_keys(self, now: dt.datetime | None = None) -> dict[str, Ed25519PublicKey]:
         return {k["kid"]: key_from_jwk(k) for k in self.jwks(now)["keys"]}
@@ -83,29 +111,37 @@ def load_key_ring(
     environ: Mapping[str, str],
     now: dt.datetime | None = None,
 ) -> KeyRing:
-    """The signing key (made on first start if none is given) and the key history,
-    updated when the signing key changed."""
+    """The signing key (made on first start if none is given). No database is touched:
+    call :meth:`KeyRing.share` once the tables exist."""
     when = now or dt.datetime.now(dt.UTC)
     key = _signing_key(conf, data_dir, environ)
-    jwk = public_jwk(key.public_key())
-    known = _record_use(data_dir / HISTORY_FILE, jwk, when)
-    return KeyRing(key, jwk["kid"], known, dt.timedelta(days=conf.lifetime_days))
+    return KeyRing(key, dt.timedelta(days=conf.lifetime_days), when)
+
+
+def share_history(ring: KeyRing, engine: sa.Engine, data_dir: Path,
+                  now: dt.datetime | None = None) -> None:
+    """Record the ring's key in the shared history, after importing the keys an older
+    version kept in ``data_dir``'s own file."""
+    when = now or dt.datetime.now(dt.UTC)
+    history = KeyHistory(engine)
+    history.import_file(data_dir / LEGACY_HISTORY_FILE, when)
+    ring.share(history, when)
 
 
 def listed_keys(
-    conf: ReceiptSettings, data_dir: Path, now: dt.datetime | None = None
+    conf: ReceiptSettings, engine: sa.Engine, now: dt.datetime | None = None
 ) -> dict[str, Ed25519PublicKey]:
-    """The keys this deployment's JWKS lists, read from its key history (no key is
-    made or changed: for verifying on the operator's side)."""
+    """The keys this deployment's JWKS lists, read from the shared history (no key is
+    made or recorded: for verifying on the operator's side)."""
     when = now or dt.datetime.now(dt.UTC)
     lifetime = dt.timedelta(days=conf.lifetime_days)
-    known = _read_history(data_dir / HISTORY_FILE)
+    known = KeyHistory(engine).known()
     return {k.jwk["kid"]: key_from_jwk(k.jwk) for k in known if k.listed(when, lifetime)}
 
 
-def known_keys(data_dir: Path) -> dict[str, Ed25519PublicKey]:
-    """Every key in the key history, expired or not (for the policy log)."""
-    return {k.jwk["kid"]: key_from_jwk(k.jwk) for k in _read_history(data_dir / HISTORY_FILE)}
+def known_keys(engine: sa.Engine) -> dict[str, Ed25519PublicKey]:
+    """Every key in the shared history, expired or not (for the policy log)."""
+    return {k.jwk["kid"]: key_from_jwk(k.jwk) for k in KeyHistory(engine).known()}
 
 
 def keys_of_jwks(raw: bytes) -> dict[str, Ed25519PublicKey]:
@@ -117,7 +153,18 @@ def keys_of_jwks(raw: bytes) -> dict[str, Ed25519PublicKey]:
     keys = doc.get("keys") if isinstance(doc, dict) else None
     if not isinstance(keys, list):
         raise ConfigError("the JWKS has no 'keys' list")
-    return {k["kid"]: key_from_jwk(k) for k in keys if isinstance(k, dict) and "kid" in k}
+    found: dict[str, Ed25519PublicKey] = {}
+    for key in keys:  # other key types (RSA, ...) may share a JWKS: not receipt keys
+        if not isinstance(key, dict) or not isinstance(key.get("kid"), str):
+            continue
+        if key.get("kty") != "OKP" or key.get("crv") != "Ed25519":
+            continue
+        try:
+            found[key["kid"]] = key_from_jwk(key)
+        except (InvalidToken, ValueError) as exc:
+            raise ConfigError(f"the JWKS key {key['kid'][:80]!r} is not a valid Ed25519 key") \
+                from exc
+    return found
 
 
 def rotate_generated_key(data_dir: Path) -> str:
@@ -174,49 +221,3 @@ def _parse_pem(data: bytes, source: str) -> Ed25519PrivateKey:
     if not isinstance(key, Ed25519PrivateKey):
         raise ConfigError(f"{source} is not an Ed25519 key (receipts are signed with EdDSA)")
     return key
-
-
-def _record_use(path: Path, jwk: dict[str, str], now: dt.datetime) -> tuple[KnownKey, ...]:
-    known = _read_history(path)
-    if known and known[-1].jwk["kid"] == jwk["kid"] and known[-1].retired_at is None:
-        return tuple(known)
-    updated = [
-        KnownKey(k.jwk, k.first_used, k.retired_at or now)
-        for k in known
-        if k.jwk["kid"] != jwk["kid"]
-    ]
-    updated.append(KnownKey(jwk, now, None))
-    _write_history(path, updated)
-    return tuple(updated)
-
-
-def _read_history(path: Path) -> list[KnownKey]:
-    try:
-        raw = orjson.loads(path.read_bytes())
-    except FileNotFoundError:
-        return []
-    except orjson.JSONDecodeError as exc:
-        raise ConfigError(f"{path} is not valid JSON") from exc
-    return [
-        KnownKey(
-            k["jwk"],
-            dt.datetime.fromisoformat(k["first_used"]),
-            dt.datetime.fromisoformat(k["retired_at"]) if k.get("retired_at") else None,
-        )
-        for k in raw.get("keys", [])
-    ]
-
-
-def _write_history(path: Path, known: list[KnownKey]) -> None:
-    rows = [
-        {
-            "jwk": k.jwk,
-            "first_used": k.first_used.isoformat(),
-            "retired_at": k.retired_at.isoformat() if k.retired_at else None,
-        }
-        for k in known
-    ]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_bytes(orjson.dumps({"keys": rows}, option=orjson.OPT_INDENT_2))
-    os.replace(tmp, path)

@@ -1,11 +1,12 @@
-"""What the proofs do while the gateway runs: log policy changes at start, and keep
-providers whose evidence awaits review unroutable (``evidence.on_change = "suspend"``).
+"""What the proofs do while the gateway runs: record the receipt key in the shared key
+history and renew it, log policy changes at start, and keep providers whose evidence
+awaits review unroutable (``evidence.on_change = "suspend"``).
 
 Usage (the app's lifespan)::
 
-    task = start_proofs(state)      # after migrations
+    tasks = start_proofs(state)      # after migrations
     ...
-    await stop_proofs(task)
+    await stop_proofs(tasks)
 """
 
 from __future__ import annotations
@@ -13,30 +14,46 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from pathlib import Path
 
 import sqlalchemy as sa
 
 from zdrgate.policylog import PolicyLog, record_changes
+from zdrgate.receipts import share_history
+from zdrgate.receipts.keys import RENEW_EVERY
 from zdrgate.server.state import AppState
 from zdrgate.watch import under_review
 
 log = logging.getLogger("zdrgate.proofs")
 
 
-def start_proofs(state: AppState) -> asyncio.Task[None] | None:
+def start_proofs(state: AppState) -> list[asyncio.Task[None]]:
+    ring = state.receipts.ring
+    share_history(ring, state.store.engine, Path(state.settings.storage.data_dir))
+    tasks = [asyncio.ensure_future(_renew_key(state))]
     if state.log_policy_changes:
         log_policy_changes(state)
-    if state.settings.evidence.on_change != "suspend":
-        return None
-    state.gateway.engine.suspend(under_review(PolicyLog(state.store.engine)))
-    return asyncio.ensure_future(_refresh(state))
+    if state.settings.evidence.on_change == "suspend":
+        state.gateway.engine.suspend(under_review(PolicyLog(state.store.engine)))
+        tasks.append(asyncio.ensure_future(_refresh(state)))
+    return tasks
 
 
-async def stop_proofs(task: asyncio.Task[None] | None) -> None:
-    if task is not None:
+async def stop_proofs(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def _renew_key(state: AppState) -> None:
+    """Keep this instance's receipt key listed in every instance's JWKS while it signs."""
+    while True:
+        await asyncio.sleep(RENEW_EVERY.total_seconds())
+        try:
+            await asyncio.to_thread(state.receipts.ring.renew)
+        except sa.exc.SQLAlchemyError as exc:
+            log.warning("could not renew the receipt key: %s", type(exc).__name__)
 
 
 def log_policy_changes(state: AppState) -> int:

@@ -72,13 +72,21 @@ def bootstrap_admin_key(
 
 
 def run(
-    settings: Settings, *, host: str | None, port: int | None, workers: int, config_path: str | None
+    settings: Settings,
+    *,
+    host: str | None,
+    port: int | None,
+    workers: int,
+    config_path: str | None,
+    state: AppState | None = None,
 ) -> None:
+    """``zdrgate serve``. ``state``: a prebuilt one (``zdrgate audit``'s crash probe
+    serves its fakes this way, through this very function)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     disable_core_dumps()  # a core file would hold the prompts in flight (workers inherit it)
     host = host or settings.server.host
     port = settings.server.port if port is None else port
-    state = build_state(settings)
+    state = state or build_state(settings)
     created = bootstrap_admin_key(
         state.store,
         os.environ.get("ZDRGATE_MASTER_KEY"),

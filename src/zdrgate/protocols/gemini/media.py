@@ -98,10 +98,12 @@ class GeminiImages:
 def candidate_parts(response: JSON) -> list[JSON]:
     """Every part of every candidate, in order."""
     parts: list[JSON] = []
-    for candidate in response.get("candidates") or ():
+    candidates = response.get("candidates")
+    for candidate in candidates if isinstance(candidates, list) else ():
         content = candidate.get("content") if isinstance(candidate, dict) else None
         found = content.get("parts") if isinstance(content, dict) else None
-        parts.extend(p for p in found or () if isinstance(p, dict))
+        if isinstance(found, list):
+            parts.extend(p for p in found if isinstance(p, dict))
     return parts
 
 
