@@ -3,8 +3,9 @@
     .venv/bin/python bench/auth_cost.py [--redis redis://127.0.0.1:6379/0]
 
 Times ``Authenticator.key`` for a cached key (the path every request takes) with the
-in-process epoch, the epoch file (one ``stat``) and Redis (one ``GET`` round trip), and
-the epoch check alone. Wall and CPU time per call, medians of 5 runs (CPU: this process only,
+in-process epoch, the epoch file (one ``stat``) and Redis (one ``GET`` round trip; or
+none, for a model-serving request, whose admission reads the epoch), and the epoch
+check alone. Wall and CPU time per call, medians of 5 runs (CPU: this process only,
 not the Redis server).
 """
 
@@ -40,13 +41,15 @@ async def per_call_us(run: object, calls: int, concurrency: int = 1) -> tuple[fl
     return statistics.median(walls), statistics.median(cpus)
 
 
-async def measure(name: str, epoch: AuthEpoch, calls: int, concurrency: int = 1) -> None:
+async def measure(
+    name: str, epoch: AuthEpoch, calls: int, concurrency: int = 1, fresh: bool = True
+) -> None:
     key = generate()
     grant = KeyGrant(key.secret_hash, Principal(key.key_id, is_admin=False))
     auth = Authenticator(lambda _id: grant, None, epoch, MemoryAuthFailures())
     await auth.key(key.plaintext)
-    wall, cpu = await per_call_us(lambda: auth.key(key.plaintext), calls, concurrency)
-    check = await per_call_us(epoch.current, calls, concurrency)
+    wall, cpu = await per_call_us(lambda: auth.key(key.plaintext, "", fresh), calls, concurrency)
+    check = await per_call_us(lambda: epoch.current(fresh), calls, concurrency)
     print(f"| {name} | {concurrency} | {wall:.2f} / {cpu:.2f} | {check[0]:.2f} / {check[1]:.2f} |")
     await epoch.close()
 
@@ -67,6 +70,9 @@ async def main() -> None:
         for concurrency in (1, 100):
             epoch = RedisEpoch(args.redis, f"bench-{uuid.uuid4().hex}")
             await measure("redis (GET)", epoch, 20_000, concurrency)
+        # A model-serving request: the last epoch seen; its admission's script reads it.
+        epoch = RedisEpoch(args.redis, f"bench-{uuid.uuid4().hex}")
+        await measure("redis, read by the admission", epoch, 100_000, 1, fresh=False)
 
 
 if __name__ == "__main__":

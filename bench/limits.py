@@ -8,6 +8,13 @@ the settlement of the actual usage. Measured against the same loop with the mast
 
   .venv/bin/python bench/limits.py                 # CPU time, ~10 s
   .venv/bin/python bench/limits.py --instructions  # under callgrind, ~2 min
+  .venv/bin/python bench/limits.py --redis redis://127.0.0.1:6379/0   # several instances
+
+``--redis`` runs the same requests with the counters and the revocation epoch in Redis,
+as a model-serving request does (identified under the last epoch seen, the epoch read by
+the admission's script, the principal reconfirmed), and, for comparison, with the epoch
+read by a ``GET`` of its own: Redis commands sent per request (counted in redis-py's
+connection), wall and process CPU time per request, 1 and 100 concurrent callers.
 
 ``--instructions`` runs each caller twice under valgrind's callgrind (2,000 and 6,000
 requests) and reports the difference per request: instructions, which this noisy
@@ -130,14 +137,87 @@ async def main(n: int, rounds: int) -> None:
         store.close()
 
 
+async def redis_rows(url: str, n: int) -> None:
+    import uuid  # noqa: PLC0415
+
+    import redis.asyncio  # noqa: PLC0415
+    from redis.asyncio.connection import AbstractConnection  # noqa: PLC0415
+
+    from zdrgate.accounts.epoch import REDIS_KEY_SUFFIX, RedisEpoch  # noqa: PLC0415
+    from zdrgate.accounts.keys import reconfirmed  # noqa: PLC0415
+    from zdrgate.limits.redis_counters import RedisCounters  # noqa: PLC0415
+
+    sent = 0
+    original = AbstractConnection.send_packed_command
+
+    async def counted(self: object, command: object, check_health: bool = True) -> None:
+        nonlocal sent
+        sent += 1
+        await original(self, command, check_health)  # type: ignore[arg-type]
+
+    AbstractConnection.send_packed_command = counted  # type: ignore[method-assign]
+    prefix = f"zdrgate-bench-{uuid.uuid4().hex[:8]}:"
+    client = redis.asyncio.Redis.from_url(url)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(f"sqlite:///{Path(tmp) / 'bench.db'}")
+        store.migrate()
+        epoch = RedisEpoch(url, prefix + REDIS_KEY_SUFFIX)
+        auth = Authenticator(grant_loader(store), MASTER, epoch, MemoryAuthFailures())
+        counters = RedisCounters(redis.asyncio.Redis.from_url(url), prefix=prefix)
+        limiter = Limiter(counters)
+        endpoints, demand = (endpoint(),), Demand(prompt_tokens=40, max_tokens=256)
+        callers = {"limited": f"Bearer {limited_key(store)}"}
+        admin = Admin(store, "bench")
+        bare, _ = admin.create_key(KeySpec(name="bare"))
+        callers["no limits"] = f"Bearer {bare.plaintext}"
+
+        async def one(header: str, fresh: bool) -> None:
+            principal = await auth.authenticate(header, fresh=fresh)
+            ticket = await limiter.admit(principal, demand, endpoints)
+            await reconfirmed(principal, ticket.epoch)
+            ticket.settle(30, 1e-5)
+
+        print("| caller | epoch read | concurrent | Redis commands per request "
+              "| wall per request | CPU per request |")
+        print("|---|---|---:|---:|---:|---:|")
+        for name, header in callers.items():
+            for fresh in (False, True):
+                for concurrency in (1, 100):
+                    per_worker = n // concurrency
+
+                    async def worker(h: str = header, f: bool = fresh, k: int = per_worker) -> None:
+                        for _ in range(k):
+                            await one(h, f)
+
+                    await asyncio.gather(*(worker() for _ in range(concurrency)))  # warm-up
+                    sent = 0
+                    began, cpu = time.perf_counter(), time.process_time()
+                    await asyncio.gather(*(worker() for _ in range(concurrency)))
+                    total = per_worker * concurrency
+                    wall = (time.perf_counter() - began) / total * 1e6
+                    cpu_us = (time.process_time() - cpu) / total * 1e6
+                    how = "own GET" if fresh else "in the script"
+                    print(f"| {name} | {how} | {concurrency} | {sent / total:.2f} "
+                          f"| {wall:.0f} us | {cpu_us:.0f} us |")
+        await counters.close()
+        await epoch.close()
+        async for key in client.scan_iter(match=prefix + "*"):
+            await client.delete(key)
+        await client.aclose()
+        store.close()
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=50_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--instructions", action="store_true", help="count under callgrind")
     parser.add_argument("--only", choices=["master", "limited"], help=argparse.SUPPRESS)
+    parser.add_argument("--redis", default="", help="measure against this Redis instead")
     args = parser.parse_args()
-    if args.instructions:
+    if args.redis:
+        asyncio.run(redis_rows(args.redis, min(args.requests, 2000)))
+    elif args.instructions:
         instructions()
     elif args.only:
         asyncio.run(once(args.only, args.requests))

@@ -234,6 +234,7 @@ def build_providers(reviewed: Reviewed) -> dict[str, Json]:
             provider["auth"] = item["auth"]
         if item.get("requires_base_url"):
             provider["requires_base_url"] = True
+        if item.get("base_url_hosts"):
             provider["base_url_hosts"] = sorted(item["base_url_hosts"])
         if item.get("requires_deployment"):
             provider["requires_deployment"] = True
@@ -427,6 +428,8 @@ def add_provider_endpoints(
 def add_endpoint_details(endpoint: Json, pid: str, upstream_id: str, overrides: Json) -> None:
     if pid == "amazon-bedrock" and (region := bedrock_region(upstream_id)):
         endpoint["region"] = region
+    if pid == "amazon-bedrock":  # Bedrock caches JSON schemas 24 h: never sent
+        endpoint["capabilities"] = [c for c in endpoint["capabilities"] if c != "structured_output"]
     if upstream_id in overrides:
         endpoint["policy"] = overrides[upstream_id]
 

@@ -20,6 +20,7 @@ from zdrgate.config import parse_settings
 from zdrgate.server.app import app_for, build_state
 from zdrgate.server.run import SERVER_OPTIONS, server_options
 from zdrgate.server.state import AppState
+from zdrgate.upstream import Transport
 from zdrgate.upstream.assets import AssetFetcher
 
 TODAY = dt.date(2026, 11, 27)
@@ -144,6 +145,7 @@ def make_gateway(tmp_path: Any) -> Iterator[GatewayFactory]:
         extra: dict[str, Any] | None = None,
         environ: dict[str, str] | None = None,
         assets: AssetFetcher | None = None,
+        transport: Transport | None = None,
     ) -> RunningGateway:
         extra = dict(extra or {})
         storage = {  # the test's data dir even when `extra` changes the database
@@ -159,6 +161,7 @@ def make_gateway(tmp_path: Any) -> Iterator[GatewayFactory]:
             today=lambda: TODAY,
             rng=random.Random(7),
             assets=assets,
+            transport=transport,
         )
         thread = UvicornThread(app_for(state), server_options(state.settings.server))
         threads.append(thread)

@@ -8,7 +8,8 @@ Its behaviour is chosen by the upstream model id the gateway sends:
 - ``bad400``: a 400 whose body quotes the prompt (as real providers do);
 - ``break``: streams two chunks, then drops the connection;
 - ``slow``: streams one chunk, then waits (for disconnect tests); ``hang``: never answers;
-- ``late``: like ``ok`` after half a second; ``drip``: streams like ``ok``, 0.4 s between chunks.
+- ``late``: like ``ok`` after half a second; ``drip``: streams like ``ok``, 0.4 s between chunks;
+- ``long``: like ``ok``, with a usage of 8,000 completion tokens (a long answer's bill).
 
 Every request is recorded (path, headers, JSON body) for assertions.
 """
@@ -136,8 +137,12 @@ def _completion(body: dict[str, Any], mode: str, prompt: str) -> dict[str, Any]:
         "model": mode,
         "system_fingerprint": "fp_fake",
         "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
-        "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
+        "usage": LONG_USAGE if mode == "long" else USAGE,
     }
+
+
+USAGE = {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
+LONG_USAGE = {"prompt_tokens": 11, "completion_tokens": 8000, "total_tokens": 8011}
 
 
 def _chunk(mode: str, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:

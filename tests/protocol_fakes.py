@@ -1,7 +1,7 @@
 """A fake upstream for every protocol of the table (OpenAI, Anthropic and Claude on
-Vertex, Gemini, Azure OpenAI wire formats) side by side, and a gateway config declaring one custom
-provider per protocol. ``tests/test_protocol_table.py`` checks that every protocol of
-the table has a fake here, so the parity tests run over all of them."""
+Vertex, Gemini, Azure OpenAI, Bedrock wire formats) side by side, and a gateway config
+declaring one custom provider per protocol. ``tests/test_protocol_table.py`` checks that
+every protocol of the table has a fake here, so the parity tests run over all of them."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 from conftest import chat_model, provider
 from fake_anthropic import start_fake_anthropic
 from fake_azure import start_fake_azure
+from fake_bedrock import start_fake_bedrock
 from fake_gemini import start_fake_gemini
 from fake_openai import start_fake_openai
 from zdrgate.protocols.table import protocol_names
@@ -23,8 +24,13 @@ MODES = ["ok", "tools", "think", "unicode", "nostop", "break", "fail429", "fail5
 @contextmanager
 def running_fakes() -> Iterator[dict[str, str]]:
     """Base URL of each protocol's fake upstream, while they run."""
-    started = [start_fake_openai(), start_fake_anthropic(), start_fake_gemini()]
-    openai, anthropic, gemini = (fake.base_url for fake, _ in started)
+    started = [
+        start_fake_openai(),
+        start_fake_anthropic(),
+        start_fake_gemini(),
+        start_fake_bedrock(),
+    ]
+    openai, anthropic, gemini, bedrock = (fake.base_url for fake, _ in started)
     azure = start_fake_azure()
     urls = {
         "openai": openai,
@@ -32,6 +38,7 @@ def running_fakes() -> Iterator[dict[str, str]]:
         "anthropic-vertex": f"{anthropic}/vertex",
         "gemini": gemini,
         "azure-openai": azure[0].base_url,  # the deployment-path API
+        "bedrock": bedrock,
     }
     try:
         yield urls

@@ -1,5 +1,5 @@
 """The admin API, /v1/usage and self-service export and deletion over HTTP, on SQLite
-and PostgreSQL."""
+with the counters in memory and on PostgreSQL with them in Redis."""
 
 from __future__ import annotations
 
@@ -9,23 +9,40 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import GatewayFactory, RunningGateway, chat_model, provider
+from conftest import REDIS_URL, GatewayFactory, RunningGateway, chat_model, provider
 from fake_openai import FakeOpenAI
 from test_accounts_store import dump_database
 from zdrgate.accounts.keys import hash_secret
+from zdrgate.audit.places import scan_database, scan_redis
+from zdrgate.audit.scan import encodings
 
 EMAIL = "linus@example.org"
 
 
 @pytest.fixture
-def gw(db_url: str, tmp_path: Path, upstream: FakeOpenAI, make_gateway: GatewayFactory) -> Any:
+def gw(
+    db_url: str,
+    tmp_path: Path,
+    upstream: FakeOpenAI,
+    make_gateway: GatewayFactory,
+    request: pytest.FixtureRequest,
+) -> Any:
+    storage = {"database_url": db_url, "data_dir": str(tmp_path)}
+    if db_url.startswith("postgresql"):  # the scaled mode: PostgreSQL and Redis together
+        prefix = request.getfixturevalue("redis_prefix")
+        storage.update(redis_url=REDIS_URL, redis_key_prefix=prefix)
     return make_gateway(
         {"p": provider(upstream.base_url, [chat_model("ok")])},
-        extra={
-            "storage": {"database_url": db_url, "data_dir": str(tmp_path)},
-            "server": {"public_url": "https://ai.example.org"},
-        },
+        extra={"storage": storage, "server": {"public_url": "https://ai.example.org"}},
     )
+
+
+def no_canary_stored(gw: RunningGateway, canary: str) -> None:
+    """``zdrgate audit``'s scans of the database and, when used, Redis: no hit."""
+    needles = encodings(canary)
+    assert scan_database(gw.state.store.engine, needles)[1] == []
+    if gw.state.settings.storage.redis_url:
+        assert scan_redis(REDIS_URL, needles)[1] == []
 
 
 def call(
@@ -156,8 +173,11 @@ def test_own_usage_export_and_deletion(gw: RunningGateway) -> None:
     for trace in (account_id, EMAIL, "Linus", key_id):
         assert trace not in values, trace
     assert len(gw.state.store.usage_rows()) == 1  # kept for the operator, unlinked
-    log = call(gw, "GET", "/admin/audit").json()["data"]
-    assert log[0]["action"] == "accounts.delete" and log[0]["actor"].startswith("gone-")
+    log = call(gw, "GET", "/admin/audit")
+    assert log.json()["data"][0]["action"] == "accounts.delete"
+    assert log.json()["data"][0]["actor"].startswith("gone-")
+    assert "export-canary-7731" not in log.text
+    no_canary_stored(gw, "export-canary-7731")
 
 
 def test_admin_deletes_an_account(gw: RunningGateway) -> None:

@@ -55,6 +55,8 @@ def tool_names(protocol: str, body: dict[str, Any]) -> list[str]:
         return [t["name"] for t in body.get("tools", ())]
     if protocol == "gemini":
         return [d["name"] for t in body.get("tools", ()) for d in t["functionDeclarations"]]
+    if protocol == "bedrock":
+        return [t["toolSpec"]["name"] for t in body.get("toolConfig", {}).get("tools", ())]
     return [t.get("function", t.get("custom", {}))["name"] for t in body.get("tools", ())]
 
 
@@ -86,6 +88,8 @@ def test_functions_become_tools_upstream(protocol: str) -> None:
         assert body["parallel_tool_calls"] is False
     elif protocol == "gemini":
         assert body["toolConfig"]["functionCallingConfig"]["allowedFunctionNames"] == ["get_time"]
+    elif protocol == "bedrock":  # Converse has no switch for parallel calls
+        assert body["toolConfig"]["toolChoice"] == {"tool": {"name": "get_time"}}
     else:
         assert body["tool_choice"] == {"type": "tool", "name": "get_time",
                                        "disable_parallel_tool_use": True}
@@ -106,6 +110,10 @@ def test_function_role_history_becomes_a_tool_exchange(protocol: str) -> None:
         assert parts[1]["functionCall"]["name"] == "get_weather"
         assert parts[2]["functionResponse"] == {"name": "get_weather",
                                                 "response": {"temp": 21}}
+    elif protocol == "bedrock":
+        blocks = [b for turn in body["messages"] for b in turn["content"]]
+        assert blocks[1]["toolUse"]["name"] == "get_weather"
+        assert blocks[2]["toolResult"]["toolUseId"] == blocks[1]["toolUse"]["toolUseId"]
     else:
         blocks = [b for turn in body["messages"] for b in turn["content"]]
         assert blocks[1]["type"] == "tool_use" and blocks[2]["type"] == "tool_result"
@@ -183,6 +191,8 @@ def test_allowed_tools_cut_the_tool_list(protocol: str) -> None:
         assert body["tool_choice"] == "required"
     elif protocol == "gemini":
         assert body["toolConfig"]["functionCallingConfig"]["mode"] == "ANY"
+    elif protocol == "bedrock":
+        assert body["toolConfig"]["toolChoice"] == {"any": {}}
     else:
         assert body["tool_choice"] == {"type": "any"}
 
@@ -286,7 +296,7 @@ def test_n_is_forwarded_or_a_stream_capability_error(protocol: str) -> None:
         assert sent(protocol, body)["n"] == 2
 
 
-@pytest.mark.parametrize("protocol", ["anthropic", "anthropic-vertex"])
+@pytest.mark.parametrize("protocol", ["anthropic", "anthropic-vertex", "bedrock"])
 def test_n_is_fanned_out_where_a_call_answers_one_choice(
     client: openai.OpenAI, gateway: RunningGateway, protocol: str
 ) -> None:

@@ -136,8 +136,9 @@ def gemini_stream(texts: list[str]) -> bytes:
 
 # Each streaming protocol's wire form (a protocol added later is fuzzed with arbitrary
 # bytes below; give it a valid stream here to have its splits checked too).
-WIRE = {Protocol.OPENAI: openai_stream, Protocol.ANTHROPIC: anthropic_stream,
-        Protocol.ANTHROPIC_VERTEX: anthropic_stream, Protocol.GEMINI: gemini_stream}
+WIRE = {Protocol.OPENAI: openai_stream, Protocol.AZURE_OPENAI: openai_stream,
+        Protocol.ANTHROPIC: anthropic_stream, Protocol.ANTHROPIC_VERTEX: anthropic_stream,
+        Protocol.GEMINI: gemini_stream}
 SPLIT_CHECKED = [p for p in STREAMING if p in WIRE]
 
 

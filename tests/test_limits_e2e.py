@@ -9,9 +9,12 @@ account and team rows in the accounts store; these tests pin the enforcement).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import random
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -21,6 +24,7 @@ import pytest
 import sqlalchemy as sa
 
 from conftest import REDIS_URL, TODAY, RunningGateway, UvicornThread, chat_model, provider
+from databases import postgres_schema_url
 from fake_media import FakeMedia, start_fake_media
 from fake_openai import FakeOpenAI
 from media_setup import embedding_model, image_model, media_provider
@@ -82,6 +86,13 @@ def start(tmp_path: Any) -> Iterator[Any]:
     yield run
     for thread in threads:
         thread.stop()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A random schema of the machine's PostgreSQL (the usage rows budgets start from)."""
+    with postgres_schema_url() as url:
+        yield url
 
 
 @pytest.fixture
@@ -196,7 +207,9 @@ ACTUAL = 18e-6  # the fake's 11 + 7 tokens at $1 per million
 MAX_COST = 60e-6  # prompt estimate (~40 tokens of body) + max_tokens 20, at $1 per million
 
 
-@pytest.mark.parametrize("backend", ["memory", "redis", "two apps on redis"])
+@pytest.mark.parametrize(
+    "backend", ["memory", "redis", "two apps on redis", "two apps on postgres and redis"]
+)
 def test_100_parallel_requests_overspend_a_budget_by_at_most_one(
     backend: str, upstream: FakeOpenAI, start: Any, request: pytest.FixtureRequest
 ) -> None:
@@ -206,14 +219,53 @@ def test_100_parallel_requests_overspend_a_budget_by_at_most_one(
     if backend != "memory":
         prefix = request.getfixturevalue("redis_prefix")
         storage = {"redis_url": REDIS_URL, "redis_key_prefix": prefix}
+    if "postgres" in backend:
+        storage["database_url"] = request.getfixturevalue("pg_url")
     providers = {"zdr": provider(upstream.base_url, [chat_model()])}
     apps = [start(providers, key(budget_day_usd=budget), storage)]
-    if backend == "two apps on redis":
+    if backend.startswith("two apps"):
         apps.append(start(providers, key(budget_day_usd=budget), storage))
     statuses = asyncio.run(_burst([gw.v1 + "/chat/completions" for gw in apps], 100))
     served = statuses.count(200)
     assert statuses.count(402) == 100 - served
     assert served >= 3 and served * ACTUAL <= budget + MAX_COST
+    assert upstream.count() == served
+
+
+LONG_ACTUAL = 8011e-6  # the fake's "long" answer: 11 + 8,000 tokens at $1 per million
+LONG_CONTEXT = 10_000  # the endpoint states its context window, not its maximum output
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+def test_100_parallel_requests_without_max_tokens_overspend_by_at_most_one(
+    backend: str, upstream: FakeOpenAI, start: Any, request: pytest.FixtureRequest
+) -> None:
+    """Without ``max_tokens`` a request reserves all the output its endpoint can give
+    (here its context window): more than a 4,096-token guess, which the answers exceed."""
+    budget = 10 * LONG_ACTUAL
+    storage = {}
+    if backend == "redis":
+        prefix = request.getfixturevalue("redis_prefix")
+        storage = {"redis_url": REDIS_URL, "redis_key_prefix": prefix}
+    model = {**chat_model("long"), "context_length": LONG_CONTEXT}
+    gw = start({"zdr": provider(upstream.base_url, [model])}, key(budget_day_usd=budget), storage)
+    body = {"model": "test/chat", "messages": [{"role": "user", "content": "hi"}]}
+
+    async def burst() -> list[int]:
+        async with httpx.AsyncClient(timeout=30) as client:
+            replies = await asyncio.gather(
+                *(
+                    client.post(gw.v1 + "/chat/completions", json=body, headers=gw.auth())
+                    for _ in range(100)
+                )
+            )
+        return [r.status_code for r in replies]
+
+    statuses = asyncio.run(burst())
+    served = statuses.count(200)
+    one_request_max = (len(json.dumps(body)) // 4 + 1 + LONG_CONTEXT) * 1e-6
+    assert statuses.count(402) == 100 - served
+    assert served >= 3 and served * LONG_ACTUAL <= budget + one_request_max
     assert upstream.count() == served
 
 
@@ -226,6 +278,65 @@ def test_an_unreachable_redis_gives_503_and_sends_nothing(upstream: FakeOpenAI, 
     # own refusal is tested on its own in tests/unit/test_limits.py.
     assert reply.json()["error"]["code"] in ("service_unavailable", "limit_store_unavailable")
     assert upstream.count() == 0
+
+
+class RedisProxy:
+    """A TCP relay to the machine's Redis on a port of its own, that can be cut."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # cut
+            upstream = socket.create_connection(("127.0.0.1", 6379))
+            self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        for s in (source, sink):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
+        self.listener.close()
+        for s in self.sockets:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+
+
+def test_a_redis_lost_after_start_gives_503_and_sends_nothing(
+    upstream: FakeOpenAI, start: Any, redis_prefix: str
+) -> None:
+    """Model-serving requests are identified under the last revocation epoch seen, and
+    the admission reads it: with Redis gone, the admission fails, so the request does."""
+    providers = {"zdr": provider(upstream.base_url, [chat_model()])}
+    for principal in (key(rpm=100), key()):  # with limits, and with none
+        proxy = RedisProxy()
+        url = f"redis://127.0.0.1:{proxy.port}/0"
+        gw = start(providers, principal, {"redis_url": url, "redis_key_prefix": redis_prefix})
+        assert httpx.post(gw.v1 + "/chat/completions", json=CHAT, headers=gw.auth()).is_success
+        proxy.cut()
+        reply = httpx.post(gw.v1 + "/chat/completions", json=CHAT, headers=gw.auth(), timeout=10)
+        assert reply.status_code == 503, reply.text
+        assert reply.json()["error"]["code"] == "limit_store_unavailable"
+    assert upstream.count() == 2
 
 
 class FlakyStore(Store):

@@ -122,7 +122,7 @@ def test_tool_result_round_trip(client: anthropic.Anthropic, protocol: str) -> N
     assert second.content[0].text == "echo: and so?"
 
 
-@pytest.mark.parametrize("protocol", ["anthropic", "gemini"])
+@pytest.mark.parametrize("protocol", ["anthropic", "gemini", "bedrock"])
 def test_thinking_comes_back_as_thinking_blocks(client: anthropic.Anthropic, protocol: str) -> None:
     thinking: Any = {"type": "enabled", "budget_tokens": 2048}
     message = client.messages.create(
@@ -193,7 +193,7 @@ def test_policy_applies_to_the_messages_route(
     assert "retainer/ok" in info.value.message
 
 
-@pytest.mark.parametrize("protocol", ["anthropic", "gemini"])
+@pytest.mark.parametrize("protocol", ["anthropic", "gemini", "bedrock"])
 def test_stream_cut_short_raises_in_the_sdk(client: anthropic.Anthropic, protocol: str) -> None:
     with (
         pytest.raises(anthropic.APIStatusError),

@@ -122,7 +122,7 @@ def test_streamed_tool_calls_are_the_same_on_every_protocol(
     assert [f for f in finishes if f] == ["tool_calls"]
 
 
-@pytest.mark.parametrize("protocol", ["anthropic", "gemini"])
+@pytest.mark.parametrize("protocol", ["anthropic", "gemini", "bedrock"])
 def test_reasoning_comes_back_as_the_reasoning_field(
     gateway: RunningGateway, client: openai.OpenAI, protocol: str
 ) -> None:
@@ -141,7 +141,7 @@ def test_reasoning_comes_back_as_the_reasoning_field(
     assert thought == "let me think"
 
 
-@pytest.mark.parametrize("protocol", ["anthropic", "gemini"])
+@pytest.mark.parametrize("protocol", ["anthropic", "gemini", "bedrock"])
 def test_unicode_split_across_network_chunks_arrives_whole(
     client: openai.OpenAI, protocol: str
 ) -> None:
@@ -153,3 +153,23 @@ def test_unicode_split_across_network_chunks_arrives_whole(
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "héllo 😀 wörld ✓"
     assert "\ufffd" not in text
+
+
+PNG_1PX = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_vision_is_the_same_on_every_protocol(client: openai.OpenAI, protocol: str) -> None:
+    """An inline image and a question: every protocol carries both (the fakes answer the
+    text; each protocol's own tests check the image's upstream form)."""
+    content: Any = [
+        {"type": "text", "text": "what is this"},
+        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG_1PX}"}},
+    ]
+    result = client.chat.completions.create(
+        model=f"test/{protocol}", messages=[{"role": "user", "content": content}]
+    )
+    assert (result.choices[0].message.content or "").strip() == "echo: what is this"
+    assert result.choices[0].finish_reason == "stop"

@@ -89,3 +89,15 @@ def test_the_model_list_is_gzipped_for_clients_that_accept_it(make_gateway: Gate
     assert packed.headers["content-encoding"] == "gzip" and len(packed.json()["data"]) >= 300
     plain = httpx.get(gw.v1 + "/models", headers={**gw.auth(), "accept-encoding": "identity"})
     assert "content-encoding" not in plain.headers and plain.json() == packed.json()
+
+
+def test_the_admin_page_is_refused_to_a_signed_in_member(make_gateway: GatewayFactory) -> None:
+    gw = make_gateway({})
+    with httpx.Client(base_url=gw.v1, headers=gw.auth()) as admin:
+        admin.post("/admin/accounts", json={"email": "m@example.org"}).raise_for_status()
+        member = admin.post("/admin/keys", json={"account": "m@example.org"}).json()["key"]
+    refused = httpx.get(gw.url + "/admin", headers={"Authorization": f"Bearer {member}"})
+    assert refused.status_code == 403 and "Admins only" in refused.text
+    assert refused.headers["cache-control"] == "no-store"
+    assert httpx.get(gw.url + "/admin", headers=gw.auth()).status_code == 200
+    assert httpx.get(gw.url + "/admin").status_code == 200  # not signed in: it asks to sign in

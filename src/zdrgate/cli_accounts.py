@@ -103,8 +103,9 @@ def admin_session(config: str | None) -> Iterator[Any]:
     try:
         store = Store(settings.storage.database_url)
         # A revocation or deletion here stops the key in running gateways at once.
+        storage = settings.storage
         store.on_credentials_changed(
-            epoch_for(settings.storage.redis_url, settings.storage.data_dir).bump
+            epoch_for(storage.redis_url, storage.data_dir, storage.redis_key_prefix).bump
         )
         migrate.prepare(store.engine, migrate_on_start=settings.storage.migrate_on_start)
     except ConfigError as exc:

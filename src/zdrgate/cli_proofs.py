@@ -221,7 +221,8 @@ def audit(
     fakes), kill a serving process mid-stream, then scan the data directory, the
     database, Redis, the logs, temp directories and the core-dump settings for them.
     With --target, probe a running deployment instead and scan what can be read from
-    here; the report names every place it could not scan. Exit 1 on any hit."""
+    here; the report names every place it could not scan. Exit 1 on any hit or
+    problem."""
     import asyncio  # noqa: PLC0415
 
     from zdrgate.audit.run import new_canary, run_audit  # noqa: PLC0415 - a whole gateway
@@ -247,10 +248,13 @@ def audit(
 
 
 @click.command("audit-fakes")
-@click.option("--port", type=int, default=0, help="Port on 127.0.0.1 (default: a free one).")
-def audit_fakes(port: int) -> None:
-    """Serve the audit's fake providers on 127.0.0.1 and print the providers to add to
-    a (staging) deployment's config, for `zdrgate audit --target`. Runs until stopped."""
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to serve on: loopback, or a private address the deployment "
+                   "reaches (plain http is accepted only there).")
+@click.option("--port", type=int, default=0, help="Port (default: a free one).")
+def audit_fakes(host: str, port: int) -> None:
+    """Serve the audit's fake providers and print the providers to add to a (staging)
+    deployment's config, for `zdrgate audit --target`. Runs until stopped."""
     import asyncio  # noqa: PLC0415
 
     from zdrgate.audit.fakes import serve_fakes  # noqa: PLC0415
@@ -258,7 +262,7 @@ def audit_fakes(port: int) -> None:
     from zdrgate.audit.run import fake_providers  # noqa: PLC0415
 
     async def serve() -> None:
-        async with serve_fakes(port) as base_url:
+        async with serve_fakes(port, host) as base_url:
             click.echo(f"# zdrgate audit fakes on {base_url}: add to the deployment's config\n")
             click.echo(providers_toml(fake_providers(base_url)), nl=False)
             click.echo("# ready", err=True)

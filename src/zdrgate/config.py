@@ -209,10 +209,16 @@ _API_VERSION = re.compile(r"^[a-z0-9][a-z0-9.-]{0,31}$")
 class ProviderSettings(_Strict):
     protocol: str | None = None
     """A name from the protocol table (``zdrgate.protocols.table``): openai, anthropic,
-    anthropic-vertex, gemini, azure-openai."""
+    anthropic-vertex, gemini, azure-openai, bedrock."""
     auth: str | None = None
-    """How the key travels (bearer, x-api-key, x-goog-api-key, api-key); default: the
-    protocol's own (its spec's ``auth``)."""
+    """How the key travels (bearer, x-api-key, x-goog-api-key, api-key, aws-sigv4);
+    default: the protocol's own (its spec's ``auth``; for bedrock, the Bedrock API key
+    as a bearer token when one is set, else SigV4 from the AWS variables)."""
+    region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
+    """The AWS Region (bedrock): where the catalog's Bedrock endpoints without a
+    geography prefix are called, and where that Region's geography sends its
+    cross-region profiles (``eu-west-3``: the ``eu.`` ids too); SigV4 signs for it
+    when the host names no Region. Default: ``us-east-1``."""
     name: str | None = None
     base_url: str | None = None
     api_key_env: str | None = None

@@ -96,7 +96,7 @@ def _explain_policy(endpoint: Endpoint, reasons: tuple[str, ...]) -> dict[str, A
         "verified_on": policy.verified_on.isoformat() if policy.verified_on else "never",
         "confidence": policy.confidence.value,
         "evidence": list(policy.evidence),
-        "credentials_env": endpoint.provider.api_key_env,
+        "credentials_env": endpoint.provider.credentials_env,
     }
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from conftest import MASTER, ZDR_POLICY, GatewayFactory, RunningGateway
+from fake_faults import FaultyUpstream
 from fake_media import start_fake_media
 from fake_openai import start_fake_openai
 from zdrgate.catalog.load import load_packaged_catalog
@@ -90,6 +91,7 @@ def browser() -> Iterator[Any]:
 def web_gateway(make_gateway: GatewayFactory) -> Iterator[RunningGateway]:
     chat, chat_server = start_fake_openai()
     media, media_server = start_fake_media(image=png())
+    faults = FaultyUpstream().start()
 
     def fake(base: str, models: list[dict[str, Any]]) -> dict[str, Any]:
         return {
@@ -128,6 +130,13 @@ def web_gateway(make_gateway: GatewayFactory) -> Iterator[RunningGateway]:
                     "image_price": 0.04,
                 },
                 {
+                    "id": "test/image-broken",
+                    "upstream_id": "fail500",
+                    "name": "Test Image Broken",
+                    "output_modalities": ["image"],
+                    "image_price": 0.04,
+                },
+                {
                     "id": "test/draw",
                     "upstream_id": "draw",
                     "name": "Test Draw",
@@ -136,15 +145,20 @@ def web_gateway(make_gateway: GatewayFactory) -> Iterator[RunningGateway]:
             ],
         ),
     }
+    providers["faulty"] = fake(
+        faults.base_url,
+        [{**text, "id": "test/truncated", "upstream_id": "truncated_sse", "name": "Truncated"}],
+    )
     gateway = make_gateway(
         providers,
         catalog=load_packaged_catalog(),
         extra={"web": {"operator_name": "Example Ops", "operator_contact": "privacy@example.org"}},
     )
-    gateway.fakes = {"chat": chat, "media": media}  # type: ignore[attr-defined]
+    gateway.fakes = {"chat": chat, "media": media, "faults": faults}  # type: ignore[attr-defined]
     yield gateway
     chat_server.stop()
     media_server.stop()
+    faults.stop()
 
 
 class Visit:
@@ -156,8 +170,10 @@ class Visit:
         gateway: RunningGateway,
         viewport: dict[str, int],
         key: str | None = MASTER,
+        base: str | None = None,
     ) -> None:
         self.gateway = gateway
+        self.base = base or gateway.url  # e.g. http://localhost:port (passkeys need a name)
         self.context = browser.new_context(
             viewport=viewport,
             extra_http_headers={"Authorization": f"Bearer {key}"} if key else {},
@@ -182,15 +198,17 @@ class Visit:
             self.errors.append(f"{response.status} {response.url}")
 
     def open(self, path: str = "/") -> Any:
-        self.page.goto(self.gateway.url + path)
+        self.page.goto(self.base + path)
         return self.page
 
     def screenshot(self, name: str) -> None:
         SCREENSHOTS.mkdir(exist_ok=True)
-        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+        # Transitions finished first: a layout caught mid-slide is not what people see.
+        path = str(SCREENSHOTS / f"{name}.png")
+        self.page.screenshot(path=path, full_page=False, animations="disabled")
 
     def foreign_requests(self) -> list[str]:
-        origin = self.gateway.url
+        origin = self.base
         return [u for u in self.requests if not u.startswith((origin + "/", "data:", "blob:"))]
 
 

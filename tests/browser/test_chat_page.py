@@ -268,7 +268,7 @@ def test_an_answer_cut_by_the_upstream_is_shown_as_cut(visit: Any) -> None:
     ready(page)
     choose(page, "test broken", "test/broken")
     send(page, "break please")
-    error = page.locator(".msg.assistant .msg-error")
+    error = page.locator(".msg.assistant .state-card.cut")
     expect(error).to_contain_text("The answer was cut")
     expect(page.locator(".msg.assistant .msg-body")).to_contain_text("one two")
     expect(page.get_by_role("button", name="Retry")).to_be_visible()

@@ -19,7 +19,7 @@ def test_models_page_compares_endpoints_without_signing_in(browser: Any, web_gat
     page.goto(web_gateway.url + "/models")
     consent(page)
     expect(page.locator("body[data-ready=true]")).to_have_count(1)
-    expect(page.locator("#count")).to_have_text("6 of 411 models")  # routable now: the fakes
+    expect(page.locator("#count")).to_have_text("8 of 413 models")  # routable now: the fakes
     page.locator("#f-routable").select_option("all")
     page.locator("#q").fill("gpt-4o-mini")
     row = page.locator('tr[data-model="openai/gpt-4o-mini"]')
@@ -38,7 +38,7 @@ def test_models_page_compares_endpoints_without_signing_in(browser: Any, web_gat
     expect(page.locator("#models-body")).not_to_contain_text("Test Chat")
     page.locator("#f-modality").select_option("")
     page.locator("#f-provider").select_option("fakeai")
-    expect(page.locator("#count")).to_contain_text("4 of 411")
+    expect(page.locator("#count")).to_contain_text("4 of 413")
     page.get_by_role("button", name="Cheapest ZDR price").click()
     expect(page.locator("th[aria-sort=ascending]")).to_contain_text("Cheapest ZDR price")
     context.close()
@@ -53,7 +53,7 @@ def test_privacy_page_lists_subprocessors_operator_and_storage(
         consent(page, "Reject non-essential")
         expect(page.locator("body[data-ready=true]")).to_have_count(1)
         table = page.locator("#subprocessor-table tbody")
-        expect(table.locator("tr")).to_have_count(2)  # the two fake providers, nothing else
+        expect(table.locator("tr")).to_have_count(3)  # the three fake providers, nothing else
         expect(table).to_contain_text("fakeai")
         expect(table).to_contain_text("2026-11-01")
         expect(page.locator("#operator")).to_contain_text("privacy@example.org")

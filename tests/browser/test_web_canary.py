@@ -41,7 +41,7 @@ def test_a_web_chat_leaves_nothing_on_the_server(browser: Any, served: tuple) ->
     expect(answer).to_contain_text(f"edited {canary}")
     choose(page, "canary bad400", "canary/bad400")
     send(page, f"this fails {canary}")
-    expect(page.locator(".msg-error").last).to_be_visible()
+    expect(page.locator(".msg.assistant .state-card").last).to_be_visible()
     choose(page, "canary slow", "canary/slow")
     send(page, f"stop me {canary}")
     expect(page.locator("#stop")).to_be_visible()

@@ -15,9 +15,12 @@ from zdrgate.catalog.model import Endpoint, PolicyRecord, Provider
 from zdrgate.errors import BudgetExceeded, LimitStoreUnavailable, RateLimited
 from zdrgate.limits import NO_TICKET, CounterAuthFailures, Demand, Limiter, MemoryCounters
 from zdrgate.limits.counters import BudgetCheck, Counters, Settlement
+from zdrgate.limits.demand import chat_demand, image_demand
 from zdrgate.limits.headers import duration
-from zdrgate.limits.limiter import max_cost
+from zdrgate.limits.limiter import UNSTATED_MAX_OUTPUT, max_cost
 from zdrgate.limits.redis_counters import RedisCounters
+from zdrgate.wire.chat import ChatRequest
+from zdrgate.wire.images import ImageRequest
 
 pytestmark = pytest.mark.services
 
@@ -127,6 +130,39 @@ def test_max_cost_is_the_most_expensive_endpoint_at_the_output_cap() -> None:
     capped = Endpoint(**{**_fields(dear), "max_output_tokens": 10})
     assert max_cost(Demand(0, None), (capped,)) == pytest.approx(150 / 1e6)
     assert max_cost(Demand(0, None, images=2), (endpoint(0, 0, 0.04),)) == pytest.approx(0.08)
+
+
+def test_without_max_tokens_a_request_reserves_all_its_endpoint_can_answer() -> None:
+    dear = endpoint(3.0, 15.0)
+    stated = Endpoint(**{**_fields(dear), "max_output_tokens": 64_000, "context_length": 200_000})
+    assert max_cost(Demand(0, None), (stated,)) == pytest.approx(64_000 * 15 / 1e6)
+    window = Endpoint(**{**_fields(dear), "context_length": 32_000})
+    assert max_cost(Demand(1000, None), (window,)) == pytest.approx((3000 + 32_000 * 15) / 1e6)
+    assert max_cost(Demand(0, None, choices=3), (window,)) == pytest.approx(3 * 32_000 * 15 / 1e6)
+    unstated = UNSTATED_MAX_OUTPUT * 15 / 1e6
+    assert max_cost(Demand(0, None), (dear,)) == pytest.approx(unstated)
+    assert max_cost(Demand(0, 500, choices=3), (window,)) == pytest.approx(500 * 15 / 1e6)
+
+
+MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+def test_images_reserve_their_price_or_their_output_tokens_per_image() -> None:
+    demand = image_demand(400, ImageRequest.model_validate({"model": "a/b", "prompt": "x", "n": 3}))
+    assert demand.images == 3 and demand.choices == 3 and demand.max_tokens is None
+    per_image = endpoint(0.0, 0.0, 0.04)  # dall-e: a price per image, no token prices
+    assert max_cost(demand, (per_image,)) == pytest.approx(3 * 0.04)
+    tokens = Endpoint(**{**_fields(endpoint(5.0, 30.0)), "max_output_tokens": 8192})
+    assert max_cost(demand, (tokens,)) == pytest.approx((101 * 5 + 3 * 8192 * 30) / 1e6)
+
+
+def test_a_chat_demand_counts_its_choices() -> None:
+    chat = ChatRequest.model_validate({"model": "a/b", "messages": MESSAGES, "n": 4})
+    assert chat_demand(400, chat) == Demand(101, None, choices=4)
+    capped = ChatRequest.model_validate(
+        {"model": "a/b", "messages": MESSAGES, "n": 4, "max_tokens": 9}
+    )
+    assert chat_demand(400, capped) == Demand(101, 36, choices=4)
 
 
 def _fields(e: Endpoint) -> dict[str, object]:

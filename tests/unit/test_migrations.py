@@ -87,8 +87,23 @@ def check_upgrades_old_database(url: str) -> None:
     rows = store.usage_rows()
     assert rows[0]["prompt_tokens"] == 3 and rows[0]["images"] == 0
     assert rows[0]["account_id"] is None
+    assert usage_indexes(store) >= USAGE_INDEXES
     store.migrate()  # a second start changes nothing
     store.close()
+
+
+USAGE_INDEXES = {
+    ("ix_usage_key_id", ("key_id",)),
+    ("ix_usage_account_id", ("account_id",)),
+    ("ix_usage_team_id", ("team_id",)),
+    ("ix_usage_started_at", ("started_at",)),
+}
+"""What the budget seeds and usage reports filter on (``limits.spent``, ``usage_report``)."""
+
+
+def usage_indexes(store: Store) -> set[tuple[str, tuple[str, ...]]]:
+    found = sa.inspect(store.engine).get_indexes("usage")
+    return {(str(i["name"]), tuple(str(c) for c in i["column_names"])) for i in found}
 
 
 def check_new_database(url: str) -> None:
@@ -101,6 +116,7 @@ def check_new_database(url: str) -> None:
         *schema.metadata.tables,
         "alembic_version",
     }
+    assert usage_indexes(store) >= USAGE_INDEXES
     store.close()
 
 

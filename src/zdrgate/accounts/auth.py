@@ -17,6 +17,8 @@ any database lookup.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
 import hmac
 import re
 import time
@@ -85,11 +87,16 @@ class Authenticator:
         self._unknown: dict[str, float] = {}  # key id -> monotonic time it expires
         self._seen: Hashable = object()
 
-    async def authenticate(self, authorization: str | None, client: str = "") -> Principal:
-        """The caller of an ``Authorization: Bearer`` header (401/429/503 otherwise)."""
-        return await self.key(bearer(authorization), client)
+    async def authenticate(
+        self, authorization: str | None, client: str = "", fresh: bool = True
+    ) -> Principal:
+        """The caller of an ``Authorization: Bearer`` header (401/429/503 otherwise).
 
-    async def key(self, presented: str, client: str = "") -> Principal:
+        ``fresh=False``: under the last revocation epoch seen, for a request whose
+        admission reads the epoch again and rechecks the principal if it moved."""
+        return await self.key(bearer(authorization), client, fresh)
+
+    async def key(self, presented: str, client: str = "", fresh: bool = True) -> Principal:
         if len(presented) > MAX_CREDENTIAL_LENGTH:
             raise await self._wrong(client)
         if self._master_hash and hmac.compare_digest(hash_secret(presented), self._master_hash):
@@ -98,15 +105,14 @@ class Authenticator:
         if parts is None or not _KEY_ID.fullmatch(parts[0]):
             raise await self._wrong(client)
         key_id, secret = parts
-        grant = await self._grant(key_id, client)
+        grant = await self._grant(key_id, client, fresh)
         if grant is None or not matches(secret, grant.secret_hash):
             raise await self._wrong(client)
-        if grant.expires_at is not None and self._clock() >= grant.expires_at:
-            raise AuthenticationFailed("This API key has expired.", code="api_key_expired")
+        self._refuse_if_expired(grant)
         return grant.principal
 
     async def principal_by_id(
-        self, key_id: str, client: str = ""
+        self, key_id: str, client: str | None = "", fresh: bool = True
     ) -> tuple[Principal, float | None] | None:
         """A usable key's principal and expiry (Unix time), by id alone: for sessions
         opened with a key, which act as that key while it lives."""
@@ -114,11 +120,12 @@ class Authenticator:
             return (MASTER, None) if self._master_hash else None
         if not _KEY_ID.fullmatch(key_id):
             return None
-        grant = await self._grant(key_id, client)
+        grant = await self._grant(key_id, client, fresh)
         return None if grant is None else (grant.principal, grant.expires_at)
 
-    async def _grant(self, key_id: str, client: str) -> KeyGrant | None:
-        epoch = await self.epoch.current()
+    async def _grant(self, key_id: str, client: str | None, fresh: bool) -> KeyGrant | None:
+        """The key's grant, cached; ``client`` None: a recheck, which no address caused."""
+        epoch = await self.epoch.current(fresh)
         if epoch != self._seen:
             self._valid.clear()
             self._unknown.clear()
@@ -127,15 +134,36 @@ class Authenticator:
         cached = self._valid.get(key_id)
         if cached is not None and cached.epoch == epoch and now - cached.loaded < _POSITIVE_SECONDS:
             return cached.grant
-        await self._refuse_if_blocked(client)
+        if client is not None:
+            await self._refuse_if_blocked(client)
         if self._unknown.get(key_id, 0.0) > now:
             return None
         grant = await asyncio.to_thread(self._load, key_id)
         if grant is None:
             put_bounded(self._unknown, key_id, now + _NEGATIVE_SECONDS, _NEGATIVE_MAX)
         else:
+            grant = self._stamped(grant, key_id, epoch)
             put_bounded(self._valid, key_id, _Cached(grant, epoch, now), _POSITIVE_MAX)
         return grant
+
+    def _stamped(self, grant: KeyGrant, key_id: str, epoch: Hashable) -> KeyGrant:
+        """The grant with its principal marked as read under ``epoch``, and how to read
+        it again (the same key id with the same secret) when the epoch moves."""
+        recheck = functools.partial(self._recheck, key_id, grant.secret_hash)
+        principal = dataclasses.replace(grant.principal, epoch=epoch, recheck=recheck)
+        return dataclasses.replace(grant, principal=principal)
+
+    async def _recheck(self, key_id: str, secret_hash: str, epoch: Hashable) -> Principal:
+        self.epoch.observe(epoch)
+        grant = await self._grant(key_id, None, fresh=False)
+        if grant is None or not hmac.compare_digest(grant.secret_hash, secret_hash):
+            raise AuthenticationFailed(_WRONG_KEY)  # revoked, rotated or its owner deleted
+        self._refuse_if_expired(grant)
+        return grant.principal
+
+    def _refuse_if_expired(self, grant: KeyGrant) -> None:
+        if grant.expires_at is not None and self._clock() >= grant.expires_at:
+            raise AuthenticationFailed("This API key has expired.", code="api_key_expired")
 
     async def _refuse_if_blocked(self, client: str) -> None:
         retry_after = await self.failures.blocked(client)

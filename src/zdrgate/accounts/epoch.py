@@ -7,6 +7,12 @@ Usage::
     seen = await epoch.current()         # per request: a stat(2), or one Redis GET
     epoch.bump()                         # after a revocation (CLI or server, sync)
 
+With Redis, a model-serving request makes no ``GET`` of its own: it is identified
+under the last value this process saw (``current(fresh=False)``), and the limiter's
+one round trip reads the epoch with the counters (:mod:`zdrgate.limits.redis_counters`);
+if the value moved, the request's key or session is checked again
+(:attr:`~zdrgate.accounts.keys.Principal.recheck`) before anything is sent upstream.
+
 Authenticators keep key rows and sessions in memory and compare :meth:`current`
 with the value they saw when they filled the cache: a different value empties it.
 The value is opaque; only equality matters. Whoever revokes, deletes or changes a
@@ -34,13 +40,21 @@ from typing import Any, Protocol
 from zdrgate.errors import ServiceUnavailable
 
 EPOCH_FILE = "auth-epoch"
-REDIS_KEY_SUFFIX = "auth:epoch"
+SLOT_TAG = "{c}"
+"""The Redis Cluster hash tag of every key the limiter's script touches and of the
+epoch (after ``storage.redis_key_prefix``): a script may only touch keys of one slot."""
+REDIS_KEY_SUFFIX = SLOT_TAG + "auth:epoch"
 REDIS_KEY = "zdrgate:" + REDIS_KEY_SUFFIX
 
 
 class AuthEpoch(Protocol):
-    async def current(self) -> Hashable:
-        """The epoch now. Raises ServiceUnavailable when it cannot be known."""
+    async def current(self, fresh: bool = True) -> Hashable:
+        """The epoch now; with ``fresh=False`` the last value seen may do (when a later
+        round trip confirms it). Raises ServiceUnavailable when it cannot be known."""
+        ...
+
+    def observe(self, value: Hashable) -> None:
+        """A value read elsewhere (the limiter's round trip), newer than the last seen."""
         ...
 
     def bump(self) -> None:
@@ -55,8 +69,11 @@ class MemoryEpoch:
         self._counter = itertools.count()
         self._value = next(self._counter)
 
-    async def current(self) -> Hashable:
+    async def current(self, fresh: bool = True) -> Hashable:
         return self._value
+
+    def observe(self, value: Hashable) -> None:
+        pass  # always read fresh
 
     def bump(self) -> None:
         self._value = next(self._counter)
@@ -75,7 +92,7 @@ class FileEpoch:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    async def current(self) -> Hashable:
+    async def current(self, fresh: bool = True) -> Hashable:
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
@@ -85,6 +102,9 @@ class FileEpoch:
                 "The gateway cannot check key revocations right now."
             ) from None
         return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def observe(self, value: Hashable) -> None:
+        pass  # always read fresh: a stat(2) costs about 1 us
 
     def bump(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -96,13 +116,18 @@ class FileEpoch:
         pass
 
 
-class RedisEpoch:
-    """The epoch as an integer in Redis: one ``GET`` per request, bumped with ``INCR``
-    (synchronously: from the CLI or a worker thread).
+_UNSEEN = object()
 
-    Requests that arrive while a ``GET`` is in flight share its answer instead of
-    sending their own (it was sent less than one round trip before they arrived), so
-    under load there are far fewer ``GET``s than requests."""
+
+class RedisEpoch:
+    """The epoch as an integer in Redis (``b""`` while it was never bumped), bumped with
+    ``INCR`` (synchronously: from the CLI or a worker thread).
+
+    ``current()`` is one ``GET``; ``current(fresh=False)`` answers the last value seen
+    without a round trip (model-serving requests, whose admission reads the value
+    again: see the module's docstring). Requests that arrive while a ``GET`` is in
+    flight share its answer instead of sending their own (it was sent less than one
+    round trip before they arrived)."""
 
     def __init__(self, url: str, key: str = REDIS_KEY) -> None:
         import redis  # noqa: PLC0415 - optional dependency, only with storage.redis_url
@@ -113,8 +138,11 @@ class RedisEpoch:
         self._sync: Any = redis.Redis.from_url(url)
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
         self._inflight: asyncio.Future[Hashable] | None = None
+        self._last: Hashable = _UNSEEN
 
-    async def current(self) -> Hashable:
+    async def current(self, fresh: bool = True) -> Hashable:
+        if not fresh and self._last is not _UNSEEN:
+            return self._last
         if self._inflight is None:
             self._inflight = asyncio.ensure_future(self._get())
             self._inflight.add_done_callback(self._landed)
@@ -125,12 +153,16 @@ class RedisEpoch:
 
     async def _get(self) -> Hashable:
         try:
-            value: Hashable = await self._async.get(self.key)
+            value: Hashable = await self._async.get(self.key) or b""
         except self._errors:
             raise ServiceUnavailable(
                 "The gateway cannot check key revocations right now (Redis unavailable)."
             ) from None
+        self._last = value
         return value
+
+    def observe(self, value: Hashable) -> None:
+        self._last = value
 
     def bump(self) -> None:
         self._sync.incr(self.key)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass, field
 
 PREFIX = "zdr"
 
@@ -52,6 +53,25 @@ class Principal:
     images_allowed: bool = True
     session_id: str | None = None
     """Set when the caller is a signed-in web session rather than an API key."""
+    epoch: Hashable = field(default=None, compare=False, repr=False)
+    """The revocation epoch (``accounts.epoch``) under which its key or session was
+    last read from the database."""
+    recheck: Recheck | None = field(default=None, compare=False, repr=False)
+    """Reads its key or session again under a newer epoch: the principal it is now
+    (raises AuthenticationFailed when it is gone). None: nothing to recheck (the
+    master key)."""
+
+
+Recheck = Callable[[Hashable], Awaitable[Principal]]
+
+
+async def reconfirmed(principal: Principal, epoch: Hashable) -> Principal:
+    """``principal`` as it stands under ``epoch``, the revocation epoch read by the
+    request's admission: itself if nothing was revoked or changed since it was read,
+    else read again (AuthenticationFailed if its key or session is gone)."""
+    if epoch is None or principal.recheck is None or epoch == principal.epoch:
+        return principal
+    return await principal.recheck(epoch)
 
 
 def hash_secret(secret: str) -> str:

@@ -127,7 +127,7 @@ usage = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("key_id", sa.String(32), nullable=False, index=True),
-    sa.Column("started_at", TZ, nullable=False),
+    sa.Column("started_at", TZ, nullable=False, index=True),
     sa.Column("route", sa.String(64), nullable=False),
     sa.Column("model", sa.String(256), nullable=False),
     sa.Column("endpoint", sa.String(512), nullable=True),
@@ -141,7 +141,7 @@ usage = sa.Table(
     sa.Column("latency_ms", sa.Float, nullable=False),
     # No foreign keys: a row outlives its key and account (erasure unlinks it).
     sa.Column("account_id", sa.String(32), nullable=True, index=True),
-    sa.Column("team_id", sa.String(32), nullable=True),
+    sa.Column("team_id", sa.String(32), nullable=True, index=True),
     sa.Column("images", sa.Integer, nullable=False, server_default="0"),
 )
 

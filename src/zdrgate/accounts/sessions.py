@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import functools
 import hmac
 import secrets
 import time
@@ -60,6 +61,7 @@ class SignedIn:
                 if account is None
                 else {"id": account.id, "email": account.email, "role": account.role}
             ),
+            "admin": self.principal.is_admin,  # the web app shows its admin pages' link
             "csrf_token": self.csrf_token,
             "expires_at": iso(self.expires_at),
         }
@@ -117,12 +119,21 @@ class Sessions:
             raise AuthenticationFailed(_GONE)
         return token, signed_in
 
-    async def resolve(self, token: str, client: str = "") -> SignedIn:
-        """The live session of a cookie value; 401 when it is unknown, ended or expired."""
+    async def resolve(self, token: str, client: str = "", fresh: bool = True) -> SignedIn:
+        """The live session of a cookie value; 401 when it is unknown, ended or expired.
+        ``fresh=False``: as for keys (``Authenticator.authenticate``)."""
         if not token or len(token) > MAX_TOKEN_LENGTH:
             raise AuthenticationFailed(_GONE)
-        id_hash = hash_secret(token)
-        epoch = await self._keys.epoch.current()
+        return await self._resolve(hash_secret(token), client, fresh)
+
+    async def _recheck(self, id_hash: str, epoch: Hashable) -> Principal:
+        """The session's principal read again under a newer epoch (see keys.Principal)."""
+        self._keys.epoch.observe(epoch)
+        return (await self._resolve(id_hash, None, fresh=False)).principal
+
+    async def _resolve(self, id_hash: str, client: str | None, fresh: bool) -> SignedIn:
+        """``client`` None: a recheck, which no address caused (no failure counted)."""
+        epoch = await self._keys.epoch.current(fresh)
         if epoch != self._seen:
             self._valid.clear()
             self._unknown.clear()
@@ -134,17 +145,29 @@ class Sessions:
         elif self._unknown.get(id_hash, 0.0) > now:
             found = None
         else:
+            found = await self._fill(id_hash, client, epoch, now)
+        if found is None or self._clock() >= found.ends:
+            raise AuthenticationFailed(_GONE, code="session_expired")
+        return found
+
+    async def _fill(
+        self, id_hash: str, client: str | None, epoch: Hashable, now: float
+    ) -> SignedIn | None:
+        """A session from the database into the caches (a miss counts as a failure)."""
+        if client is not None:
             retry_after = await self._keys.failures.blocked(client)
             if retry_after is not None:
                 raise too_many_failures(retry_after)
-            found = await self._load(token, client)
-            if found is None:
+        found = await self._load(id_hash, client)
+        if found is None:
+            if client is not None:
                 await self._keys.failures.hit(client)  # a made-up or stale cookie
-                put_bounded(self._unknown, id_hash, now + _NEGATIVE_SECONDS, _NEGATIVE_MAX)
-            else:
-                put_bounded(self._valid, id_hash, _Cached(found, epoch, now), _POSITIVE_MAX)
-        if found is None or self._clock() >= found.ends:
-            raise AuthenticationFailed(_GONE, code="session_expired")
+            put_bounded(self._unknown, id_hash, now + _NEGATIVE_SECONDS, _NEGATIVE_MAX)
+            return None
+        recheck = functools.partial(self._recheck, id_hash)
+        principal = dataclasses.replace(found.principal, epoch=epoch, recheck=recheck)
+        found = dataclasses.replace(found, principal=principal)
+        put_bounded(self._valid, id_hash, _Cached(found, epoch, now), _POSITIVE_MAX)
         return found
 
     async def end(self, token: str) -> None:
@@ -159,10 +182,10 @@ class Sessions:
         if await asyncio.to_thread(revoke):
             await asyncio.to_thread(self._store.credentials_changed)
 
-    async def _load(self, token: str, client: str) -> SignedIn | None:
+    async def _load(self, id_hash: str, client: str | None) -> SignedIn | None:
         def find() -> tuple[sign_in_store.Session | None, Account | None]:
             with self._store.connect() as conn:
-                row = sign_in_store.find_session(conn, token)
+                row = sign_in_store.find_session_by_hash(conn, id_hash)
                 account = None
                 if row is not None and row.account_id is not None:
                     account = accounts_store.get_account(conn, row.account_id)
@@ -174,12 +197,12 @@ class Sessions:
         return await self._signed_in(row, client, account)
 
     async def _signed_in(
-        self, row: sign_in_store.Session, client: str, account: Account | None = None
+        self, row: sign_in_store.Session, client: str | None, account: Account | None = None
     ) -> SignedIn | None:
         ends = aware(row.expires_at).timestamp()
         session_id = row.id_hash[:16]
         if row.key_id is not None:  # signed in with an API key: act as that key
-            found = await self._keys.principal_by_id(row.key_id, client)
+            found = await self._keys.principal_by_id(row.key_id, client, fresh=False)
             if found is None:
                 return None
             principal, key_ends = found

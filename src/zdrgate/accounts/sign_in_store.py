@@ -152,8 +152,13 @@ def revoke_session(conn: sa.Connection, id_hash: str) -> bool:
 
 def find_session(conn: sa.Connection, token: str) -> Session | None:
     """The live session of a cookie value, else None."""
+    return find_session_by_hash(conn, hash_secret(token))
+
+
+def find_session_by_hash(conn: sa.Connection, id_hash: str) -> Session | None:
+    """The live session whose cookie value hashes to ``id_hash``, else None."""
     table = schema.sessions
-    row = conn.execute(sa.select(table).where(table.c.id_hash == hash_secret(token))).first()
+    row = conn.execute(sa.select(table).where(table.c.id_hash == id_hash)).first()
     if row is None or row.revoked_at is not None or aware(row.expires_at) <= now():
         return None
     return Session(**row._mapping)

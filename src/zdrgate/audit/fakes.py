@@ -1,7 +1,8 @@
 """Built-in loopback fakes of the upstream wire protocols, for ``zdrgate audit``.
 
 One ASGI app speaks OpenAI chat (plain and SSE), images and embeddings, Anthropic
-Messages (plain and SSE) and Gemini ``generateContent`` (plain and SSE). Each echoes
+Messages (plain and SSE), Gemini ``generateContent`` (plain and SSE) and Bedrock
+Converse (plain, and ConverseStream's AWS event-stream frames). Each echoes
 the prompt back (so the canary travels the response path too). The upstream model id
 picks a behaviour: ``echo``; ``error-echo`` (a 400 whose body quotes the prompt, as
 real providers do); ``crash-echo`` (a 500 quoting it); ``die`` (a stream cut after its
@@ -20,6 +21,7 @@ import asyncio
 import base64
 import contextlib
 import struct
+import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -56,15 +58,9 @@ def _text_of(body: dict[str, Any]) -> str:
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] != "http":
         return
-    raw = b""
-    while True:
-        message = await receive()
-        raw += message.get("body", b"")
-        if not message.get("more_body"):
-            break
-    body = orjson.loads(raw or b"{}")
+    body = orjson.loads(await _read(receive) or b"{}")
     path: str = scope["path"]
-    model = str(body.get("model") or path.rsplit("/", 1)[-1].split(":", 1)[0])
+    model = _model_of(body, path)
     echo = _text_of(body)
     if model.startswith("error-echo") or model.startswith("crash-echo"):
         status = 400 if model.startswith("error") else 500
@@ -78,6 +74,8 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await _anthropic(send, model, echo, bool(body.get("stream")))
     elif ":generateContent" in path or ":streamGenerateContent" in path:
         await _gemini(send, model, echo, "stream" in path)
+    elif "/model/" in path:
+        await _bedrock(send, model, echo, path.endswith("/converse-stream"))
     elif path.endswith("/images/generations"):
         await _json(send, {"created": 0, "data": [
             {"b64_json": base64.b64encode(PNG_1PX).decode(), "revised_prompt": echo}]})
@@ -85,6 +83,21 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await _json(send, _embeddings(model, body))
     else:
         await _json(send, {"error": {"message": "no such route"}}, 404)
+
+
+async def _read(receive: Receive) -> bytes:
+    raw = b""
+    while True:
+        message = await receive()
+        raw += bytes(message.get("body", b""))
+        if not message.get("more_body"):
+            return raw
+
+
+def _model_of(body: dict[str, Any], path: str) -> str:
+    if "/model/" in path:  # Bedrock: /model/{modelId}/converse[-stream]
+        return path.split("/model/", 1)[1].split("/", 1)[0]
+    return str(body.get("model") or path.rsplit("/", 1)[-1].split(":", 1)[0])
 
 
 async def _json(send: Send, content: Any, status: int = 200) -> None:
@@ -176,6 +189,42 @@ async def _gemini(send: Send, model: str, echo: str, stream: bool) -> None:
         await _json(send, answer)
 
 
+async def _bedrock(send: Send, model: str, echo: str, stream: bool) -> None:
+    usage = {"inputTokens": 3, "outputTokens": 3, "totalTokens": 6}
+    if not stream:
+        message = {"role": "assistant", "content": [{"text": f"echo: {echo}"}]}
+        await _json(send, {"output": {"message": message}, "stopReason": "end_turn",
+                           "usage": usage})
+        return
+    frames = [
+        _frame("messageStart", {"role": "assistant"}),
+        _frame("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": f"echo: {echo}"}}),
+        _frame("contentBlockStop", {"contentBlockIndex": 0}),
+        _frame("messageStop", {"stopReason": "end_turn"}),
+        _frame("metadata", {"usage": usage}),
+    ]
+    headers = [(b"content-type", b"application/vnd.amazon.eventstream")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    for index, frame in enumerate(frames):
+        await send({"type": "http.response.body", "body": frame, "more_body": True})
+        if model.startswith("die") and index == 0:
+            raise ConnectionAbortedError("fake upstream dies mid-stream")
+    await send({"type": "http.response.body", "body": b""})
+
+
+def _frame(event: str, payload: Any) -> bytes:
+    """One AWS event-stream message: prelude and its CRC32, string headers, payload, CRC32."""
+    block = b""
+    for name, value in ((":event-type", event), (":message-type", "event"),
+                        (":content-type", "application/json")):
+        block += bytes([len(name)]) + name.encode() + b"\x07"
+        block += struct.pack(">H", len(value)) + value.encode()
+    data = orjson.dumps(payload)
+    prelude = struct.pack(">II", 16 + len(block) + len(data), len(block))
+    message = prelude + struct.pack(">I", zlib.crc32(prelude)) + block + data
+    return message + struct.pack(">I", zlib.crc32(message))
+
+
 def _embeddings(model: str, body: dict[str, Any]) -> dict[str, Any]:
     inputs = body.get("input")
     count = len(inputs) if isinstance(inputs, list) else 1
@@ -189,9 +238,8 @@ def _embeddings(model: str, body: dict[str, Any]) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def serve_fakes(port: int = 0) -> AsyncIterator[str]:
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical",
-                            lifespan="off")
+async def serve_fakes(port: int = 0, host: str = "127.0.0.1") -> AsyncIterator[str]:
+    config = uvicorn.Config(app, host=host, port=port, log_level="critical", lifespan="off")
     server = uvicorn.Server(config)
     task = asyncio.ensure_future(server.serve())
     try:
@@ -200,7 +248,7 @@ async def serve_fakes(port: int = 0) -> AsyncIterator[str]:
                 task.result()  # raises what stopped it
             await asyncio.sleep(0.01)
         port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}/v1"
+        yield f"http://{host}:{port}/v1"
     finally:
         server.should_exit = True
         await task

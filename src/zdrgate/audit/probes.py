@@ -66,7 +66,7 @@ def probes(canary: str) -> list[Probe]:
     found = [
         Probe(f"chat {proto}{' stream' if stream else ''}", chat,
               _chat(f"audit/{proto}", canary, stream=stream))
-        for proto in ("openai", "anthropic", "gemini", "azure-openai")
+        for proto in ("openai", "anthropic", "gemini", "azure-openai", "bedrock")
         for stream in (False, True)
     ]
     found += [

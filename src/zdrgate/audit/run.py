@@ -59,6 +59,7 @@ def fake_providers(base_url: str) -> dict[str, Any]:
         "anthropic": [("audit/anthropic", "echo", ["text"], ["text"])],
         "gemini": [("audit/gemini", "echo", ["text"], ["text"])],
         "azure-openai": [("audit/azure-openai", "echo", ["text"], ["text"])],
+        "bedrock": [("audit/bedrock", "echo", ["text"], ["text"])],
     }
     providers = {
         f"audit-{protocol}": {

@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Mapping
 
+from zdrgate.catalog.aws import aws_credentials, geography, in_region
 from zdrgate.catalog.model import (
     ATTESTABLE,
     Attestation,
@@ -28,6 +29,7 @@ from zdrgate.catalog.model import (
 from zdrgate.catalog.origins import attested_origins, catalog_covers, checked_base_url
 from zdrgate.config import ModelSettings, PolicyOverride, ProviderSettings, Settings
 from zdrgate.errors import ConfigError
+from zdrgate.protocols.table import spec_for
 
 
 def build_catalog(
@@ -49,6 +51,10 @@ def build_catalog(
     for pid, conf in settings.providers.items():
         if pid not in providers:
             providers[pid] = _custom_provider(pid, conf, environ)
+    providers = {
+        pid: _signing(p, settings.providers.get(pid) or ProviderSettings(), environ)
+        for pid, p in providers.items()
+    }
     deployments = {pid: conf.deployments for pid, conf in settings.providers.items()}
     models = {mid: _rebind(m, providers, deployments) for mid, m in base.models.items()}
     for pid, conf in settings.providers.items():
@@ -118,6 +124,7 @@ def _with_credentials(
         )
     key_env = conf.api_key_env or provider.api_key_env
     policy = _attested(provider.id, policy, conf)
+    provider = _in_region(provider, conf)
     base_url, covered = provider.base_url, True
     if conf.base_url:
         attestation = policy.attestation
@@ -139,6 +146,49 @@ def _with_credentials(
         inline_image_urls=bool(conf.inline_image_urls),
         api_version=conf.api_version or provider.api_version,
     )
+
+
+def _in_region(provider: Provider, conf: ProviderSettings) -> Provider:
+    """``region`` moves a catalog provider's AWS runtime URL to that Region, and with it
+    the cross-region profiles of the Region's geography (``eu-west-3``: ``eu.`` ids)."""
+    if not conf.region:
+        return provider
+    _aws_only(provider.id, provider.protocol)
+    provider = dataclasses.replace(provider, aws_region=conf.region)
+    moved = in_region(provider.base_url, conf.region)
+    if conf.base_url or moved is None:
+        return provider  # an explicit base_url wins; SigV4 still signs for the Region
+    if not catalog_covers(provider, moved):
+        raise ConfigError(
+            f"providers.{provider.id}.region: {conf.region} is not a Region the catalog's "
+            "record covers; set base_url to it and attest the origin instead"
+        )
+    regional = dict(provider.regional_base_urls)
+    if geography(conf.region) in regional:
+        regional[geography(conf.region)] = moved
+    return dataclasses.replace(
+        provider, base_url=moved, regional_base_urls=tuple(sorted(regional.items()))
+    )
+
+
+def _aws_only(pid: str, protocol: Protocol) -> None:
+    if spec_for(protocol).auth is not Auth.AWS_SIGV4:
+        raise ConfigError(f"providers.{pid}.region: only AWS (bedrock) providers have a region")
+
+
+def _signing(provider: Provider, conf: ProviderSettings, environ: Mapping[str, str]) -> Provider:
+    """A provider whose calls are SigV4-signed gets the AWS keys; one that has a key
+    of its own (a Bedrock API key) and no ``auth`` setting sends that as a bearer."""
+    spec = spec_for(provider.protocol)
+    style = provider.auth or spec.auth
+    if style is not Auth.AWS_SIGV4:
+        return provider
+    if not spec.signing_name:
+        raise ConfigError(f"providers.{provider.id}.auth: aws-sigv4 is for AWS (bedrock) providers")
+    if provider.api_key and not conf.auth:
+        return dataclasses.replace(provider, auth=Auth.BEARER)
+    credentials = aws_credentials(environ)
+    return dataclasses.replace(provider, auth=Auth.AWS_SIGV4, aws_credentials=credentials)
 
 
 def _origins(conf: ProviderSettings, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -166,6 +216,8 @@ def _custom_provider(pid: str, conf: ProviderSettings, environ: Mapping[str, str
         )
     key_env = conf.api_key_env or ""
     policy = _declared_policy(conf.policy)
+    if conf.region:
+        _aws_only(pid, Protocol(conf.protocol))
     return Provider(
         id=pid,
         name=conf.name or pid,
@@ -175,6 +227,7 @@ def _custom_provider(pid: str, conf: ProviderSettings, environ: Mapping[str, str
         api_key_env=key_env,
         policy=_attested(pid, policy, conf),
         api_key=conf.api_key or (environ.get(key_env) if key_env else None) or None,
+        aws_region=conf.region or "us-east-1",
         asset_origins=_origins(conf, ()),
         # A self-hosted server sits on the operator's network: it must not be handed
         # a client's URL to fetch (SSRF from inside). The gateway fetches it, guarded.

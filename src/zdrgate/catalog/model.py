@@ -26,6 +26,7 @@ class Protocol(StrEnum):
     ANTHROPIC_VERTEX = "anthropic-vertex"  # Messages bodies over Vertex's rawPredict
     GEMINI = "gemini"
     AZURE_OPENAI = "azure-openai"  # OpenAI bodies, addressed by Azure deployment
+    BEDROCK = "bedrock"  # AWS Bedrock Converse / ConverseStream
 
 
 class Auth(StrEnum):
@@ -35,6 +36,7 @@ class Auth(StrEnum):
     X_API_KEY = "x-api-key"  # Anthropic
     X_GOOG_API_KEY = "x-goog-api-key"  # Google AI Studio
     API_KEY = "api-key"  # Azure OpenAI
+    AWS_SIGV4 = "aws-sigv4"  # AWS Signature Version 4 from the AWS credential variables
 
 
 class ZdrAvailability(StrEnum):
@@ -99,6 +101,16 @@ class PolicyRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class AwsCredentials:
+    """AWS access keys (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, optional
+    ``AWS_SESSION_TOKEN``) that SigV4 signs with; never logged or shown."""
+
+    access_key_id: str = field(repr=False)
+    secret_access_key: str = field(repr=False)
+    session_token: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Provider:
     id: str
     name: str
@@ -128,6 +140,25 @@ class Provider:
     # False when the operator moved base_url to an origin neither the catalog's record
     # nor the operator's attestation covers (set by the config merge).
     origin_covered: bool = True
+    # Auth.AWS_SIGV4: the keys to sign with, and the AWS Region signed for when the
+    # host does not name one (``bedrock-runtime.{region}.amazonaws.com`` does).
+    aws_credentials: AwsCredentials | None = field(default=None, repr=False)
+    aws_region: str = "us-east-1"
+
+    @property
+    def has_credentials(self) -> bool:
+        """What the call needs to be authenticated is there (a key, or AWS keys)."""
+        if self.auth is Auth.AWS_SIGV4:
+            return self.aws_credentials is not None
+        return bool(self.api_key)
+
+    @property
+    def credentials_env(self) -> str:
+        """The environment variables that would give it credentials (for messages)."""
+        if self.auth is not Auth.AWS_SIGV4:
+            return self.api_key_env
+        keys = "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        return f"{self.api_key_env} or {keys}" if self.api_key_env else keys
 
 
 @dataclass(frozen=True, slots=True)

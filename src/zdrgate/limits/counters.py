@@ -25,7 +25,7 @@ Usage::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -67,6 +67,9 @@ class Verdict:
     retry_after: float
     rates: tuple[RateState, ...]
     """After the request (admitted) or as things stand (refused), per rate check."""
+    epoch: Hashable = None
+    """The revocation epoch read in the same round trip (``accounts.epoch``); None:
+    these counters do not carry it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +81,9 @@ class Settlement:
 
 
 class Counters(Protocol):
+    carries_epoch: bool
+    """Whether :meth:`admit` reads the revocation epoch too (Redis: the same round trip)."""
+
     async def start(self) -> None:
         """In the app's lifespan, before the first request."""
 
@@ -88,7 +94,8 @@ class Counters(Protocol):
         tokens: float,
         usd: float,
     ) -> Verdict:
-        """Check all, then take all or nothing. Raises StoreUnavailable."""
+        """Check all, then take all or nothing (nothing to check: just read the epoch,
+        where carried). Raises StoreUnavailable."""
 
     def settle(self, settlement: Settlement) -> None:
         """Apply at once, or queue for the next round trip (never raises)."""

@@ -15,11 +15,15 @@ from zdrgate.wire.images import ImageRequest
 
 def chat_demand(body_bytes: int, chat: ChatRequest) -> Demand:
     cap = chat.max_completion_tokens or chat.max_tokens
-    return Demand.of_body(body_bytes, cap * (chat.n or 1) if cap else None)
+    choices = chat.n or 1
+    return Demand.of_body(body_bytes, cap * choices if cap else None, choices=choices)
 
 
 def image_demand(body_bytes: int, request: ImageRequest) -> Demand:
-    return Demand.of_body(body_bytes, 0, images=request.n or 1)
+    # No output cap: an endpoint that bills images as output tokens (gpt-image, Gemini)
+    # reserves its maximum output per image, one priced per image its image price.
+    images = request.n or 1
+    return Demand.of_body(body_bytes, None, images=images, choices=images)
 
 
 def embedding_demand(body_bytes: int, request: EmbeddingRequest) -> Demand:

@@ -9,13 +9,17 @@ Usage::
     ticket.settle(tokens=301, cost=0.0004)                # actual usage (0, 0.0 on failure)
 
 A principal without limits (the master key, a key with none set) costs nothing
-here: :meth:`Limiter.admit` returns :data:`NO_TICKET` without touching a counter.
+here on one instance: :meth:`Limiter.admit` returns :data:`NO_TICKET` without
+touching a counter. On counters that carry the revocation epoch (Redis), a key or
+session without limits still makes the one round trip, which reads the epoch for
+its recheck (``Ticket.epoch``, ``accounts.keys.reconfirmed``).
 
 Budgets reserve the request's maximum cost, the most expensive approved endpoint's
-prices times (prompt estimate + max tokens), and refuse once what is spent plus
-what is reserved reaches the budget. So concurrent requests overspend a budget by
-at most one request's maximum cost. Token limits reserve the same estimate of
-tokens; settling replaces the estimate with the actual count.
+prices times (prompt estimate + max tokens, else all the output the endpoint can
+give: :func:`max_output`), and refuse once what is spent plus what is reserved
+reaches the budget. So concurrent requests overspend a budget by at most one
+request's maximum cost. Token limits reserve an estimate of tokens (max tokens, else
+DEFAULT_MAX_TOKENS); settling replaces the estimate with the actual count.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 
 from zdrgate.accounts.keys import NO_LIMITS, Principal
@@ -42,7 +46,11 @@ from zdrgate.limits.counters import (
 from zdrgate.limits.headers import rate_headers
 
 DEFAULT_MAX_TOKENS = 4096
-"""Output cap assumed when neither the request nor the endpoint states one."""
+"""Output tokens a request without ``max_tokens`` reserves on a token limit (an
+estimate: settling replaces it with the actual count)."""
+UNSTATED_MAX_OUTPUT = 131_072
+"""Output tokens a budget reserves for a request without ``max_tokens`` on an
+endpoint whose catalog entry states neither its maximum output nor its context."""
 _DAY_TTL = 2 * 86400
 _MONTH_TTL = 32 * 86400
 
@@ -53,13 +61,18 @@ class Demand:
 
     prompt_tokens: int = 0
     max_tokens: int | None = None
-    """Output cap; None: the endpoint's, else DEFAULT_MAX_TOKENS. 0 for embeddings."""
+    """Output cap of the whole request (all its choices); None: the request states none,
+    so a budget reserves the endpoint's maximum output per choice. 0 for embeddings."""
     images: int = 0
+    choices: int = 1
+    """Completions asked for (``n``): what an endpoint's maximum output is multiplied by."""
 
     @classmethod
-    def of_body(cls, body_bytes: int, max_tokens: int | None = None, images: int = 0) -> Demand:
+    def of_body(
+        cls, body_bytes: int, max_tokens: int | None = None, images: int = 0, choices: int = 1
+    ) -> Demand:
         # About 4 bytes of JSON per token: generous for English, close for code.
-        return cls(body_bytes // 4 + 1, max_tokens, images)
+        return cls(body_bytes // 4 + 1, max_tokens, images, choices)
 
 
 NO_DEMAND = Demand()
@@ -68,7 +81,7 @@ NO_DEMAND = Demand()
 class Ticket:
     """A request's reservations, settled once with its actual usage."""
 
-    __slots__ = ("_counters", "_headers", "_rates", "_states", "budgets", "tokens", "usd")
+    __slots__ = ("_counters", "_headers", "_rates", "_states", "budgets", "epoch", "tokens", "usd")
 
     def __init__(
         self,
@@ -78,6 +91,7 @@ class Ticket:
         states: tuple[RateState, ...],
         tokens: float,
         usd: float,
+        epoch: Hashable = None,
     ) -> None:
         self._counters = counters
         self._rates = rates
@@ -85,6 +99,7 @@ class Ticket:
         self.budgets = budgets
         self.tokens = tokens  # reserved on every token bucket
         self.usd = usd  # reserved on every budget
+        self.epoch = epoch  # the revocation epoch read at admission; None: not read
         self._headers: dict[str, str] | None = None
 
     @property
@@ -125,6 +140,7 @@ class Limiter:
         spent: Spent | None = None,
     ) -> None:
         self.counters = counters
+        self._epoch_trips = counters.carries_epoch  # admission reads the epoch (Redis)
         self._clock = clock
         self._spent = spent  # seeds budget counters from the usage rows
         self._day = ""  # "YYYYMMDD" (UTC) the cached checks were made for
@@ -138,7 +154,9 @@ class Limiter:
         p = principal
         none = NO_LIMITS
         if p.key_limits is none and p.account_limits is none and p.team_limits is none:
-            return NO_TICKET  # the master key, a key without limits: nothing to count
+            if p.recheck is None or not self._epoch_trips:
+                return NO_TICKET  # the master key; or one instance: nothing to count
+            return await self._epoch_only()  # a key without limits, on Redis
         now = self._clock()
         if now >= self._day_ends:
             self._new_day(now)
@@ -147,22 +165,37 @@ class Limiter:
         if checks is _MISSING:
             checks = await self._compile(p, scope)
         if checks is None:
-            return NO_TICKET
+            return await self._epoch_only() if p.recheck and self._epoch_trips else NO_TICKET
         rates, budgets = checks
         cap = DEFAULT_MAX_TOKENS if demand.max_tokens is None else demand.max_tokens
         tokens = demand.prompt_tokens + cap
         usd = max_cost(demand, endpoints) if budgets else 0.0
-        try:
-            verdict = await self.counters.admit(rates, budgets, tokens, usd)
-        except StoreUnavailable as exc:
-            raise LimitStoreUnavailable(
-                f"The rate limit store is unavailable ({exc}); the request was not sent."
-            ) from None
+        verdict = await self._admit(rates, budgets, tokens, usd)
         if verdict.refused >= 0:
             if verdict.refused >= len(rates):
                 self._count_refusal(budgets[verdict.refused - len(rates)].key)
             raise _refusal(verdict, rates, budgets, rate_headers(rates, verdict.rates))
-        return Ticket(self.counters, rates, budgets, verdict.rates, tokens, usd)
+        return Ticket(self.counters, rates, budgets, verdict.rates, tokens, usd, verdict.epoch)
+
+    async def _epoch_only(self) -> Ticket:
+        """Nothing to count, but the counters carry the revocation epoch and the
+        principal can be rechecked: the round trip still reads the epoch."""
+        verdict = await self._admit((), (), 0, 0.0)  # also sends queued settlements
+        return Ticket(None, (), (), (), 0, 0.0, verdict.epoch)
+
+    async def _admit(
+        self,
+        rates: tuple[RateCheck, ...],
+        budgets: tuple[BudgetCheck, ...],
+        tokens: float,
+        usd: float,
+    ) -> Verdict:
+        try:
+            return await self.counters.admit(rates, budgets, tokens, usd)
+        except StoreUnavailable as exc:
+            raise LimitStoreUnavailable(
+                f"The rate limit store is unavailable ({exc}); the request was not sent."
+            ) from None
 
     def _count_refusal(self, budget_key: str) -> None:
         pair = levels.scope_of(budget_key)
@@ -246,18 +279,27 @@ _MISSING: _Checks | None = ((), ())  # a distinct object: "not compiled yet"
 
 
 def max_cost(demand: Demand, endpoints: Iterable[Endpoint]) -> float:
-    """USD the request can cost at most on the most expensive of ``endpoints``."""
+    """USD the request can cost at most on the most expensive of ``endpoints``: its
+    prompt estimate plus its output cap, else as many output tokens as the endpoint can
+    produce per choice, at the endpoint's prices; plus its images at the image price."""
     most = 0.0
     for endpoint in endpoints:
         out = demand.max_tokens
         if out is None:
-            out = endpoint.max_output_tokens or DEFAULT_MAX_TOKENS
+            out = max_output(endpoint) * demand.choices
         cost = (
             demand.prompt_tokens * (endpoint.prompt_price or 0.0)
             + out * (endpoint.completion_price or 0.0)
         ) / 1_000_000 + demand.images * (endpoint.image_price or 0.0)
         most = max(most, cost)
     return most
+
+
+def max_output(endpoint: Endpoint) -> int:
+    """Most output tokens one choice can have on ``endpoint``: its stated maximum, else
+    its whole context window (the output can never be longer; the prompt estimate is
+    not subtracted, since it may exceed the real prompt), else UNSTATED_MAX_OUTPUT."""
+    return endpoint.max_output_tokens or endpoint.context_length or UNSTATED_MAX_OUTPUT
 
 
 def _refusal(

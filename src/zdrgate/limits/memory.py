@@ -30,6 +30,8 @@ _SWEEP_AT = 50_000  # entries before expired ones are dropped
 
 
 class MemoryCounters:
+    carries_epoch = False  # one process: the epoch is read where keys are identified
+
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self._tats: dict[str, float] = {}  # rate key -> theoretical arrival time

@@ -2,13 +2,20 @@
 
 One Lua script does a request's whole admission atomically on the server (every
 rate limit and budget of the key, its account and its team: check all, then take
-all or nothing) and, in the same call, applies the settlements queued since the
-last call (actual tokens and cost of finished requests). So the request path costs
-exactly one ``EVALSHA``; a background flush sends settlements when no request does.
-The script reads the clock of Redis (``TIME``), so instances need no shared clock.
+all or nothing), reads the revocation epoch (``accounts.epoch``: so authentication
+needs no round trip of its own) and, in the same call, applies the settlements
+queued since the last call (actual tokens and cost of finished requests). So the
+request path costs exactly one ``EVALSHA``, also for a key without limits (the
+script then only reads the epoch and settles); a background flush sends settlements
+when no request does. The script reads the clock of Redis (``TIME``), so instances
+need no shared clock.
 
-Redis holds counters and ids only: keys like ``<prefix>r:key:<key id>`` whose value
-is a number. Never content, so a Redis that persists to disk is acceptable.
+Every key carries the hash tag ``{c}`` (``<prefix>{c}r:key:<key id>``): a script on
+Redis Cluster may only touch keys of one slot, and a request's script touches its
+key's, account's and team's counters, other requests' settlements and the epoch.
+
+Redis holds counters and ids only: keys like ``<prefix>{c}r:key:<key id>`` whose
+value is a number. Never content, so a Redis that persists to disk is acceptable.
 
 Usage::
 
@@ -27,6 +34,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from zdrgate.accounts.epoch import REDIS_KEY_SUFFIX, SLOT_TAG
 from zdrgate.limits.counters import (
     BudgetCheck,
     RateCheck,
@@ -41,17 +49,17 @@ FLUSH_SECONDS = 0.25
 _PING_SECONDS = 2.0  # /readyz
 _MGET_BATCH = 1000  # budget counters read per round trip at scrape time
 
-# KEYS: settle-rate keys, settle-budget keys, rate keys, budget keys.
+# KEYS: the epoch, settle-rate keys, settle-budget keys, rate keys, budget keys.
 # ARGV: counts (4), tokens, usd; then per settle-rate: limit, delta; per settle-budget:
 # delta; per rate: limit, 1 if it counts tokens else 0; per budget: limit, ttl, seed.
-# Returns {refused index (-1), retry ms, remaining1, reset ms1, remaining2, ...}.
+# Returns {refused index (-1), retry ms, epoch, remaining1, reset ms1, remaining2, ...}.
 ADMIT = """
 local period = 60.0
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
 local nsr, nsb, nr, nb = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local tokens, usd = tonumber(ARGV[5]), ARGV[6]
-local k, a = 0, 6
+local k, a = 1, 6
 local function put_tat(key, tat)
   if tat > now then
     redis.call('SET', key, string.format('%.6f', tat), 'PX', math.ceil((tat - now) * 1000) + 1000)
@@ -73,7 +81,7 @@ for i = 1, nsb do
   end
 end
 k = k + nsb
-local out = {-1, 0}
+local out = {-1, 0, redis.call('GET', KEYS[1]) or ''}
 local news = {}
 for i = 1, nr do
   local limit = tonumber(ARGV[a + 1])
@@ -136,9 +144,12 @@ return math.max(math.ceil((tat + step - now - period) * 1000), 0)
 
 
 class RedisCounters:
+    carries_epoch = True
+
     def __init__(self, client: Redis, prefix: str = "zdrgate:") -> None:
         self._client = client
-        self._prefix = prefix
+        self._prefix = prefix + SLOT_TAG  # every key in one Redis Cluster slot
+        self._epoch_key = prefix + REDIS_KEY_SUFFIX
         self._admit = client.register_script(ADMIT)
         self._hit = client.register_script(HIT)
         self._rates: list[tuple[str, int, float]] = []
@@ -175,7 +186,8 @@ class RedisCounters:
     ) -> Verdict:
         p = self._prefix
         srates, sbudgets = self._take()
-        keys = [p + r[0] for r in srates] + [p + b[0] for b in sbudgets]
+        keys = [self._epoch_key]
+        keys += [p + r[0] for r in srates] + [p + b[0] for b in sbudgets]
         keys += [p + r.key for r in rates] + [p + b.key for b in budgets]
         args: list[Any] = [len(srates), len(sbudgets), len(rates), len(budgets)]
         args += (repr(float(tokens)), repr(float(usd)))
@@ -191,8 +203,8 @@ class RedisCounters:
         except (RedisError, OSError) as exc:
             self._requeue(srates, sbudgets)
             raise StoreUnavailable(type(exc).__name__) from None
-        states = tuple((int(out[i]), int(out[i + 1]) / 1000) for i in range(2, len(out), 2))
-        return Verdict(int(out[0]), int(out[1]) / 1000, states)
+        states = tuple((int(out[i]), int(out[i + 1]) / 1000) for i in range(3, len(out), 2))
+        return Verdict(int(out[0]), int(out[1]) / 1000, states, bytes(out[2]))
 
     def settle(self, settlement: Settlement) -> None:
         self._rates.extend(settlement.rates)

@@ -98,7 +98,7 @@ def endpoint_reasons(
         reasons.append(Reason.ORIGIN_NOT_ATTESTED)  # the record speaks for other servers
     if endpoint.provider.requires_deployment and endpoint.deployment is None:
         reasons.append(Reason.DEPLOYMENT_NOT_MAPPED)  # no name to reach the model by
-    if not endpoint.provider.api_key:
+    if not endpoint.provider.has_credentials:
         reasons.append(Reason.NO_CREDENTIALS)
     reasons.extend(_request_reasons(endpoint, constraints))
     return reasons

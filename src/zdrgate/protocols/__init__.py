@@ -1,5 +1,5 @@
 """Wire protocols: one package per protocol (``openai``, ``anthropic``,
-``anthropic_vertex``, ``gemini``), each exporting one :class:`ProtocolSpec`, and
+``anthropic_vertex``, ``gemini``, ``bedrock``), each exporting one :class:`ProtocolSpec`, and
 :mod:`.table` mapping protocol names to them. Pure translation between the canonical
 (OpenAI-shaped) form and the protocol: no I/O, no secrets, no policy.
 

@@ -111,6 +111,13 @@ KNOWN_CODES = frozenset(
         "PERMISSION_DENIED", "NOT_FOUND", "ABORTED", "ALREADY_EXISTS", "RESOURCE_EXHAUSTED",
         "CANCELLED", "DATA_LOSS", "UNKNOWN", "INTERNAL", "NOT_IMPLEMENTED", "UNAVAILABLE",
         "DEADLINE_EXCEEDED",
+        # AWS exception names (Bedrock: x-amzn-ErrorType, __type, stream exceptions)
+        "ThrottlingException", "ServiceQuotaExceededException", "TooManyRequestsException",
+        "ModelNotReadyException", "ServiceUnavailableException", "ModelTimeoutException",
+        "InternalServerException", "ModelErrorException", "ModelStreamErrorException",
+        "AccessDeniedException", "UnrecognizedClientException", "InvalidSignatureException",
+        "IncompleteSignatureException", "MissingAuthenticationTokenException",
+        "ExpiredTokenException", "ResourceNotFoundException", "ValidationException",
     }
 )
 

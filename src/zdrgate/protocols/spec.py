@@ -66,6 +66,8 @@ class ProtocolSpec:
     one_choice_per_call: bool = False
     """The upstream answers one choice per call: ``n > 1`` is fanned out into n calls
     (not streamed: the codec refuses a stream with ``n_unsupported``)."""
+    signing_name: str = ""
+    """The AWS service name SigV4 signs for (``Auth.AWS_SIGV4``), e.g. ``bedrock``."""
     inbound: InboundCodec | None = None
     """Set for the protocols zdrgate also serves to clients."""
 

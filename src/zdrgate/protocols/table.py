@@ -10,14 +10,26 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from zdrgate.catalog.model import Protocol
-from zdrgate.protocols import anthropic, anthropic_vertex, azure_openai, gemini, openai
+from zdrgate.protocols import (
+    anthropic,
+    anthropic_vertex,
+    azure_openai,
+    bedrock,
+    gemini,
+    openai,
+)
 from zdrgate.protocols.spec import ProtocolSpec
 
 SPECS: MappingProxyType[Protocol, ProtocolSpec] = MappingProxyType(
     {
         spec.name: spec
         for spec in (
-            openai.SPEC, anthropic.SPEC, anthropic_vertex.SPEC, gemini.SPEC, azure_openai.SPEC
+            openai.SPEC,
+            anthropic.SPEC,
+            anthropic_vertex.SPEC,
+            gemini.SPEC,
+            azure_openai.SPEC,
+            bedrock.SPEC,
         )
     }
 )

@@ -14,8 +14,10 @@ from starlette.routing import Route
 
 from zdrgate.accounts import accounts_store as accounts
 from zdrgate.accounts import gdpr, keys_store
+from zdrgate.accounts.accounts_store import iso
 from zdrgate.accounts.admin import Admin, account_view, actor_of
 from zdrgate.accounts.keys import Principal
+from zdrgate.accounts.sign_in_store import passkeys_of
 from zdrgate.accounts.usage_report import UsageFilter, usage_by_day
 from zdrgate.errors import NotFound, PermissionDenied
 from zdrgate.server.admin_routes import check_models, key_spec, parse_day
@@ -70,7 +72,12 @@ async def own_profile(request: Request) -> JSONBytes:
     def view() -> dict[str, Any]:
         with store.connect() as conn:
             account = accounts.require_account(conn, account_id)
-            return account_view(account, accounts.teams_of(conn, account_id))
+            view = account_view(account, accounts.teams_of(conn, account_id))
+            view["passkeys"] = [  # dates only: the account page lists them
+                {"created_at": iso(p.created_at), "last_used_at": iso(p.last_used_at)}
+                for p in passkeys_of(conn, account_id)
+            ]
+            return view
 
     return JSONBytes(await asyncio.to_thread(view))
 

@@ -5,7 +5,7 @@ OpenAI envelope; a session is an HttpOnly, SameSite=Strict cookie (``zdr_session
 Contract (docs/accounts.md, "Sign-in and sessions")::
 
     POST /auth/login   {"email", "password"} | {"api_key"}
-        -> 200 {"account": {"id", "email", "role"} | null, "csrf_token", "expires_at"}
+        -> 200 {"account": {"id", "email", "role"} | null, "admin", "csrf_token", "expires_at"}
            + Set-Cookie
     GET  /auth/session -> the same, or 401
     POST /auth/logout  -> 204 (cookie cleared)

@@ -15,7 +15,9 @@ The routes the table marks :class:`FastRoute` (``POST /v1/chat/completions``, th
 request nearly all traffic is) go straight to their handler, after authentication;
 Starlette's request object, routing and exception middleware would add
 a third of what the rest of the route costs (docs/decisions.md). Every other
-request, including other methods on that path, goes to the Starlette app.
+request, including other methods on that path, goes to the Starlette app. With
+Redis, a model-serving request's error may be run again under a fresh identity
+(``server.stale``).
 """
 
 from __future__ import annotations
@@ -33,10 +35,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from zdrgate.accounts.auth import AuthBlocked
 from zdrgate.accounts.usage import rows_first
 from zdrgate.errors import BodyTooLarge, GatewayError
-from zdrgate.server.identity import PRINCIPAL, header, identify, needs_identity
+from zdrgate.server.identity import (
+    PRINCIPAL,
+    admission_reads_epoch,
+    header,
+    identify,
+    needs_identity,
+)
 from zdrgate.server.messages import anthropic_error
 from zdrgate.server.responses import JSONBytes, error_response
 from zdrgate.server.routes import state_of
+from zdrgate.server.stale import Recheckable
 from zdrgate.server.state import AppState
 
 log = logging.getLogger("zdrgate.server")
@@ -93,7 +102,9 @@ class Front:
                     await refusal(path, error)(scope, receive, send)
                     return
             handler = self.fast.get((scope["method"], path))
-            if handler is not None:
+            if needs_identity(path) and admission_reads_epoch(self.state, scope):
+                await self._recheckable(handler, scope, receive, send)
+            elif handler is not None:
                 await self._fast(handler, scope, receive, send)
             else:
                 await self.app(scope, self._limited(scope, receive), send)
@@ -113,6 +124,31 @@ class Front:
         except GatewayError as error:
             reply = error_response(error)
         await reply(scope, receive, send)
+
+    async def _recheckable(
+        self, handler: FastHandler | None, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """A model-serving request identified under the last epoch seen (server.stale):
+        its body is read first, so that it can run again under a fresh identity."""
+        try:
+            body = await read_body(self._limited(scope, receive))
+        except GatewayError as error:
+            await refusal(scope["path"], error)(scope, receive, send)
+            return
+
+        async def run(replayed: Receive, out: Send) -> None:
+            if handler is None:
+                await self.app(scope, replayed, out)
+                return
+            try:
+                reply = await handler(self.state, scope, body)
+            except GatewayError as error:
+                reply = error_response(error)
+            await reply(scope, replayed, out)
+
+        refused = await Recheckable(self.state, scope, body, receive).serve(run, send)
+        if refused is not None:
+            await refusal(scope["path"], refused)(scope, receive, send)
 
     def _limited(self, scope: Scope, receive: Receive) -> Receive:
         limit = self.max_bytes

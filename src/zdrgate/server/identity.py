@@ -25,6 +25,18 @@ PRINCIPAL = "zdrgate.principal"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PUBLIC_V1_PATHS = frozenset({"/v1/receipts/verify"})
 """Routes under /v1 that anyone may call: a receipt is verifiable by whoever holds it."""
+ADMITTED = frozenset(
+    {
+        ("POST", "/v1/chat/completions"),
+        ("POST", "/v1/messages"),
+        ("POST", "/v1/images/generations"),
+        ("POST", "/v1/embeddings"),
+    }
+)
+"""The model-serving routes: the limiter admits each request before any upstream call,
+and with Redis that one round trip also reads the revocation epoch, so these are
+identified under the last epoch seen and rechecked at admission if it moved
+(``accounts.epoch``). Every other route reads the epoch when it identifies."""
 
 
 def needs_identity(path: str) -> bool:
@@ -47,13 +59,20 @@ def client_address(scope: Scope) -> str:
 
 async def identify(state: AppState, scope: Scope) -> Principal:
     client = client_address(scope)
+    fresh = not admission_reads_epoch(state, scope)
     key = header(scope, b"x-api-key")
     if key is not None:
-        return await state.auth.key(key.strip(), client)
+        return await state.auth.key(key.strip(), client, fresh)
     authorization = header(scope, b"authorization")
     if authorization is None and session_token(scope) is not None:
-        return (await signed_in_by_cookie(state, scope)).principal
-    return await state.auth.authenticate(authorization, client)
+        return (await signed_in_by_cookie(state, scope, fresh)).principal
+    return await state.auth.authenticate(authorization, client, fresh)
+
+
+def admission_reads_epoch(state: AppState, scope: Scope) -> bool:
+    """Whether the request's admission will read the revocation epoch (see ADMITTED)."""
+    carries = state.gateway.limiter.counters.carries_epoch
+    return carries and (scope["method"], scope["path"]) in ADMITTED
 
 
 def session_token(scope: Scope) -> str | None:
@@ -62,13 +81,13 @@ def session_token(scope: Scope) -> str | None:
     return cookie_parser(raw).get(COOKIE) or None if raw else None
 
 
-async def signed_in_by_cookie(state: AppState, scope: Scope) -> SignedIn:
+async def signed_in_by_cookie(state: AppState, scope: Scope, fresh: bool = True) -> SignedIn:
     """The session of the request's cookie (401 otherwise); a state-changing request
     must repeat the session's CSRF token in ``X-CSRF-Token`` (403 otherwise)."""
     token = session_token(scope)
     if token is None:
         raise AuthenticationFailed("Not signed in.", code="not_signed_in")
-    signed_in = await state.sessions.resolve(token, client_address(scope))
+    signed_in = await state.sessions.resolve(token, client_address(scope), fresh)
     if scope["method"] not in SAFE_METHODS:
         signed_in.check_csrf(header(scope, b"x-csrf-token"))
     return signed_in

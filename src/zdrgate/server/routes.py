@@ -14,7 +14,7 @@ from zdrgate.server.catalog_views import endpoints_view, listing_decision, model
 from zdrgate.server.identity import PRINCIPAL, identify
 from zdrgate.server.parsing import parse_body
 from zdrgate.server.receipting import Receipting
-from zdrgate.server.responses import JSONBytes, gzipped_json
+from zdrgate.server.responses import JSONBytes
 from zdrgate.server.state import AppState
 from zdrgate.server.streaming import DONE, OpenAIRenderer
 from zdrgate.wire.chat import ChatRequest
@@ -60,17 +60,25 @@ async def chat_completions(state: AppState, scope: Scope, body: bytes) -> ASGIAp
 
 
 async def list_models(request: Request) -> JSONBytes:
+    """Rendered once per state of routability (``server.listing_cache``), not per call."""
     state = state_of(request)
+    only_routable = request.query_params.get("routable") in ("1", "true")
+    name = "v1-models-routable" if only_routable else "v1-models"
+    rendered = state.documents.get(name, state.gateway, lambda: models_list(state, only_routable))
+    headers = request.headers
+    return rendered.response(headers.get("if-none-match"), headers.get("accept-encoding"))
+
+
+def models_list(state: AppState, only_routable: bool) -> dict[str, Any]:
     today = state.gateway.today()
     engine = state.gateway.engine
-    only_routable = request.query_params.get("routable") in ("1", "true")
     data = []
     for model in state.gateway.catalog.models.values():
         decision = listing_decision(engine, model, today)
         if only_routable and not decision.approvals:
             continue
         data.append(model_view(model, decision, engine, today))
-    return gzipped_json({"object": "list", "data": data}, request.headers.get("accept-encoding"))
+    return {"object": "list", "data": data}
 
 
 def _model_or_404(request: Request) -> Any:

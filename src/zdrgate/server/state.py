@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from zdrgate.accounts.auth import Authenticator
 from zdrgate.accounts.passkeys import Passkeys
@@ -11,6 +11,7 @@ from zdrgate.accounts.store import Store
 from zdrgate.catalog.model import Catalog
 from zdrgate.config import Settings
 from zdrgate.receipts import ReceiptSigner
+from zdrgate.server.listing_cache import DocumentCache
 from zdrgate.service import Gateway
 
 
@@ -25,3 +26,4 @@ class AppState:
     receipts: ReceiptSigner
     base_catalog: Catalog | None = None  # the packaged catalog, before the config
     log_policy_changes: bool = True  # off for `zdrgate audit`, whose providers are fakes
+    documents: DocumentCache = field(default_factory=DocumentCache)  # rendered listings

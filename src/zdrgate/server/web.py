@@ -17,13 +17,12 @@ Usage::
 
 from __future__ import annotations
 
-import datetime as dt
 import gzip
 import hashlib
 import html
 import mimetypes
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +30,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from zdrgate.errors import NotFound
+from zdrgate.errors import GatewayError, NotFound
+from zdrgate.server.identity import identify
 from zdrgate.server.public_views import models_document, privacy_document
-from zdrgate.server.responses import JSONBytes, gzipped_json
+from zdrgate.server.responses import JSONBytes
 from zdrgate.server.state import AppState
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
@@ -67,7 +67,11 @@ PAGES = {
     "/privacy": "privacy.html",
     "/login": "login.html",
     "/account": "account.html",
+    "/admin": "admin.html",
 }
+ADMIN_PAGES = frozenset({"/admin"})
+"""Pages a signed-in caller who is not an admin gets with 403 (the page then says
+"Admins only"; every call it would make is refused by the admin API as well)."""
 _TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css"}
 _COMPRESSIBLE = (".html", ".js", ".mjs", ".css", ".svg", ".json")
 
@@ -92,22 +96,23 @@ class Asset:
         etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
         return cls(body, packed, kind, etag)
 
-    def response(self, request: Request) -> Response:
+    def response(self, request: Request, status: int = 200) -> Response:
         headers = {**SECURITY_HEADERS, "etag": self.etag, "cache-control": "no-cache"}
-        if request.headers.get("if-none-match") == self.etag:
+        if status != 200:
+            headers = {**SECURITY_HEADERS, "cache-control": "no-store"}
+        elif request.headers.get("if-none-match") == self.etag:
             return Response(status_code=304, headers=headers)
         headers["vary"] = "accept-encoding"
         body = self.body
         if self.gzipped is not None and "gzip" in request.headers.get("accept-encoding", ""):
             body = self.gzipped
             headers["content-encoding"] = "gzip"
-        return Response(body, media_type=self.content_type, headers=headers)
+        return Response(body, status, media_type=self.content_type, headers=headers)
 
 
 @dataclass
 class WebApp:
     assets: dict[str, Asset]
-    _cache: dict[str, tuple[dt.date, dict[str, Any]]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, site_name: str, root: Path = STATIC_DIR) -> WebApp:
@@ -130,7 +135,9 @@ class WebApp:
         return table
 
     async def page(self, request: Request) -> Response:
-        return self.assets[PAGES[request.url.path]].response(request)
+        path = request.url.path
+        status = 403 if path in ADMIN_PAGES and await _signed_in_not_admin(request) else 200
+        return self.assets[PAGES[path]].response(request, status)
 
     async def static(self, request: Request) -> Response:
         asset = self.assets.get(request.path_params["path"])
@@ -147,13 +154,22 @@ class WebApp:
     def _document(
         self, request: Request, name: str, build: Callable[[AppState], dict[str, Any]]
     ) -> JSONBytes:
-        # Decisions change only with the date (policy ages) or a restart (config).
+        # Rendered once per state of routability (catalog, policy engine, day, providers
+        # under review: ``server.listing_cache``), never staler than the decisions.
         state: AppState = request.app.state.zdrgate
-        today = state.gateway.today()
-        cached = self._cache.get(name)
-        if cached is None or cached[0] != today:
-            cached = (today, build(state))
-            self._cache[name] = cached
-        reply = gzipped_json(cached[1], request.headers.get("accept-encoding"))
-        reply.raw_headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
-        return reply
+        rendered = state.documents.get(f"public-{name}", state.gateway, lambda: build(state))
+        headers = request.headers
+        return rendered.response(
+            headers.get("if-none-match"), headers.get("accept-encoding"), SECURITY_HEADERS
+        )
+
+
+async def _signed_in_not_admin(request: Request) -> bool:
+    """Whether the request carries a valid key or session that is not an admin's. No
+    credentials (or bad ones) is not a refusal here: the page asks the person to sign in."""
+    state: AppState = request.app.state.zdrgate
+    try:
+        principal = await identify(state, request.scope)
+    except GatewayError:
+        return False
+    return not principal.is_admin

@@ -13,10 +13,15 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
-from zdrgate.accounts.keys import Principal
+from zdrgate.accounts.keys import Principal, reconfirmed
 from zdrgate.accounts.usage import UsageEvent, UsageRecorder
 from zdrgate.catalog.model import Catalog, Endpoint
-from zdrgate.errors import GatewayError, LimitStoreUnavailable, StorageFeatureRefused
+from zdrgate.errors import (
+    GatewayError,
+    LimitStoreUnavailable,
+    ServiceUnavailable,
+    StorageFeatureRefused,
+)
 from zdrgate.limits import NO_DEMAND, NO_TICKET, Demand, Limiter, MemoryCounters
 from zdrgate.policy import Approval, Constraints, PolicyEngine
 from zdrgate.protocols import spec_for
@@ -111,6 +116,7 @@ class Gateway:
         plan = self.plan(request, principal)
         meter = Metering(self, principal, "chat.completions", request.model, request.stream)
         meter.demand = demand
+        meter.replan = lambda now: self.plan(request, now).approvals
         prepared = ProtocolRequests(self.assets, request)
 
         async def attempt(approval: Approval) -> JSON:
@@ -141,6 +147,7 @@ class Gateway:
         plan = self.plan(request, principal)
         meter = Metering(self, principal, "chat.completions", request.model, stream=True)
         meter.demand = demand
+        meter.replan = lambda now: self.plan(request, now).approvals
         prepared = ProtocolRequests(self.assets, request)
         tally = Tally(request)
         runner = self.runner
@@ -160,26 +167,33 @@ class Gateway:
     ) -> tuple[JSON, Served]:
         """Image generation (``/v1/images/generations``), see :mod:`.images`."""
         refuse_url_answers(request, pass_urls)
-        plan = self.plan_media(
-            request.model, request.models, request.provider, "image", principal
-        )
+
+        def plan(who: Principal) -> Plan:
+            return self.plan_media(request.model, request.models, request.provider, "image", who)
+
         meter = Metering(self, principal, IMAGES_ROUTE, request.model, stream=False)
         meter.demand = demand
-        return await generate_images(self.runner, self.assets, plan, meter, request)
+        meter.replan = lambda now: plan(now).approvals
+        return await generate_images(self.runner, self.assets, plan(principal), meter, request)
 
     async def embeddings(
         self, request: EmbeddingRequest, principal: Principal, demand: Demand = NO_DEMAND
     ) -> tuple[JSON, Served]:
         """Embeddings (``/v1/embeddings``), see :mod:`.embeddings`."""
-        plan = self.plan_media(
-            request.model, request.models, request.provider, "embeddings", principal
-        )
+
+        def plan(who: Principal) -> Plan:
+            return self.plan_media(
+                request.model, request.models, request.provider, "embeddings", who
+            )
+
         meter = Metering(self, principal, EMBEDDINGS_ROUTE, request.model, stream=False)
         meter.demand = demand
-        return await create_embeddings(self.runner, plan, meter, request)
+        meter.replan = lambda now: plan(now).approvals
+        return await create_embeddings(self.runner, plan(principal), meter, request)
 
 
 UNKNOWN_MODEL = "unknown"
+_ADMISSIONS = 3  # a principal whose rights change during as many admissions gets 503
 
 
 class Metering:
@@ -200,18 +214,38 @@ class Metering:
         self.started = time.perf_counter()
         self.demand = NO_DEMAND  # set by the route's service call: what it may consume
         self.ticket = NO_TICKET
+        self.replan: Callable[[Principal], tuple[Approval, ...]] | None = None
+        """The request's approvals for another principal (set by the service call)."""
 
-    async def admit(self, approvals: tuple[Approval, ...]) -> None:
+    async def admit(self, approvals: tuple[Approval, ...]) -> tuple[Approval, ...]:
         """Before any upstream call: raises RateLimited, BudgetExceeded (402) or
-        LimitStoreUnavailable (503); else reserves the request's maximum."""
+        LimitStoreUnavailable (503); else reserves the request's maximum. The caller's
+        key or session is confirmed with the revocation epoch the admission read
+        (401 if it was revoked meanwhile); if its rights changed, the request is
+        planned again under them. Returns the approvals to try."""
         if self.gateway.usage.backlogged:  # fail closed: a served request must be metered
             raise LimitStoreUnavailable(
                 "The usage database is unavailable; requests are refused until usage can "
                 "be recorded again.",
                 code="usage_store_unavailable",
             )
-        endpoints = [approval.endpoint for approval in approvals]
-        self.ticket = await self.gateway.limiter.admit(self.principal, self.demand, endpoints)
+        for _ in range(_ADMISSIONS):
+            endpoints = [approval.endpoint for approval in approvals]
+            self.ticket = await self.gateway.limiter.admit(self.principal, self.demand, endpoints)
+            try:
+                now = await reconfirmed(self.principal, self.ticket.epoch)
+            except BaseException:
+                self.release()
+                raise
+            if now == self.principal:  # (re-read under the new epoch) the same rights
+                self.principal = now
+                return approvals
+            self.release()
+            self.principal = now
+            if self.replan is None:
+                break
+            approvals = self.replan(now)
+        raise ServiceUnavailable("The API key's settings kept changing; send the request again.")
 
     def release(self) -> None:
         """Give the reservations back (no usage); a no-op once a row settled them."""
@@ -225,9 +259,7 @@ class Metering:
         self, endpoint: Endpoint, prompt: int, completion: int, *, images: int = 0
     ) -> None:
         cost = cost_of(endpoint, prompt, completion) + images * (endpoint.image_price or 0.0)
-        self._record(
-            endpoint, 200, None, self.attempts.count + 1, prompt, completion, cost, images
-        )
+        self._record(endpoint, 200, None, self.attempts.count + 1, prompt, completion, cost, images)
         self._throughput(endpoint, completion)
 
     def failed(self, error: GatewayError, endpoint: Endpoint | None = None) -> None:

@@ -120,7 +120,7 @@ def refusal_message(decisions: list[Decision]) -> str:
 
 def _rejection_line(endpoint: Endpoint, reasons: tuple[Reason, ...]) -> str:
     texts = []
-    env = endpoint.provider.api_key_env
+    env = endpoint.provider.credentials_env
     for reason in reasons:
         text = describe(reason)
         if reason is Reason.NO_CREDENTIALS and env:

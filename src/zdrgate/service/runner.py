@@ -48,7 +48,7 @@ class Runner:
     ) -> tuple[T, Approval]:
         """The first approval whose attempt returns wins. Rate limits and budgets
         admit the request first: nothing is sent if they refuse."""
-        await meter.admit(plan_approvals)
+        plan_approvals = await meter.admit(plan_approvals)
         try:
             for approval in plan_approvals:
                 try:
@@ -73,7 +73,7 @@ class Runner:
         before the last event is yielded (so it can be written before the client has
         the stream's end), or at the end of a stream the client left.
         Rate limits and budgets admit the request before its first attempt."""
-        await meter.admit(plan_approvals)  # refused: raised before anything is sent
+        plan_approvals = await meter.admit(plan_approvals)  # refused: raised, nothing sent
         served: Endpoint | None = None
         try:
             for approval in plan_approvals:

@@ -7,11 +7,12 @@ from collections.abc import Callable
 from functools import lru_cache
 from urllib.parse import unquote, urlsplit
 
+from zdrgate.catalog.aws import region_of_host
 from zdrgate.catalog.model import Auth, Endpoint
 from zdrgate.policy import Approval, verify
 from zdrgate.protocols import UpstreamCall, spec_for
 from zdrgate.protocols.errors import ErrorKind
-from zdrgate.upstream import evidence, http1
+from zdrgate.upstream import evidence, http1, sigv4
 from zdrgate.upstream.transport import (
     HTTP1Transport,
     Origin,
@@ -24,11 +25,33 @@ ERROR_BODY_LIMIT = 64 * 1024  # enough to classify an error; the rest is never r
 
 
 def auth_headers(endpoint: Endpoint) -> dict[str, str]:
+    """The credential header of a key-carrying style (every ``Auth`` but SigV4)."""
     key = endpoint.provider.api_key or ""
     style = endpoint.provider.auth or spec_for(endpoint.provider.protocol).auth
     if style is Auth.BEARER:
         return {"authorization": f"Bearer {key}"}
     return {style.value: key}  # never in the URL: URLs end up in logs
+
+
+def credentials(
+    endpoint: Endpoint, origin: Origin, target: str, call: UpstreamCall,
+    clock: Callable[[], dt.datetime],
+) -> dict[str, str]:
+    """The headers that authenticate ``call``: a key, or a SigV4 signature over the
+    method, host, target, the call's headers and body (for the Region the host names,
+    else the provider's ``aws_region``)."""
+    provider = endpoint.provider
+    if provider.auth is not Auth.AWS_SIGV4:
+        return auth_headers(endpoint)
+    if provider.aws_credentials is None:  # the policy makes such endpoints unroutable
+        raise UpstreamFailure(ErrorKind.AUTH_FAILED, endpoint.id)
+    service = spec_for(provider.protocol).signing_name
+    region = region_of_host(origin.host) or provider.aws_region
+    host = origin.host_header.decode()
+    return sigv4.sign(
+        provider.aws_credentials, region, service, call.method, host, target,
+        dict(call.headers), call.body, clock(),
+    )
 
 
 def checked_url(endpoint: Endpoint, path: str) -> tuple[Origin, str]:
@@ -82,8 +105,10 @@ class Dispatcher:
         today: Callable[[], dt.date] = dt.date.today,
         max_response_bytes: int = http1.MAX_BODY_BYTES,
         transport: Transport | None = None,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self._today = today
+        self._clock = clock  # SigV4 signs the time of sending
         self.transport = transport or HTTP1Transport(
             connect_timeout, read_timeout, max_response_bytes
         )
@@ -99,7 +124,7 @@ class Dispatcher:
         the approved endpoint; the connection is released when the block ends."""
         endpoint = verify(approval, self._today()).endpoint
         origin, target = checked_url(endpoint, call.path)
-        return Exchange(self.transport, endpoint, origin, target, call)
+        return Exchange(self.transport, endpoint, origin, target, call, self._clock)
 
     async def fetch_evidence(self, url: str, allowed: frozenset[str]) -> tuple[int, bytes]:
         """Status and body of an evidence page (``upstream.evidence``: only URLs whose
@@ -112,13 +137,16 @@ class Exchange:
     """One request and its response (a class, not ``@asynccontextmanager``: this is
     on every request, and the generator machinery cost more than the rest of it)."""
 
-    __slots__ = ("_call", "_endpoint", "_origin", "_response", "_target", "_transport")
+    __slots__ = (
+        "_call", "_clock", "_endpoint", "_origin", "_response", "_target", "_transport"
+    )
 
     def __init__(
         self, transport: Transport, endpoint: Endpoint, origin: Origin, target: str,
-        call: UpstreamCall,
+        call: UpstreamCall, clock: Callable[[], dt.datetime],
     ) -> None:
         self._transport = transport
+        self._clock = clock
         self._endpoint = endpoint
         self._origin = origin
         self._target = target
@@ -127,7 +155,8 @@ class Exchange:
 
     async def __aenter__(self) -> UpstreamResponse:
         call = self._call
-        headers = {**dict(call.headers), **auth_headers(self._endpoint)}.items()
+        signed = credentials(self._endpoint, self._origin, self._target, call, self._clock)
+        headers = {**dict(call.headers), **signed}.items()
         self._response = await self._transport.request(
             self._origin, call.method, self._target, headers, call.body
         )

@@ -30,7 +30,7 @@ from zdrgate.protocols.errors import ErrorKind
 from zdrgate.upstream import http1
 from zdrgate.upstream.http1 import Origin
 
-KEPT_HEADERS = ("retry-after", "retry-after-ms", "content-type")
+KEPT_HEADERS = ("retry-after", "retry-after-ms", "content-type", "x-amzn-errortype")
 
 __all__ = ["HTTP1Transport", "Origin", "Transport", "UpstreamFailure", "UpstreamResponse"]
 

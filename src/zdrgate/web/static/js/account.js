@@ -1,10 +1,11 @@
 // The account page: profile, usage and budget meters, keys, export, deletion (typed
 // email to confirm). Everything through the same API as any client.
 
-import { call, errorOf, loadSession } from "./api.js";
+import { call, currentSession, errorOf, loadSession } from "./api.js";
 import { initPage } from "./common.js";
 import { el } from "./dom.js";
 import { download } from "./history.js";
+import { passkeyWords, register, supported } from "./passkey.js";
 
 const $ = (id) => document.getElementById(id);
 let account = null;
@@ -13,6 +14,10 @@ const usd = (n) => `$${Number(n || 0).toFixed(4).replace(/0{1,2}$/, "")}`;
 
 async function json(path, options) {
   const response = await call(path, options);
+  if (response.status === 401 && account) {
+    // The session ended while the page was open: sign in again, then come back here.
+    location.assign("/login?expired=1&next=/account");
+  }
   if (!response.ok) throw await errorOf(response);
   return response.json();
 }
@@ -67,7 +72,40 @@ function profile() {
   for (const id of ["profile", "keys", "data"]) $(id).hidden = false;
 }
 
+function passkeys() {
+  const list = account.passkeys || [];
+  $("passkey-list").replaceChildren(...(list.length
+    ? list.map((p, i) => el("li", {}, `Passkey ${i + 1}: added ${(p.created_at || "").slice(0, 10)}, ${p.last_used_at ? `last used ${p.last_used_at.slice(0, 10)}` : "not used yet"}`))
+    : [el("li", { class: "muted" }, "No passkey yet.")]));
+  $("passkeys").hidden = false;
+  const button = $("add-passkey");
+  if (!supported()) {
+    button.hidden = true;
+    $("passkey-status").textContent = "Passkeys need this site opened by its name over HTTPS (or as http://localhost), not by an IP address.";
+  } else if (!currentSession()?.account) {
+    button.hidden = true;
+    $("passkey-status").textContent = "You signed in with an API key: sign in with your email and password to add a passkey.";
+  }
+}
+
+async function addPasskey() {
+  const button = $("add-passkey");
+  button.disabled = true;
+  $("passkey-status").textContent = "Follow your browser's prompt…";
+  try {
+    await register();
+    account = await json("/v1/account");
+    passkeys();
+    $("passkey-status").textContent = "Passkey added. Next time, choose “Sign in with a passkey”.";
+  } catch (error) {
+    $("passkey-status").textContent = passkeyWords(error);
+  } finally {
+    button.disabled = false;
+  }
+}
+
 function wire() {
+  $("add-passkey").addEventListener("click", addPasskey);
   $("new-key").addEventListener("submit", async (event) => {
     event.preventDefault();
     const made = await json("/v1/account/keys", { method: "POST", body: { name: event.target.elements.name.value } });
@@ -103,6 +141,7 @@ async function start() {
   try {
     account = await json("/v1/account");
     profile();
+    passkeys();
     wire();
     await keys();
   } catch (error) {

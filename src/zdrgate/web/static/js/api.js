@@ -3,8 +3,16 @@
 
 let csrfToken = null;
 let session = null;
+let loading = null;
 
-export async function loadSession() {
+// The session, asked once per page load (every part of the page shares the answer);
+// `again` asks afresh (after signing in elsewhere).
+export function loadSession(again = false) {
+  if (!loading || again) loading = fetchSession();
+  return loading;
+}
+
+async function fetchSession() {
   try {
     const response = await fetch("/auth/session", { credentials: "same-origin" });
     if (response.ok) {
@@ -12,6 +20,7 @@ export async function loadSession() {
       csrfToken = session.csrf_token || null;
       return session;
     }
+    setSession(null);
   } catch {
     // offline or no sign-in on this gateway: the /v1 calls will say what is wrong
   }
@@ -44,11 +53,12 @@ export async function call(path, { method = "GET", body, signal, json = true } =
 }
 
 export class ApiError extends Error {
-  constructor(status, message, code, retryAfter) {
+  constructor(status, message, code, retryAfter, detail) {
     super(message);
     this.status = status;
     this.code = code;
     this.retryAfter = retryAfter;
+    this.detail = detail;  // the gateway's own message, when it sent one
   }
 }
 
@@ -60,7 +70,7 @@ export async function errorOf(response) {
     // not JSON: the status says enough
   }
   const retry = response.headers.get("retry-after");
-  return new ApiError(response.status, words(response.status, envelope, retry), envelope.code, retry);
+  return new ApiError(response.status, words(response.status, envelope, retry), envelope.code, retry, envelope.message);
 }
 
 export function words(status, envelope, retry) {
@@ -68,9 +78,9 @@ export function words(status, envelope, retry) {
   if (status === 401) return "Your session has expired or you are not signed in. Sign in again to continue.";
   if (status === 402) return `Your budget is used up. ${detail}`.trim();
   if (status === 403) return detail || "This account may not do that.";
-  if (status === 404 && envelope.code === "no_routable_endpoint")
+  if (status === 404 && envelope.code === "no_zdr_endpoint")
     return `No provider that keeps nothing can take this request, so nothing was sent. ${detail}`;
-  if (status === 429) return `Too many requests. ${retry ? `Try again in ${retry} s.` : "Wait a moment and try again."}`;
+  if (status === 429) return `Too many requests. ${detail.replace(/\s*Try again in \d+s\.?$/, "")} ${retry ? `Try again in ${retry} s.` : "Wait a moment and try again."}`.replace(/\s+/g, " ");
   if (status === 413) return "That message (or its images) is too large for this gateway.";
   if (status >= 500) return `The provider or the gateway failed (${status}). Nothing was kept. Try again.`;
   return detail || `The request failed (${status}).`;

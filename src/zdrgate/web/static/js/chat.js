@@ -9,6 +9,7 @@ import * as history from "./history.js";
 import { Rendered, renderMarkdown } from "./markdown.js";
 import { ModelPicker } from "./picker.js";
 import { check, fromComment, fromHeaders, providerOf, receiptNode } from "./receipt.js";
+import { cutFailure, failureNode, failureOf, imageFailure, imagePlaceholder } from "./states.js";
 import { before } from "./verify.js";
 import { events, receiptFromComment } from "./sse.js";
 
@@ -35,6 +36,7 @@ let temporary = false;
 let pending = [];
 let controller = null;
 let picker = null;
+let rateUntil = 0;
 
 function fresh() {
   const now = Date.now();
@@ -105,6 +107,11 @@ function startNew() {
 async function persist() {
   conversation.updated = Date.now();
   if (temporary || !history.enabled()) return;
+  if (!conversation.messages.length) {  // its only message went back into the box
+    await history.remove(conversation.id);
+    await refreshList();
+    return;
+  }
   await history.save(conversation);
   await refreshList();
 }
@@ -148,17 +155,27 @@ function messageNode(message, index) {
   renderMarkdown(body, message.content || "");
   if (message.images?.length) node.append(imagesNode(message.images, true));
   if (message.error) node.append(el("p", { class: "msg-error", role: "alert" }, message.error));
-  node.append(receiptNode(message.receipt, message.expected));
+  const last = index === conversation.messages.length - 1;
+  const failure = message.failure;
+  if (failure) {
+    if (failure.kind === "cut") node.append(el("p", { class: "cut-mark" }, "✂ cut here"));
+    const retry = last ? () => (message.prompt != null ? retryImage(message) : regenerate()) : null;
+    const chooseModel = () => picker.open();
+    node.append(failure.kind === "image" ? imagePlaceholder(failure, retry) : failureNode(failure, { retry, chooseModel }));
+  }
+  if (message.receipt || !failure) node.append(receiptNode(message.receipt, message.expected));
   const actions = el("div", { class: "msg-actions" });
-  if (index === conversation.messages.length - 1) {
+  if (last && !failure) {
     const again = el("button", { type: "button", class: "btn small ghost" }, message.error ? "Retry" : "Regenerate");
     again.addEventListener("click", regenerate);
     actions.append(again);
   }
-  const copy = el("button", { type: "button", class: "btn small ghost" }, "Copy");
-  copy.addEventListener("click", () => navigator.clipboard.writeText(message.content || "").catch(() => {}));
-  actions.append(copy);
-  node.append(actions);
+  if (message.content) {
+    const copy = el("button", { type: "button", class: "btn small ghost" }, "Copy");
+    copy.addEventListener("click", () => navigator.clipboard.writeText(message.content).catch(() => {}));
+    actions.append(copy);
+  }
+  if (actions.childElementCount) node.append(actions);
   return node;
 }
 
@@ -247,6 +264,8 @@ function apiMessages() {
 }
 
 const outputs = (model) => model?.architecture?.output_modalities || [];
+// Embedding models cannot answer a chat; every other model is listed, routable or not.
+const usable = (models) => models.filter((m) => outputs(m).some((o) => o === "text" || o === "image"));
 const imageOnly = (model) => outputs(model).includes("image") && !outputs(model).includes("text");
 
 function modelChanged() {
@@ -266,6 +285,14 @@ function busy(on) {
 async function submit() {
   const text = ui.input.value.trim();
   if (controller || (!text && !pending.length)) return;
+  // The states where nothing is sent: the message stays in the box, a banner says why.
+  if (!navigator.onLine) { offline(true); return; }
+  if (!$("session-banner").hidden && !(await loadSession(true))) { sessionEnded(); return; }
+  $("session-banner").hidden = true;
+  if (Date.now() < rateUntil) {
+    notice(`The rate limit has not passed yet: wait ${Math.ceil((rateUntil - Date.now()) / 1000)} s, then send. Your message stays here.`);
+    return;
+  }
   const model = picker.value;
   if (!model) { notice("No model can be used right now: see Models for why."); return; }
   if (pending.length && !(model.architecture?.input_modalities || []).includes("image")) {
@@ -275,13 +302,71 @@ async function submit() {
   if (!conversation.title) conversation.title = text.slice(0, 60) || "Image";
   conversation.system = ui.system.value;
   conversation.model = model.id;
-  conversation.messages.push({ role: "user", content: text, images: pending.length ? pending : undefined });
+  const sent = { role: "user", content: text, images: pending.length ? pending : undefined };
+  conversation.messages.push(sent);
   pending = [];
   renderAttachments();
   ui.input.value = "";
   grow();
   renderAll();
-  await (imageOnly(model) ? makeImage(text) : answer());
+  await (imageOnly(model) ? makeImage(text, sent) : answer(sent));
+}
+
+// Not sent after all (offline, the session ended): the message goes back into the box.
+function unsend(sent, message) {
+  conversation.messages = conversation.messages.filter((m) => m !== message && m !== sent);
+  if (sent) {
+    if (!ui.input.value.trim()) ui.input.value = sent.content;
+    pending = sent.images || [];
+    renderAttachments();
+    grow();
+  }
+  if (!conversation.messages.length) conversation.title = "";
+  renderAll();
+}
+
+// What to do with an error that is not the provider's answer. True when handled.
+function notSent(error, sent, message) {
+  if (error.name === "AbortError") return false;
+  if (error.status === 401) {
+    sessionEnded();
+  } else if (!error.status) {
+    offline(!navigator.onLine);
+  } else {
+    return false;
+  }
+  if (sent) unsend(sent, message);
+  else message.failure = { kind: "refused", title: "Not sent", text: error.status === 401 ? "Your session has ended." : networkWords(error) };
+  return true;
+}
+
+function offline(isOffline) {
+  const banner = $("offline-banner");
+  banner.textContent = isOffline
+    ? "You are offline. Nothing was sent; your message stays in the box until the connection is back."
+    : "The gateway could not be reached, so nothing was sent. Your message stays in the box: try again in a moment.";
+  banner.hidden = false;
+  announce(banner.textContent);
+}
+
+function sessionEnded() {
+  $("session-banner").hidden = false;
+  announce("Your session has ended. Nothing was sent; your message stays in the box.");
+}
+
+async function afterRefusal(failure) {
+  if (failure.kind === "rate") rateUntil = failure.until;
+  if (failure.kind !== "unroutable") return;
+  // What the page listed as routable is not any more: list the models afresh.
+  const response = await fetch("/v1/models", { credentials: "same-origin" }).catch(() => null);
+  if (response?.ok) picker.refresh(usable((await response.json()).data));
+}
+
+function retryImage(message) {
+  if (controller) return;
+  conversation.messages = conversation.messages.filter((m) => m !== message);
+  renderAll();
+  makeImage(message.prompt);
 }
 
 function regenerate() {
@@ -304,12 +389,12 @@ function placeholder(model) {
   return { message, node };
 }
 
-async function answer() {
+async function answer(sent = null) {
   const model = picker.value;
-  const sent = { model: model.id, messages: apiMessages(), stream: true };
+  const request = { model: model.id, messages: apiMessages(), stream: true };
   const { message, node } = placeholder(model);
-  if (outputs(model).includes("image")) sent.modalities = ["image", "text"];
-  const payload = JSON.stringify(sent);
+  if (outputs(model).includes("image")) request.modalities = ["image", "text"];
+  const payload = JSON.stringify(request);
   const raw = [];
   let token = null;
   controller = new AbortController();
@@ -330,7 +415,7 @@ async function answer() {
       if (event.data === null) continue;
       if (event.data === "[DONE]") break;
       const chunk = JSON.parse(event.data);
-      if (chunk.error) { message.error = `The answer was cut: ${chunk.error.message || "upstream error"}. Nothing of it was kept; you can retry.`; continue; }
+      if (chunk.error) { message.failure = cutFailure(chunk.error.message); continue; }
       const delta = chunk.choices?.[0]?.delta || {};
       if (delta.content) {
         if (!view) { node.querySelector(".waiting")?.remove(); view = new Rendered(body); }
@@ -342,23 +427,39 @@ async function answer() {
       for (const image of delta.images || []) (message.images ||= []).push(image.image_url?.url || image.url);
     }
     if (token) message.receipt = await check(message.receipt, token, new TextEncoder().encode(payload), before(raw));
-    announce("Answer finished.");
+    announce(message.failure ? "The answer was cut." : "Answer finished.");
   } catch (error) {
-    if (error.name === "AbortError") { message.stopped = true; message.error = message.content ? "Stopped." : "Stopped before any answer."; }
-    else message.error = error.status ? error.message : networkWords(error);
-    announce(message.stopped ? "Answer stopped." : "Answer failed.");
+    failed(error, message, sent, () => failureOf(error, model.id));
   } finally {
     controller = null;
     busy(false);
   }
-  if (!message.content && !message.images && !message.error) message.error = "The provider sent an empty answer.";
+  if (!message.content && !message.images && !message.error && !message.failure) message.error = "The provider sent an empty answer.";
   renderAll();
   await persist();
 }
 
-async function makeImage(prompt) {
+function failed(error, message, sent, failure) {
+  if (error.name === "AbortError") {
+    message.stopped = true;
+    message.error = message.content ? "Stopped." : "Stopped before any answer.";
+    announce("Answer stopped.");
+    return;
+  }
+  if (message.content && !error.status) {
+    message.failure = cutFailure(networkWords(error));  // the connection broke mid-answer
+  } else {
+    if (notSent(error, sent, message)) return;
+    message.failure = failure();
+    afterRefusal(message.failure);
+  }
+  announce(`${message.failure.title}.`);
+}
+
+async function makeImage(prompt, sent = null) {
   const model = picker.value;
   const { message } = placeholder(model);
+  message.prompt = prompt;
   controller = new AbortController();
   busy(true);
   announce("Image started.");
@@ -373,8 +474,7 @@ async function makeImage(prompt) {
     message.content = data[0]?.revised_prompt ? `*${data[0].revised_prompt}*` : "";
     announce("Image finished.");
   } catch (error) {
-    message.error = error.name === "AbortError" ? "Stopped." : error.status ? error.message : networkWords(error);
-    announce("Image failed.");
+    failed(error, message, sent, () => imageFailure(error));
   } finally {
     controller = null;
     busy(false);
@@ -431,6 +531,11 @@ $("toggle-sidebar").addEventListener("click", () => {
 });
 
 window.addEventListener("zdr-consent", () => { historyNote(); refreshList(); });
+window.addEventListener("offline", () => offline(true));
+window.addEventListener("online", () => {
+  $("offline-banner").hidden = true;
+  announce("You are back online.");
+});
 
 // ---- start ------------------------------------------------------------------------------------
 
@@ -453,8 +558,8 @@ async function start() {
     picker.button.textContent = "Models unavailable";
     return;
   }
-  // Embedding models cannot answer a chat; every other model is listed, routable or not.
-  picker.setModels((await response.json()).data.filter((m) => outputs(m).some((o) => o === "text" || o === "image")));
+  picker.setModels(usable((await response.json()).data));
+  if (!navigator.onLine) offline(true);
   modelChanged();
   document.body.dataset.ready = "true";
   performance.mark("zdr-ready");  // bench/web.py: time to interactive

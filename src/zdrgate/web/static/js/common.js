@@ -1,6 +1,7 @@
 // What every page shares: the consent banner and footer link, the theme switch, and the
 // header's account link.
 
+import { loadSession } from "./api.js";
 import { initConsent, allowed } from "./consent.js";
 import { el } from "./dom.js";
 
@@ -32,7 +33,18 @@ function initTheme() {
   });
 }
 
+// An admin's session sees the admin pages' link; nobody else does (the admin API would
+// refuse them anyway).
+async function adminLink() {
+  const nav = document.querySelector("header.top nav");
+  if (!nav || !(await loadSession())?.admin) return;
+  const link = el("a", { href: "/admin", id: "nav-admin" }, "Admin");
+  if (location.pathname === "/admin") link.setAttribute("aria-current", "page");
+  nav.append(link);
+}
+
 export function initPage() {
   initTheme();
   initConsent();
+  adminLink();
 }

@@ -1,8 +1,10 @@
-// Sign-in: email and password, an invite (set a password), or an API key exchanged for a
-// session. The server sets the HttpOnly session cookie; nothing secret is kept here.
+// Sign-in: a passkey, email and password, an invite (set a password), or an API key
+// exchanged for a session. The server sets the HttpOnly session cookie; nothing secret
+// is kept here.
 
 import { call, errorOf, loadSession, setSession } from "./api.js";
 import { initPage } from "./common.js";
+import { passkeyWords, signIn, supported } from "./passkey.js";
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -39,12 +41,41 @@ function form(id, path, fields) {
   });
 }
 
+function passkeys() {
+  if (!supported()) return;
+  $("passkey-box").hidden = false;
+  const button = $("passkey-sign-in");
+  button.addEventListener("click", async () => {
+    $("login-error").textContent = "";
+    button.disabled = true;
+    try {
+      setSession(await signIn());
+      location.assign(next());
+    } catch (error) {
+      $("login-error").textContent = passkeyWords(error);
+      button.disabled = false;
+    }
+  });
+}
+
+function expired() {
+  const why = params.get("expired") ? "Your session has ended (it expired or was signed out elsewhere). Sign in again to continue." : "";
+  if (why) {
+    const note = $("login-note");
+    note.textContent = why;
+    note.hidden = false;
+  }
+}
+
 async function start() {
   initPage();
   if (params.get("invite")) {
     $("login-title").textContent = "Create your account";
     $("password-form").hidden = true;
     $("invite-form").hidden = false;
+  } else {
+    passkeys();
+    expired();
   }
   form("password-form", "/auth/login", (d) => ({ email: d.email, password: d.password }));
   form("invite-form", "/auth/signup", (d) => ({ invite: params.get("invite"), email: d.email, password: d.password }));

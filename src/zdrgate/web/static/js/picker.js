@@ -91,11 +91,20 @@ export class ModelPicker {
       hay: [m.id, m.name, m.owned_by, ...labels(m)].join(" ").toLowerCase(),
     }));
     this.byId = new Map(this.models.map((m) => [m.id, m]));
+    this.found = null;
     const prefs = modelPrefs();
     const first = [prefs.last, ...prefs.pinned, ...prefs.recent].map((id) => this.byId.get(id)).find((m) => m?.zdr?.routable)
       || this.models.find((m) => m.zdr?.routable);
     this.value = first || null;
     this.paintButton();
+  }
+
+  // A new list (routability changed): keep the chosen model if it may still be used.
+  refresh(models) {
+    const kept = this.value?.id;
+    this.setModels(models);
+    if (kept && this.byId.get(kept)?.zdr?.routable) this.select(kept);
+    if (!this.pop.hidden) this.filter();
   }
 
   model(id) {
@@ -136,8 +145,14 @@ export class ModelPicker {
   }
 
   filter() {
-    const terms = this.input.value.toLowerCase().split(/\s+/).filter(Boolean);
-    const found = terms.length ? this.models.filter((m) => terms.every((t) => m.hay.includes(t))) : this.models;
+    const query = this.input.value.toLowerCase();
+    const terms = query.split(/\s+/).filter(Boolean);
+    // Typing on narrows what the last keystroke found: a longer query only removes rows.
+    const narrowing = this.found && this.query && query.startsWith(this.query);
+    const pool = narrowing ? this.found : this.models;
+    const found = terms.length ? pool.filter((m) => terms.every((t) => m.hay.includes(t))) : this.models;
+    this.query = query;
+    this.found = found;
     this.rows = terms.length ? this.grouped(found, terms[0]) : this.sections(found);
     this.offsets = new Array(this.rows.length);
     let y = 0;
