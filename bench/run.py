@@ -58,7 +58,7 @@ def pinned(cmd: list[str], core: int | None) -> list[str]:
 
     (A preexec_fn would do the same but is unsafe while the RSS sampler thread runs.)
     """
-    if core is None or core >= (os.cpu_count() or 1) or not shutil.which("taskset"):
+    if core is None or not 0 <= core < (os.cpu_count() or 1) or not shutil.which("taskset"):
         return cmd
     return ["taskset", "-c", str(core), *cmd]
 
@@ -69,7 +69,7 @@ def spawn(cmd: list[str], core: int | None, env: dict[str, str] | None = None,
     stderr = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - child owns it
     proc = subprocess.Popen(pinned(cmd, core), stdout=stdout, stderr=stderr, env=env,
                             cwd=REPO, start_new_session=True)
-    if core is not None and core < (os.cpu_count() or 1):
+    if core is not None and 0 <= core < (os.cpu_count() or 1):
         # Belt and braces when taskset is missing: pin at least the direct child.
         with contextlib.suppress(OSError):
             os.sched_setaffinity(proc.pid, {core})
@@ -378,8 +378,9 @@ def markdown(report: dict[str, Any]) -> str:
         f"### {label} vs direct — {m['date']}{' (quick)' if report['config']['quick'] else ''}",
         "",
         f"Machine: {m['nproc']} cores, {m['cpu_model']}, Linux {m['kernel']}, "
-        f"Python {m['python']}, commit {m['commit']}. Gateway pinned to core "
-        f"{report['config']['gateway_core']}; upstream and load generator on core "
+        f"Python {m['python']}, commit {m['commit']}. Gateway ({report['config']['workers']} "
+        f"worker(s), usage_flush_seconds {report['config']['usage_flush_seconds']}) on core "
+        f"{report['config']['gateway_core']} (-1: not pinned); upstream and load generator on core "
         f"{report['config']['harness_core']}. Streams: {report['config']['chunks']} chunks, "
         f"{report['config']['chunk_delay_ms']} ms apart, usage chunk on.",
         "", "Non-streaming chat completions:", "",
@@ -444,7 +445,16 @@ def gateway_phase(args: argparse.Namespace, up_pid: int, up_port: int, run_dir: 
     subs = {"port": str(free_port()), "upstream_port": str(up_port),
             "upstream_url": f"http://127.0.0.1:{up_port}/v1", "tmpdir": str(run_dir),
             "python": PY, "config": str(run_dir / "zdrgate-bench.toml")}
-    Path(subs["config"]).write_text(render((BENCH / "zdrgate-bench.toml").read_text(), subs))
+    config = render((BENCH / "zdrgate-bench.toml").read_text(), subs)
+    flush = f"[storage]\nusage_flush_seconds = {float(args.usage_flush_seconds)!r}\n"
+    config = config.replace("[storage]\n", flush, 1)
+    if args.database_url:
+        config = config.replace('database_url = "sqlite:///', '# database_url = "sqlite:///', 1)
+        url = f"[storage]\ndatabase_url = {args.database_url!r}\n"
+        config = config.replace("[storage]\n", url, 1)
+    Path(subs["config"]).write_text(config)
+    if args.workers > 1:
+        args.gateway_cmd += f" --workers {args.workers}"
     print(f"{args.gateway_label}: starting `{render(args.gateway_cmd, subs)}`", flush=True)
     proc, startup = start_gateway(args, subs, run_dir / "gateway.log")
     try:
@@ -512,7 +522,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--chunk-delay-ms", type=float, default=1.0,
                    help="gap between upstream chunks, so each one arrives on its own")
     p.add_argument("--latency-ms", type=float, default=0.0, help="upstream think time")
-    p.add_argument("--gateway-core", type=int, default=1)
+    p.add_argument("--gateway-core", type=int, default=1, help="-1: not pinned (--workers)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="zdrgate serve --workers N (default command; use --gateway-core -1)")
+    p.add_argument("--database-url", default="", help="instead of SQLite in the run's directory")
+    p.add_argument("--usage-flush-seconds", type=float, default=1.0,
+                   help="storage.usage_flush_seconds of the rendered config (0: durable)")
     p.add_argument("--harness-core", type=int, default=0)
     p.add_argument("--startup-timeout", type=float, default=60.0)
     p.add_argument("--out", type=Path, default=BENCH / "out")

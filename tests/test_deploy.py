@@ -19,6 +19,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from conftest import REDIS_URL
 from zdrgate.cli import main
 from zdrgate.config import parse_settings
 
@@ -47,6 +48,11 @@ def render(overlay: str) -> list[dict[str, Any]]:
 
 def of_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [d for d in docs if d["kind"] == kind]
+
+
+def gateway_deployment(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    (deployment,) = [d for d in of_kind(docs, "Deployment") if d["metadata"]["name"] == "zdrgate"]
+    return deployment
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -87,7 +93,7 @@ def test_the_config_map_is_a_valid_zdrgate_config(overlay: str) -> None:
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_probes_and_commands_name_what_zdrgate_has(overlay: str) -> None:
     docs = render(overlay)
-    (deployment,) = of_kind(docs, "Deployment")
+    deployment = gateway_deployment(docs)
     (gateway,) = deployment["spec"]["template"]["spec"]["containers"]
     assert gateway["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert gateway["readinessProbe"]["httpGet"]["path"] == "/readyz"
@@ -102,7 +108,7 @@ def test_probes_and_commands_name_what_zdrgate_has(overlay: str) -> None:
 
 def test_scaled_overlay_has_autoscaling_disruption_budget_and_migration() -> None:
     docs = render("scaled")
-    (deployment,) = of_kind(docs, "Deployment")
+    deployment = gateway_deployment(docs)
     assert deployment["spec"]["replicas"] >= 2
     (hpa,) = of_kind(docs, "HorizontalPodAutoscaler")
     assert hpa["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
@@ -113,21 +119,130 @@ def test_scaled_overlay_has_autoscaling_disruption_budget_and_migration() -> Non
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_egress_is_never_to_private_networks(overlay: str) -> None:
-    policies = of_kind(render(overlay), "NetworkPolicy")
-    main_policy = next(p for p in policies if p["metadata"]["name"] == "zdrgate")
-    assert set(main_policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
-    blocks = [
-        peer["ipBlock"]
-        for rule in main_policy["spec"]["egress"]
+def test_the_gateway_reaches_only_dns_the_proxy_and_datastores(overlay: str) -> None:
+    docs = render(overlay)
+    policies = {p["metadata"]["name"]: p for p in of_kind(docs, "NetworkPolicy")}
+    gateway = [p for p in policies.values() if _selects(p, "gateway")]
+    assert {p["metadata"]["name"] for p in gateway} == (
+        {"zdrgate", "zdrgate-datastores"} if overlay == "scaled" else {"zdrgate"}
+    )
+    assert set(policies["zdrgate"]["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+    for policy in gateway:
+        for rule in policy["spec"]["egress"]:
+            peers = rule.get("to", [])
+            if not peers:  # DNS only
+                assert {p["port"] for p in rule["ports"]} == {53}
+            for peer in peers:  # pods by label, never an address range
+                assert set(peer) == {"podSelector"}
+    (to_proxy,) = [
+        rule
+        for rule in policies["zdrgate"]["spec"]["egress"]
         for peer in rule.get("to", [])
-        if "ipBlock" in peer
+        if peer["podSelector"]["matchLabels"].get("app.kubernetes.io/component") == "egress-proxy"
+    ]
+    assert to_proxy["ports"] == [{"port": 3128, "protocol": "TCP"}]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_egress_proxy_reaches_public_https_only_for_the_gateway(overlay: str) -> None:
+    docs = render(overlay)
+    (policy,) = [p for p in of_kind(docs, "NetworkPolicy") if _selects(p, "egress-proxy")]
+    (ingress,) = policy["spec"]["ingress"]
+    assert ingress["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == (
+        "gateway"
+    )
+    blocks = [
+        (peer["ipBlock"], rule["ports"])
+        for rule in policy["spec"]["egress"]
+        for peer in rule.get("to", [])
     ]
     assert blocks
-    for block in blocks:
+    for block, ports in blocks:
         assert {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"} <= set(
             block["except"]
         )
+        assert ports == [{"port": 443, "protocol": "TCP"}]
+
+
+def _selects(policy: dict[str, Any], component: str) -> bool:
+    labels = policy["spec"]["podSelector"]["matchLabels"]
+    return bool(labels.get("app.kubernetes.io/component") == component)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_proxy_allows_exactly_the_hosts_the_configured_catalog_can_route_to(
+    overlay: str, tmp_path: Path
+) -> None:
+    from zdrgate.egress import egress_hosts  # noqa: PLC0415
+    from zdrgate.upstream.egress import EgressProxy  # noqa: PLC0415
+
+    docs = render(overlay)
+    (config_map,) = of_kind(docs, "ConfigMap")
+    text = config_map["data"]["zdrgate.toml"]
+    settings = parse_settings(tomllib.loads(text))
+    deployments = {d["metadata"]["name"]: d for d in of_kind(docs, "Deployment")}
+    proxy_pod = deployments["zdrgate-egress-proxy"]["spec"]["template"]["spec"]
+    gateway_pod = deployments["zdrgate"]["spec"]["template"]["spec"]
+    assert proxy_pod["containers"][0]["args"][0] == "egress-proxy"
+    assert proxy_pod["containers"][0]["args"][0] in main.commands  # type: ignore[attr-defined]
+    config_of = {
+        name: next(v["configMap"]["name"] for v in pod["volumes"] if "configMap" in v)
+        for name, pod in (("proxy", proxy_pod), ("gateway", gateway_pod))
+    }
+    assert config_of["proxy"] == config_of["gateway"] == config_map["metadata"]["name"]
+    (service,) = [s for s in of_kind(docs, "Service") if s["metadata"]["name"].endswith("proxy")]
+    assert settings.upstream.egress_proxy == (
+        f"http://{service['metadata']['name']}:{service['spec']['ports'][0]['port']}"
+    )
+    expected = _https_hosts_routable_with_every_key(settings)
+    assert ("api.groq.com", 443) in expected
+    assert set(egress_hosts(settings)) == expected
+    assert EgressProxy(egress_hosts(settings)).allowed == expected
+    config = tmp_path / "zdrgate.toml"
+    config.write_text(text)
+    listed = CliRunner().invoke(main, ["deploy", "egress-hosts", "--config", str(config)])
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.split() == [f"{h}:{p}" for h, p in sorted(expected)]
+
+
+def test_an_attested_provider_adds_its_host_and_only_routable_ones_count() -> None:
+    import datetime as dt  # noqa: PLC0415
+
+    from zdrgate.egress import egress_hosts  # noqa: PLC0415
+
+    base = tomllib.loads((ROOT / "deploy/k8s/base/zdrgate.toml").read_text())
+    plain = set(egress_hosts(parse_settings(base)))
+    assert ("api.openai.com", 443) not in plain  # OpenAI retains unless attested
+    recent = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=10)).isoformat()
+    agreement = {"reference": "ZDR amendment", "attested_on": recent}
+    attested = {**base, "providers": {"openai": {"zdr_attestation": agreement}}}
+    openai = {("api.openai.com", 443), ("eu.api.openai.com", 443)}  # and its EU region
+    assert set(egress_hosts(parse_settings(attested))) == plain | openai
+    cilium = CliRunner().invoke(main, ["deploy", "egress-hosts", "--format", "cilium"])
+    assert cilium.exit_code == 0 and "toFQDNs" in cilium.output
+
+
+def _https_hosts_routable_with_every_key(settings: Any) -> set[tuple[str, int]]:
+    """The same question as zdrgate.egress, asked without it: each routable endpoint."""
+    import datetime as dt  # noqa: PLC0415
+    from urllib.parse import urlsplit  # noqa: PLC0415
+
+    from zdrgate.catalog.load import load_packaged_catalog  # noqa: PLC0415
+    from zdrgate.catalog.merge import build_catalog  # noqa: PLC0415
+    from zdrgate.policy import PolicyEngine  # noqa: PLC0415
+
+    base = load_packaged_catalog()
+    keys = {p.api_key_env: "k" for p in base.providers.values() if p.api_key_env}
+    today = dt.datetime.now(dt.UTC).date()
+    catalog = build_catalog(base, settings, keys, today)
+    engine = PolicyEngine(settings.policy.max_verification_age_days)
+    hosts = set()
+    for model in catalog.models.values():
+        for approval in engine.decide(model, today).approvals:
+            url = urlsplit(approval.endpoint.base_url)
+            if url.scheme == "https":
+                hosts.add((str(url.hostname), url.port or 443))
+    return hosts
 
 
 def test_dockerfile_parses_and_runs_non_root_without_a_shell() -> None:
@@ -189,3 +304,29 @@ def test_without_migrate_on_start_serve_waits_for_zdrgate_migrate(tmp_path: Path
     assert result.exit_code == 0, result.output
     assert bootstrap_admin_key(store, None, str(tmp_path), migrate_on_start=False) is not None
     store.close()
+
+
+@pytest.mark.services
+def test_readyz_checks_redis_when_it_is_configured(tmp_path: Path, redis_prefix: str) -> None:
+    from starlette.testclient import TestClient  # noqa: PLC0415
+
+    from zdrgate.server.app import create_app  # noqa: PLC0415
+
+    def storage(redis_url: str) -> dict[str, Any]:
+        return {
+            "storage": {
+                "database_url": f"sqlite:///{tmp_path}/z.db",
+                "data_dir": str(tmp_path),
+                "redis_url": redis_url,
+                "redis_key_prefix": redis_prefix,
+            }
+        }
+
+    with TestClient(create_app(parse_settings(storage(REDIS_URL)), environ={})) as client:
+        ready = client.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["checks"]["redis"] == "ok"
+    away = create_app(parse_settings(storage("redis://127.0.0.1:9/0")), environ={})
+    answer = TestClient(away).get("/readyz")  # no lifespan: nothing connects at start
+    assert answer.status_code == 503
+    assert answer.json()["checks"]["redis"] == "unreachable"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import GatewayFactory, RunningGateway, chat_model, provider
+from conftest import REDIS_URL, GatewayFactory, RunningGateway, chat_model, provider
 from fake_openai import FakeOpenAI
 
 CANARY = "CANARY-metrics-7f3a9c"
@@ -104,3 +106,54 @@ def test_metrics_need_an_admin_key_unless_public(
     response = httpx.get(off.url + "/metrics", headers=off.auth())
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.services
+@pytest.mark.parametrize("counters", ["memory", "redis"])
+def test_budget_metrics_say_how_much_is_left_by_scope_and_window(
+    counters: str,
+    upstream: FakeOpenAI,
+    make_gateway: GatewayFactory,
+    request: pytest.FixtureRequest,
+) -> None:
+    storage = {}
+    if counters == "redis":
+        prefix = request.getfixturevalue("redis_prefix")
+        storage = {"redis_url": REDIS_URL, "redis_key_prefix": prefix}
+    gw = make_gateway(
+        {"zdr": provider(upstream.base_url, [chat_model("ok")])}, extra={"storage": storage}
+    )
+    # The fake answers with 18 tokens at $1 per million: one request spends the team's month.
+    team = admin(gw, "/admin/teams", {"name": f"{CANARY}-team", "budget_month_usd": 0.00001})
+    made = admin(gw, "/admin/keys", {"team": team["id"], "name": f"{CANARY}-key"})
+    roomy = admin(gw, "/admin/keys", {"budget_day_usd": 100.0})
+    for key in (made["key"], roomy["key"]):
+        assert send(RunningGateway(gw.url, gw.state, key), "test/chat") == 200
+    assert send(RunningGateway(gw.url, gw.state, made["key"]), "test/chat") == 402
+    text = scrape(gw)
+    for secret in (CANARY, team["id"], made["id"], roomy["id"]):
+        assert secret not in text
+    lowest = {
+        (labels["scope"], labels["window"]): v
+        for labels, v in samples(text, "zdrgate_budget_remaining_ratio")
+    }
+    assert lowest[("team", "month")] == 0.0
+    assert 0.99 < lowest[("key", "day")] < 1.0
+    levels = {
+        (labels["scope"], labels["window"], labels["level"]): v
+        for labels, v in samples(text, "zdrgate_budgets")
+    }
+    assert levels[("team", "month", "spent")] == 1 and levels[("key", "day", "ok")] == 1
+    assert sum(levels.values()) == 2
+    refusals = {
+        (labels["scope"], labels["window"]): v
+        for labels, v in samples(text, "zdrgate_budget_refusals_total")
+    }
+    assert refusals[("team", "month")] == 1 and sum(refusals.values()) == 1
+
+
+def admin(gw: RunningGateway, path: str, body: dict[str, object]) -> dict[str, Any]:
+    reply = httpx.post(gw.v1 + path, json=body, headers=gw.auth(), timeout=10)
+    assert reply.is_success, reply.text
+    result: dict[str, Any] = reply.json()
+    return result

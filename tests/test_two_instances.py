@@ -92,6 +92,9 @@ completion_price = 0.1
 [[providers.first.models]]
 id = "t/stream"
 upstream_id = "slow"
+[[providers.first.models]]
+id = "t/drip"
+upstream_id = "drip"
 [providers.second]
 protocol = "openai"
 base_url = "{upstream.base_url}"
@@ -223,52 +226,94 @@ def test_an_endpoint_failing_on_one_is_tried_last_by_the_other(cluster: Cluster)
 def test_kill_9_mid_stream_loses_no_completed_row_and_the_other_serves(
     cluster: Cluster,
 ) -> None:
+    """Under load (plain requests and streams on several connections), `kill -9` of a:
+    every request whose client received the whole response (a plain body, a stream's
+    `[DONE]`) has its row, because a response's last bytes wait for its row
+    (`usage_flush_seconds = 0`). Read at once: a is dead, no row can still come."""
     a, b = cluster.urls
-    for _ in range(5):
-        assert chat(a, MASTER, provider={"order": ["second"]}).status_code == 200
-    started = threading.Event()
-
-    def stream() -> None:
-        try:
-            with httpx.stream(
-                "POST",
-                a + "/v1/chat/completions",
-                json={
-                    "model": "t/stream",
-                    "stream": True,
-                    "messages": [{"role": "user", "content": CANARY}],
-                },
-                headers={"Authorization": f"Bearer {MASTER}"},
-                timeout=20,
-            ) as response:
-                for chunk in response.iter_bytes():
-                    if b"data: {" in chunk:
-                        started.set()
-        except httpx.HTTPError:
-            pass
-        started.set()
-
-    threading.Thread(target=stream, daemon=True).start()
-    assert started.wait(15)
+    key = cluster.cli("keys", "create", "--name", "load").split()[-1]
+    load = Load(a, key)
+    threads = [threading.Thread(target=load.plain, daemon=True) for _ in range(3)]
+    threads += [threading.Thread(target=load.stream, daemon=True) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 30
+    while not load.ready() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert load.ready()  # some served whole, and a stream in the middle of its chunks
     cluster.procs[0].send_signal(signal.SIGKILL)
     cluster.procs[0].wait(10)
+    load.stop.set()
+    for thread in threads:
+        thread.join(25)
+    completed = load.count()
+    with psycopg.connect(cluster.pg_url) as db:
+        row = db.execute("select count(*) from usage where key_id = %s", (key.split("-")[1],))
+        stored = int(row.fetchone()[0])  # type: ignore[index]
+    assert stored >= completed, f"{completed} responses completed, {stored} rows"
+    assert stored <= load.sent
     assert chat(b, MASTER, provider={"order": ["second"]}).status_code == 200
-    # a is dead: rows it had not written can never appear, so waiting is no help to it.
-    assert served_rows(cluster.pg_url) >= 6  # a's five and b's one
 
 
-def served_rows(pg_url: str) -> int:
-    count, deadline = 0, time.monotonic() + 5
-    while time.monotonic() < deadline:
-        with psycopg.connect(pg_url) as db:
-            row = db.execute(
-                "select count(*) from usage where model = 't/chat' and status = 200"
-            ).fetchone()
-        count = int(row[0]) if row else 0
-        if count >= 6:
-            break
-        time.sleep(0.05)
-    return count
+class Load:
+    """Clients of one instance that count the responses they received whole."""
+
+    def __init__(self, url: str, key: str) -> None:
+        self.url = url
+        self.headers = {"Authorization": f"Bearer {key}"}
+        self.stop = threading.Event()
+        self.midway = 0  # streams that sent a chunk and not yet their end
+        self.lock = threading.Lock()
+        self.sent = self.plain_completed = self.streams_completed = 0
+
+    def ready(self) -> bool:
+        with self.lock:
+            return self.streams_completed >= 1 and self.plain_completed >= 10 and self.midway > 0
+
+    def count(self) -> int:
+        with self.lock:
+            return self.plain_completed + self.streams_completed
+
+    def _sending(self) -> bool:
+        with self.lock:
+            self.sent += 1
+        return not self.stop.is_set()
+
+    def plain(self) -> None:
+        body = {"model": "t/chat", "messages": [{"role": "user", "content": CANARY}]}
+        body["provider"] = {"order": ["second"]}  # type: ignore[assignment]
+        with httpx.Client(headers=self.headers, timeout=20) as client:
+            while self._sending():
+                try:
+                    reply = client.post(self.url + "/v1/chat/completions", json=body)
+                    whole = reply.status_code == 200 and bool(reply.json()["choices"])
+                except (httpx.HTTPError, ValueError):
+                    return
+                with self.lock:
+                    self.plain_completed += whole
+
+    def stream(self) -> None:
+        body = {
+            "model": "t/drip",
+            "stream": True,
+            "messages": [{"role": "user", "content": CANARY}],
+        }
+        with httpx.Client(headers=self.headers, timeout=20) as client:
+            while self._sending():
+                seen, counted = b"", False
+                try:
+                    with client.stream("POST", self.url + "/v1/chat/completions", json=body) as r:
+                        for chunk in r.iter_bytes():
+                            seen += chunk
+                            if not counted and b"data: {" in seen:
+                                counted = True
+                                with self.lock:
+                                    self.midway += 1
+                except httpx.HTTPError:
+                    return
+                with self.lock:
+                    self.midway -= counted
+                    self.streams_completed += seen.endswith(b"data: [DONE]\n\n")
 
 
 def test_redis_holds_counters_and_ids_only(cluster: Cluster) -> None:

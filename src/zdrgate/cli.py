@@ -57,7 +57,8 @@ def main() -> None:
     type=int,
     default=1,
     show_default=True,
-    help="Worker processes (each is a full gateway; state is per process).",
+    help="Worker processes; they share the database and data directory, and with "
+    "storage.redis_url also limits and endpoint health.",
 )
 def serve(config: str | None, host: str | None, port: int | None, workers: int) -> None:
     """Run the gateway (HTTP API on /v1)."""
@@ -228,6 +229,10 @@ def _register_proofs() -> None:
     main.add_command(audit_fakes)
     catalog.add_command(catalog_watch)
     catalog.add_command(catalog_verify)
+    from zdrgate.cli_deploy import deploy, egress_proxy  # noqa: PLC0415
+
+    main.add_command(deploy)
+    main.add_command(egress_proxy)
 
 
 _register_proofs()

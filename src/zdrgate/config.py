@@ -68,8 +68,9 @@ class StorageSettings(_Strict):
     usage_flush_seconds: float = Field(default=1.0, ge=0)
     """Usage rows are written in batches gathered for this long after the first row.
     0: each row is written as soon as the writer is free (rows arriving meanwhile
-    share the next write), so a killed process loses at most the rows of requests
-    still in flight: the setting for several instances."""
+    share the next write, a group commit) and a response's last bytes wait until its
+    row is committed, so a killed process loses no row of a request whose client got
+    the whole response: the setting for several instances."""
     migrate_on_start: bool = True
     """``serve`` upgrades the schema at start. Off (several instances on one
     database): run ``zdrgate migrate`` once per release; ``serve`` refuses to start on

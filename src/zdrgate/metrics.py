@@ -37,6 +37,7 @@ from prometheus_client.core import (
 if TYPE_CHECKING:
     from zdrgate.accounts.usage import UsageEvent
     from zdrgate.catalog.model import Catalog
+    from zdrgate.limits.levels import BudgetLevels
 
 DURATION_BUCKETS = (
     0.01,
@@ -131,6 +132,7 @@ class Metrics:
         self.duration = _Histogram(DURATION_BUCKETS)
         self.tokens = _Histogram(TOKEN_BUCKETS)
         self.ttft = _Histogram(DURATION_BUCKETS)
+        self._budgets: BudgetLevels | None = None  # read at scrape time, see exposition
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
 
@@ -165,8 +167,14 @@ class Metrics:
             return kind
         return "other"
 
-    def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+    def exposition(self, budgets: BudgetLevels | None = None) -> bytes:
+        """The scrape; ``budgets`` (read from the counters just before) adds the
+        budget families."""
+        self._budgets = budgets
+        try:
+            return generate_latest(self.registry)
+        finally:
+            self._budgets = None
 
     def collect(self) -> Iterator[Metric]:
         """Called by the registry at scrape time."""
@@ -227,6 +235,37 @@ class Metrics:
             for model, count in self.routable():
                 routable.add_metric([model], count)
             yield routable
+        if self._budgets is not None:
+            yield from budget_families(self._budgets)
+
+
+def budget_families(levels: BudgetLevels) -> Iterator[Metric]:
+    """Budgets by scope (key, account, team) and window (day, month): never an id."""
+    pair = ["scope", "window"]
+    lowest = GaugeMetricFamily(
+        "zdrgate_budget_remaining_ratio",
+        "Lowest fraction left of any budget checked today, by scope and window.",
+        labels=pair,
+    )
+    for key, value in levels.lowest.items():
+        lowest.add_metric(list(key), value)
+    yield lowest
+    counts = GaugeMetricFamily(
+        "zdrgate_budgets",
+        "Budgets checked today by level: ok, low (under 10 % left), spent.",
+        labels=[*pair, "level"],
+    )
+    for key3, count in levels.counts.items():
+        counts.add_metric(list(key3), count)
+    yield counts
+    refusals = CounterMetricFamily(
+        "zdrgate_budget_refusals",
+        "Requests refused (402) because a budget was spent, by scope and window.",
+        labels=pair,
+    )
+    for key, count in levels.refusals.items():
+        refusals.add_metric(list(key), count)
+    yield refusals
 
 
 def _status_class(status: int) -> str:

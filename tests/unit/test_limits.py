@@ -288,3 +288,28 @@ async def test_an_unreadable_usage_table_refuses_with_503() -> None:
     with pytest.raises(LimitStoreUnavailable) as caught:
         await limiter.admit(key(day=1.0), Demand(), (ENDPOINT,))
     assert caught.value.status == 503 and caught.value.code == "usage_store_unavailable"
+
+
+async def test_budget_levels_name_scopes_and_windows_never_ids(counters: Counters) -> None:
+    """What /metrics reports of budgets: the lowest fraction left, how many are low or
+    spent, and 402s, by scope and window (an id would be an unbounded label)."""
+    limiter = Limiter(counters)
+    roomy = Principal("k-roomy", False, key_limits=Limits(budget_day_usd=1.0))
+    team = Principal("k-team", False, team_id="t-lab", team_limits=Limits(budget_month_usd=0.001))
+    (await limiter.admit(roomy, Demand(), ())).settle(0, 0.25)
+    (await limiter.admit(team, Demand(), ())).settle(0, 0.001)
+    with pytest.raises(BudgetExceeded):
+        await limiter.admit(team, Demand(), ())
+    await counters.flush()
+    levels = await limiter.budget_levels()
+    assert levels.lowest == {
+        ("key", "day"): pytest.approx(0.75),
+        ("team", "month"): pytest.approx(0.0),
+    }
+    assert levels.counts[("key", "day", "ok")] == 1
+    assert levels.counts[("team", "month", "spent")] == 1
+    assert sum(levels.counts.values()) == 2 and len(levels.counts) == 18
+    assert levels.refusals[("team", "month")] == 1
+    assert sum(levels.refusals.values()) == 1
+    labels = {part for key in (*levels.counts, *levels.refusals) for part in key}
+    assert labels <= {"key", "account", "team", "day", "month", "ok", "low", "spent"}

@@ -1,16 +1,24 @@
 """Usage metering off the request path: rows are buffered and written in batches.
 
 A row is built from allowlisted metadata only (see :class:`UsageEvent`).
+
+With ``storage.usage_flush_seconds = 0`` the recorder is *durable*: each batch is
+written as soon as the writer is free (a group commit), and a response waits for its
+request's row before its last bytes go out (:func:`rows_first`, used by the front
+app): a client that has a whole response knows its usage row is committed, so a
+``kill -9`` right after loses none.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import datetime as dt
 import logging
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, fields
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
@@ -21,6 +29,10 @@ from zdrgate.metrics import Metrics
 log = logging.getLogger("zdrgate.usage")
 _MAX_BACKLOG = 100_000
 _RETRY_SECONDS = 0.25  # how often rows the database was away for are retried
+_WAITING: contextvars.ContextVar[list[asyncio.Future[None]] | None] = contextvars.ContextVar(
+    "zdrgate_usage_waiting", default=None
+)
+"""The current request's unwritten batches (durable recorders only), see rows_first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +90,9 @@ class UsageRecorder:
         self._buffer: list[UsageEvent] = []
         self._backlog: list[dict[str, object]] = []  # rows the database was away for
         self._task: asyncio.Task[None] | None = None
+        self.durable = flush_seconds == 0
+        """Responses wait for their row (:func:`rows_first`)."""
+        self._written: asyncio.Future[None] | None = None  # the buffer's batch, when written
         self.metrics = metrics
         self.spans: SpanSink | None = None
         """Optional traces (``zdrgate.tracing``), fed like the metrics."""
@@ -88,6 +103,10 @@ class UsageRecorder:
         self._buffer.append(event)
         if not self._pending.is_set():
             self._pending.set()
+        if self.durable and (waiting := _WAITING.get()) is not None and self._writing():
+            if self._written is None:
+                self._written = asyncio.get_running_loop().create_future()
+            waiting.append(self._written)
         if self.metrics is not None:
             self.metrics.observe(event, ttft_seconds)
         if self.spans is not None:
@@ -95,6 +114,10 @@ class UsageRecorder:
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run())
+
+    def _writing(self) -> bool:
+        """The writer runs (a response never waits for a row nothing will write)."""
+        return self._task is not None and not self._task.done()
 
     async def close(self) -> None:
         if self._task is not None:
@@ -113,6 +136,14 @@ class UsageRecorder:
 
     async def flush(self) -> None:
         batch, self._buffer = self._buffer, []
+        written, self._written = self._written, None
+        try:
+            await self._write(batch)
+        finally:  # written, or kept for the database to come back: the response may go
+            if written is not None and not written.done():
+                written.set_result(None)
+
+    async def _write(self, batch: list[UsageEvent]) -> None:
         rows, self._backlog = self._backlog + [_row(e) for e in batch], []
         if not rows:
             return
@@ -160,3 +191,25 @@ class UsageRecorder:
             self._pending.clear()
             await asyncio.sleep(self._flush_seconds or (_RETRY_SECONDS if self._backlog else 0))
             await self.flush()
+
+
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+def rows_first(send: Send) -> Send:
+    """For one request (call it in the request's task, before the app): an ASGI
+    ``send`` that holds each message until the usage rows the request has recorded so
+    far are written. A plain response waits before its start; a stream, whose row is
+    recorded before its last event, waits before the bytes that end it."""
+    waiting: list[asyncio.Future[None]] = []
+    _WAITING.set(waiting)
+
+    async def send_after_rows(message: MutableMapping[str, Any]) -> None:
+        if waiting:
+            pending = [f for f in waiting if not f.done()]
+            waiting.clear()
+            if pending:  # asyncio.wait: a client that leaves cancels no shared batch
+                await asyncio.wait(pending)
+        await send(message)
+
+    return send_after_rows

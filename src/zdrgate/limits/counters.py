@@ -25,7 +25,7 @@ Usage::
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -102,6 +102,13 @@ class Counters(Protocol):
 
     async def hit(self, key: str, limit: int) -> float:
         """Count one event against ``limit`` per minute; seconds blocked now (0: not)."""
+
+    async def used_many(self, keys: Sequence[str]) -> list[float]:
+        """USD used (spent + reserved) on each budget counter (0 for none); for the
+        budget metrics (``zdrgate.limits.levels``). Raises StoreUnavailable."""
+
+    async def reachable(self) -> bool:
+        """Whether the backend answers now (``/readyz``); never raises."""
 
     async def flush(self) -> None:
         """Send queued settlements now."""

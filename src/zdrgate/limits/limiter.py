@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from zdrgate.accounts.keys import NO_LIMITS, Principal
 from zdrgate.catalog.model import Endpoint
 from zdrgate.errors import BudgetExceeded, LimitStoreUnavailable, RateLimited
+from zdrgate.limits import levels
 from zdrgate.limits.counters import (
     BudgetCheck,
     Counters,
@@ -145,6 +146,7 @@ class Limiter:
         self._day = ""  # "YYYYMMDD" (UTC) the cached checks were made for
         self._day_ends = 0.0
         self._checks: dict[tuple[object, ...], _Checks | None] = {}
+        self._refusals = levels.empty_refusals()  # (scope, window) -> 402s, for /metrics
 
     async def admit(
         self, principal: Principal, demand: Demand, endpoints: Iterable[Endpoint]
@@ -170,6 +172,8 @@ class Limiter:
         usd = max_cost(demand, endpoints) if budgets else 0.0
         verdict = await self._admit(rates, budgets, tokens, usd)
         if verdict.refused >= 0:
+            if verdict.refused >= len(rates):
+                self._count_refusal(budgets[verdict.refused - len(rates)].key)
             raise _refusal(verdict, rates, budgets, rate_headers(rates, verdict.rates))
         return Ticket(self.counters, rates, budgets, verdict.rates, tokens, usd, verdict.epoch)
 
@@ -192,6 +196,22 @@ class Limiter:
             raise LimitStoreUnavailable(
                 f"The rate limit store is unavailable ({exc}); the request was not sent."
             ) from None
+
+    def _count_refusal(self, budget_key: str) -> None:
+        pair = levels.scope_of(budget_key)
+        if pair is not None:
+            self._refusals[pair] += 1
+
+    async def budget_levels(self) -> levels.BudgetLevels:
+        """What is left of the budgets checked today, by scope and window (/metrics).
+        Raises StoreUnavailable when the counters cannot be read."""
+        limits = {
+            check.key: check.limit
+            for checks in list(self._checks.values())
+            if checks is not None
+            for check in checks[1]
+        }
+        return await levels.measure(self.counters, limits, self._refusals)
 
     def _new_day(self, now: float) -> None:
         moment = dt.datetime.fromtimestamp(now, dt.UTC)

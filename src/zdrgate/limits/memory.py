@@ -13,7 +13,7 @@ Usage::
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from zdrgate.limits.counters import (
     EPSILON,
@@ -114,6 +114,14 @@ class MemoryCounters:
         """USD used (spent + reserved) on a budget counter; for tests and reports."""
         entry = self._used.get(key)
         return entry[0] if entry is not None and entry[1] > self._clock() else 0.0
+
+    async def used_many(self, keys: Sequence[str]) -> list[float]:
+        now = self._clock()
+        entries = [self._used.get(key) for key in keys]
+        return [e[0] if e is not None and e[1] > now else 0.0 for e in entries]
+
+    async def reachable(self) -> bool:
+        return True
 
     async def start(self) -> None:
         return None

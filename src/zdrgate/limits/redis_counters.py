@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -45,6 +46,8 @@ from zdrgate.limits.counters import (
 log = logging.getLogger("zdrgate.limits")
 _MAX_QUEUED = 100_000  # settlements kept while Redis is away; beyond, the oldest go
 FLUSH_SECONDS = 0.25
+_PING_SECONDS = 2.0  # /readyz
+_MGET_BATCH = 1000  # budget counters read per round trip at scrape time
 
 # KEYS: the epoch, settle-rate keys, settle-budget keys, rate keys, budget keys.
 # ARGV: counts (4), tokens, usd; then per settle-rate: limit, delta; per settle-budget:
@@ -218,6 +221,23 @@ class RedisCounters:
         """USD used (spent + reserved) on a budget counter; for tests and reports."""
         value = await self._client.get(self._prefix + key)
         return float(value) if value is not None else 0.0
+
+    async def used_many(self, keys: Sequence[str]) -> list[float]:
+        values: list[float] = []
+        try:
+            for at in range(0, len(keys), _MGET_BATCH):
+                names = [self._prefix + key for key in keys[at : at + _MGET_BATCH]]
+                found = await self._client.mget(names)
+                values += [float(v) if v is not None else 0.0 for v in found]
+        except (RedisError, OSError, ValueError) as exc:
+            raise StoreUnavailable(type(exc).__name__) from None
+        return values
+
+    async def reachable(self) -> bool:
+        try:
+            return bool(await asyncio.wait_for(self._client.ping(), _PING_SECONDS))
+        except (RedisError, OSError, TimeoutError):
+            return False
 
     async def flush(self) -> None:
         if self._rates or self._budgets:

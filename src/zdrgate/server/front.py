@@ -8,6 +8,8 @@ put in the scope for the routes. The body is counted against
 anything is read) and any unexpected exception becomes a 500 envelope; only the
 exception's type and the route template are logged, since its message or traceback
 could quote a prompt or an upstream body (and the raw path is the client's to choose).
+With a durable usage recorder, a response's bytes wait for its usage row
+(:func:`~zdrgate.accounts.usage.rows_first`).
 
 The routes the table marks :class:`FastRoute` (``POST /v1/chat/completions``, the
 request nearly all traffic is) go straight to their handler, after authentication;
@@ -31,6 +33,7 @@ from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from zdrgate.accounts.auth import AuthBlocked
+from zdrgate.accounts.usage import rows_first
 from zdrgate.errors import BodyTooLarge, GatewayError
 from zdrgate.server.identity import (
     PRINCIPAL,
@@ -76,6 +79,7 @@ class Front:
         self.app = app
         self.state = state
         self.max_bytes = state.settings.server.max_body_bytes
+        self.rows_first = state.gateway.usage.durable
         self.fast: dict[tuple[str, str], FastHandler] = {
             (method, route.path): route.fast
             for route in app.routes
@@ -87,6 +91,8 @@ class Front:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if self.rows_first:  # storage.usage_flush_seconds = 0: see zdrgate.accounts.usage
+            send = rows_first(send)
         try:
             path = scope["path"]
             if needs_identity(path):

@@ -1,7 +1,8 @@
 """Readiness for load balancers and Kubernetes probes.
 
 (``GET /healthz``, liveness, is in routes.) ``GET /readyz``: this instance can
-serve: the catalog is loaded, the database answers and its schema is current. Each
+serve: the catalog is loaded, the database answers and its schema is current, and
+Redis answers when it is configured. Each
 check is named in the answer with ``ok`` or a fixed failure word, never an exception
 message (which could carry a connection string).
 """
@@ -28,6 +29,9 @@ async def readyz(request: Request) -> JSONBytes:
     }
     if checks["database"] == "ok":
         checks["migrations"] = await _migrations(state)
+    if state.settings.storage.redis_url:  # shared limits, revocations, endpoint health
+        reachable = await state.gateway.limiter.counters.reachable()
+        checks["redis"] = "ok" if reachable else "unreachable"
     ready = all(v == "ok" for v in checks.values())
     return JSONBytes(
         {"status": "ready" if ready else "not_ready", "checks": checks},

@@ -6,16 +6,19 @@ route answers 404 like any unknown route.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from zdrgate.errors import NotFound
+from zdrgate.limits import StoreUnavailable
 from zdrgate.server.identity import require_admin
 from zdrgate.server.routes import authenticate, state_of
 from zdrgate.service import Gateway
 
+log = logging.getLogger("zdrgate.server")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -26,7 +29,12 @@ async def metrics(request: Request) -> Response:
         raise NotFound(f"Unknown route: {request.method} {request.url.path}")
     if not state.settings.metrics.public:
         require_admin(await authenticate(request))
-    return Response(recorder.exposition(), media_type=CONTENT_TYPE)
+    try:
+        budgets = await state.gateway.limiter.budget_levels()
+    except StoreUnavailable as exc:  # the other metrics still go out
+        log.warning("budget metrics left out: the counters are unavailable (%s)", exc)
+        budgets = None
+    return Response(recorder.exposition(budgets), media_type=CONTENT_TYPE)
 
 
 def routable_counts(gateway: Gateway) -> Iterator[tuple[str, int]]:

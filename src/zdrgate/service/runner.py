@@ -25,7 +25,7 @@ from zdrgate.policy import Approval
 from zdrgate.protocols import ErrorKind, StreamProtocolError, UpstreamCall, spec_for
 from zdrgate.routing import HealthBoard
 from zdrgate.service.attempt import RejectedByUpstream, rejected
-from zdrgate.service.events import Committed, StreamEvent, StreamFailed
+from zdrgate.service.events import END, Committed, StreamEvent, StreamFailed
 from zdrgate.upstream import Dispatcher, UpstreamFailure, UpstreamResponse
 from zdrgate.upstream.dispatch import ERROR_BODY_LIMIT
 
@@ -69,7 +69,9 @@ class Runner:
         self, plan_approvals: tuple[Approval, ...], meter: Metering, tally: Tally,
         attempt: Callable[[Approval], AsyncIterator[StreamEvent]],
     ) -> AsyncGenerator[StreamEvent, None]:
-        """The events of the first approval whose stream starts; one usage row at the end.
+        """The events of the first approval whose stream starts; one usage row, recorded
+        before the last event is yielded (so it can be written before the client has
+        the stream's end), or at the end of a stream the client left.
         Rate limits and budgets admit the request before its first attempt."""
         plan_approvals = await meter.admit(plan_approvals)  # refused: raised, nothing sent
         served: Endpoint | None = None
@@ -81,23 +83,28 @@ class Runner:
                             served = approval.endpoint
                             yield _with_limits(event, meter)
                             continue
+                        if event is END:  # the attempt ended the stream (and told the tally)
+                            tally.metered(meter, served)
                         yield event
-                    return  # the attempt ended the stream (and said so to the tally)
+                    return
                 except _RETRYABLE as exc:
                     self._failed(meter, approval, exc.kind)
                     if served is not None:
                         tally.outcome = exc.kind.value
+                        tally.metered(meter, served)
                         yield StreamFailed(exc.kind)
                         return
                 except RejectedByUpstream as rejection:
                     tally.outcome, tally.status = rejection.code, rejection.status
+                    tally.metered(meter, served)
                     yield rejection
                     return
             error = meter.attempts.final_error()
             tally.outcome, tally.status = error.code, error.status
+            tally.metered(meter, served)
             yield error
         finally:
-            tally.metered(meter, served)
+            tally.metered(meter, served)  # a no-op when metered above
 
     async def call_json(
         self, approval: Approval, call: UpstreamCall, parse: Callable[[Endpoint, bytes], T]

@@ -45,6 +45,7 @@ class Tally:
         self.outcome: str | None = None  # None: not decided yet, try the next endpoint
         self.status = 200
         self.first_chunk_at: float | None = None  # perf_counter() at the first chunk
+        self.recorded = False
 
     def see(self, chunks: list[JSON]) -> None:
         for chunk in chunks:
@@ -57,6 +58,10 @@ class Tally:
                     self.streamed += _delta_chars(delta)
 
     def metered(self, meter: Metering, served: Endpoint | None) -> None:
+        """Record the stream's one usage row; later calls do nothing."""
+        if self.recorded:
+            return
+        self.recorded = True
         outcome = None if self.outcome == "done" else self.outcome or "cancelled"
         usage = self.usage
         if usage is None and served is not None and self.streamed:
