@@ -80,7 +80,7 @@ def test_a_key_revoked_through_one_is_refused_by_the_other_on_every_route(pair: 
         assert refused.status_code == 401, (path, body.get("stream"), refused.text)
         assert len(pair.media.requests) == sent, path
         probed += 1
-    assert probed == 6
+    assert probed == 8  # chat, messages, responses (plain, streamed), images, embeddings
 
 
 def test_a_revoked_key_gets_401_not_the_error_its_request_would_get(pair: Pair) -> None:
