@@ -43,3 +43,15 @@ def append_turn(turns: list[JSON], role: str, key: str, items: list[JSON]) -> No
         turns[-1][key].extend(items)
     else:
         turns.append({"role": role, key: items})
+
+
+def first_choice_deltas(chunk: JSON) -> list[tuple[JSON, object]]:
+    """The ``(delta, finish_reason)`` of choice 0 in a canonical stream chunk, as the
+    inbound renderers (which answer one choice) read them; malformed parts read empty."""
+    choices = chunk.get("choices")
+    out: list[tuple[JSON, object]] = []
+    for choice in choices if isinstance(choices, list) else ():
+        if isinstance(choice, dict) and choice.get("index", 0) == 0:
+            delta = choice.get("delta")
+            out.append((delta if isinstance(delta, dict) else {}, choice.get("finish_reason")))
+    return out

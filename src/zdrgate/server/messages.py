@@ -16,21 +16,14 @@ from starlette.requests import Request
 
 from zdrgate.catalog.model import Protocol
 from zdrgate.errors import GatewayError
-from zdrgate.limits.demand import chat_demand
-from zdrgate.protocols import spec_for
 from zdrgate.protocols.spec import InboundCodec
-from zdrgate.server.identity import principal_of
-from zdrgate.server.parsing import parse_body
-from zdrgate.server.receipting import Receipting
+from zdrgate.server.inbound import inbound_codec, serve_inbound
 from zdrgate.server.responses import JSONBytes
-from zdrgate.server.routes import state_of
-from zdrgate.server.streaming import InboundRenderer, inbound_error
+from zdrgate.server.streaming import inbound_error
 
 
 def anthropic_inbound() -> InboundCodec:
-    inbound = spec_for(Protocol.ANTHROPIC).inbound
-    assert inbound is not None  # the Anthropic spec declares it (tests/test_protocol_table.py)
-    return inbound
+    return inbound_codec(Protocol.ANTHROPIC)
 
 
 def anthropic_error(error: GatewayError) -> JSONBytes:
@@ -38,21 +31,4 @@ def anthropic_error(error: GatewayError) -> JSONBytes:
 
 
 async def messages(request: Request) -> Any:
-    codec = anthropic_inbound()
-    try:
-        state = state_of(request)
-        principal = principal_of(request)
-        raw = await request.body()
-        parsed = parse_body(codec.request_model, raw)
-        chat = codec.to_chat(parsed)
-        demand = chat_demand(len(raw), chat)
-        receipt = Receipting(state.receipts, raw, parsed.model_fields_set, request.scope["headers"])
-        if chat.stream:
-            events = state.gateway.stream(chat, principal, demand)
-            keepalive = state.settings.server.stream_keepalive_seconds
-            renderer = InboundRenderer(codec, parsed)
-            return receipt.stream(events, keepalive, renderer, codec.terminator)
-        result, served = await state.gateway.chat(chat, principal, demand)
-        return receipt.json(codec.render(result, parsed), served)
-    except GatewayError as error:
-        return anthropic_error(error)
+    return await serve_inbound(anthropic_inbound(), request)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import orjson
 
-from zdrgate.protocols.common import JSON
+from zdrgate.protocols.common import JSON, first_choice_deltas
 
 STOP_REASON = {
     "stop": "end_turn",
@@ -134,12 +134,9 @@ class MessageEvents:
             return []
         out = self._start(chunk.get("id"))
         self._usage = chunk.get("usage") or self._usage
-        choices = chunk.get("choices")
-        for choice in choices if isinstance(choices, list) else ():
-            if isinstance(choice, dict) and choice.get("index", 0) == 0:
-                delta = choice.get("delta")
-                out += self._delta(delta if isinstance(delta, dict) else {})
-                self._stop = choice.get("finish_reason") or self._stop
+        for delta, finish_reason in first_choice_deltas(chunk):
+            out += self._delta(delta)
+            self._stop = str(finish_reason) if finish_reason else self._stop
         return out
 
     def done(self) -> list[bytes]:

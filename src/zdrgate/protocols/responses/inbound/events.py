@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from zdrgate.protocols.common import JSON
+from zdrgate.protocols.common import JSON, first_choice_deltas
 from zdrgate.protocols.responses.inbound.models import ResponsesRequest
 from zdrgate.protocols.responses.inbound.render import (
     call_item,
@@ -92,12 +92,9 @@ class ResponseEvents:
             return []
         out = self._start(chunk.get("model"))
         self._usage = chunk.get("usage") or self._usage
-        choices = chunk.get("choices")
-        for choice in choices if isinstance(choices, list) else ():
-            if isinstance(choice, dict) and choice.get("index", 0) == 0:
-                delta = choice.get("delta")
-                out += self._delta(delta if isinstance(delta, dict) else {})
-                self._finish = choice.get("finish_reason") or self._finish
+        for delta, finish_reason in first_choice_deltas(chunk):
+            out += self._delta(delta)
+            self._finish = finish_reason or self._finish
         return out
 
     def done(self) -> list[bytes]:
