@@ -17,7 +17,7 @@ import random
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from starlette.applications import Starlette
@@ -38,7 +38,6 @@ from zdrgate.catalog.load import load_packaged_catalog
 from zdrgate.catalog.merge import build_catalog
 from zdrgate.catalog.model import Catalog
 from zdrgate.clock import DayClock
-from zdrgate.cluster import HealthSync
 from zdrgate.config import Settings, UpstreamSettings
 from zdrgate.errors import (
     ConfigError,
@@ -78,6 +77,9 @@ from zdrgate.upstream import Dispatcher, Transport
 from zdrgate.upstream.assets import AssetFetcher, FetchRules
 from zdrgate.upstream.proxy import ProxyTransport
 from zdrgate.upstream.transport import HTTP1Transport
+
+if TYPE_CHECKING:
+    from zdrgate.cluster import HealthSync
 
 log = logging.getLogger("zdrgate.server")
 GC_YOUNG_THRESHOLD = 100_000  # allocations between young collections (default 700)
@@ -192,6 +194,8 @@ async def _share_health(state: AppState) -> HealthSync | None:
     storage = state.settings.storage
     if not storage.redis_url:
         return None
+    from zdrgate.cluster import HealthSync  # noqa: PLC0415 - needs the optional redis package
+
     gateway = state.gateway
     known = {e.id for m in gateway.catalog.models.values() for e in m.endpoints}
     sync = HealthSync(
