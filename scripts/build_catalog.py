@@ -409,6 +409,7 @@ def add_provider_endpoints(
 ) -> None:
     mapping = (reviewed.model_map["providers"] or {}).get(pid) or {}
     overrides = reviewed.model_map.get("endpoint_policies", {}).get(pid, {})
+    protocols = reviewed.model_map.get("endpoint_protocols", {}).get(pid, {})
     for directory in item["models_dev"]:
         for upstream_id, facts in sorted(sources.models_dev[directory].items()):
             if upstream_id not in mapping:
@@ -418,9 +419,14 @@ def add_provider_endpoints(
                 continue
             endpoint = endpoint_from_models_dev(pid, upstream_id, facts)
             add_endpoint_details(endpoint, pid, upstream_id, overrides)
+            if upstream_id in protocols:
+                endpoint["protocol"] = protocols[upstream_id]
             asm.endpoints.setdefault(public_id, []).append(endpoint)
             asm.facts.setdefault(public_id, facts)
             asm.authors.setdefault(public_id, directory)
+    served = {uid for d in item["models_dev"] for uid in sources.models_dev[d]}
+    if unknown := sorted(set(protocols) - served):
+        raise SystemExit(f"endpoint_protocols.{pid}: no such model id {unknown}")
     for region in item.get("endpoint_regions", []):
         add_regional_copies(asm, pid, region)
 

@@ -6,7 +6,10 @@ Both APIs of a resource (``https://{resource}.openai.azure.com``):
   images/generations | embeddings}?api-version=...`` (an unknown or missing
   ``api-version`` is Azure's 404);
 - v1: ``POST /openai/v1/{operation}``, the deployment in the body's ``model``
-  (``api-version`` optional: ``preview`` or ``latest``).
+  (``api-version`` optional: ``preview`` or ``latest``);
+- the Responses API: ``POST /openai/v1/responses`` and, on the older API,
+  ``POST /openai/responses?api-version=`` (2025-03-01-preview or later), the deployment
+  in the body's ``model``; answered as ``fake_responses`` answers (``store`` must be false).
 
 A call without the right ``api-key`` header (or ``Authorization: Bearer`` with the
 Entra ID token) is Azure's 401. The deployment name chooses the behaviour, as the
@@ -32,10 +35,12 @@ from typing import Any
 from aiohttp import web
 
 from fake_openai import ServerThread, _chunks, _completion, _last_user_text
+from fake_responses import FakeResponses
 
 KEY = "upstream-key"
 ENTRA_TOKEN = "entra-id-token"
 API_VERSIONS = frozenset({"2024-10-21", "2025-04-01-preview"})
+RESPONSES_VERSIONS = frozenset({"2025-03-01-preview", "2025-04-01-preview"})
 V1_VERSIONS = frozenset({"preview", "latest"})
 _VERDICT = {"filtered": False, "severity": "safe"}
 FILTER_RESULTS = {k: _VERDICT for k in ("hate", "self_harm", "sexual", "violence")}
@@ -55,6 +60,7 @@ class AzureCall:
 class FakeAzure:
     calls: list[AzureCall] = field(default_factory=list)
     port: int = 0
+    responses_api: FakeResponses = field(default_factory=FakeResponses)
 
     @property
     def base_url(self) -> str:
@@ -77,13 +83,22 @@ class FakeAzure:
         body = await request.json()
         return await self._serve(request, str(body.get("model")))
 
+    async def responses(self, request: web.Request) -> web.StreamResponse:
+        """The older API's ``/openai/responses`` (not under ``/deployments/``)."""
+        if request.query.get("api-version") not in RESPONSES_VERSIONS:
+            return _error(404, "404", "Resource not found")
+        body = await request.json()
+        return await self._serve(request, str(body.get("model")))
+
     async def _serve(self, request: web.Request, deployment: str) -> web.StreamResponse:
         body = await request.json()
         headers = dict(request.headers)
         self.calls.append(AzureCall(request.path, dict(request.query), headers, body, deployment))
         if not _authorized(request):
             return _error(401, "401", "Access denied due to invalid subscription key.")
-        operation = request.match_info["operation"]
+        operation = request.match_info.get("operation", "responses")
+        if operation == "responses":
+            return await self.responses_api.responses(request)
         if operation == "images/generations":
             return web.json_response(_images(body))
         if operation == "embeddings":
@@ -218,6 +233,7 @@ def start_fake_azure() -> tuple[FakeAzure, ServerThread]:
         "/openai/deployments/{deployment}/{operation:.+}", fake.deployment_path
     )
     app.router.add_post("/openai/v1/{operation:.+}", fake.v1)
+    app.router.add_post("/openai/responses", fake.responses)
     server = ServerThread(app)
     fake.port = server.start()
     return fake, server

@@ -193,6 +193,15 @@ class ModelSettings(_Strict):
     image_price: float | None = None
     context_length: int | None = None
     capabilities: list[str] = Field(default_factory=lambda: ["tools", "structured_output"])
+    protocol: str | None = None
+    """The wire protocol of this model's calls when not the provider's: ``responses``
+    for a model OpenAI or Azure OpenAI serves only on the Responses API (the ``-pro``
+    and ``-codex`` models). Default: the provider's."""
+
+    @field_validator("protocol")
+    @classmethod
+    def _known_protocol(cls, value: str | None) -> str | None:
+        return _one_of(value, protocol_names())
 
     @field_validator("id")
     @classmethod

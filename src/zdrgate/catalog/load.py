@@ -13,7 +13,7 @@ File shape (``schema_version`` 1), written by ``scripts/build_catalog.py``::
                              "requires_deployment"?: true}},
       "models": [{"id", "name", "context_length", "input_modalities",
                   "output_modalities", "description", "created",
-                  "endpoints": [{"provider", "upstream_id", "policy"?, "region"?,
+                  "endpoints": [{"provider", "upstream_id", "policy"?, "region"?, "protocol"?,
                                  "context_length", "max_output_tokens",
                                  "input_modalities", "output_modalities",
                                  "capabilities", "prompt_price", "completion_price",
@@ -25,7 +25,9 @@ An endpoint without ``policy`` has its provider's record. A provider with
 (``upstream_not_configured``) until the operator sets ``base_url`` to a host that
 ``base_url_hosts`` matches. A provider with ``requires_deployment`` (Azure OpenAI)
 reaches a model through a deployment the operator names: an endpoint whose model the
-config maps to no deployment is unroutable (``deployment_not_mapped``).
+config maps to no deployment is unroutable (``deployment_not_mapped``). An endpoint
+with ``protocol`` speaks it instead of its provider's (``responses``: a model OpenAI
+serves only on the Responses API); the protocol table must pair the two.
 """
 
 from __future__ import annotations
@@ -165,4 +167,5 @@ def parse_endpoint(
         completion_price=raw.get("completion_price"),
         image_price=raw.get("image_price"),
         region=raw.get("region"),
+        protocol=Protocol(raw["protocol"]) if "protocol" in raw else None,
     )

@@ -29,7 +29,7 @@ from zdrgate.catalog.model import (
 from zdrgate.catalog.origins import attested_origins, catalog_covers, checked_base_url
 from zdrgate.config import ModelSettings, PolicyOverride, ProviderSettings, Settings
 from zdrgate.errors import ConfigError
-from zdrgate.protocols.table import spec_for
+from zdrgate.protocols.table import spec_for, variant_names
 
 
 def build_catalog(
@@ -278,10 +278,26 @@ def _rebind_endpoint(endpoint: Endpoint, provider: Provider, deployment: str | N
     return dataclasses.replace(endpoint, provider=provider, policy=policy, deployment=deployment)
 
 
+def _model_protocol(provider: Provider, conf: ModelSettings) -> Protocol | None:
+    """The protocol a declared model speaks instead of its provider's, if the protocol
+    table pairs the two (``responses`` on an ``openai`` or ``azure-openai`` provider)."""
+    if conf.protocol is None or conf.protocol == provider.protocol.value:
+        return None
+    allowed = variant_names(provider.protocol)
+    if conf.protocol not in allowed:
+        raise ConfigError(
+            f"providers.{provider.id}.models {conf.id!r}: protocol {conf.protocol!r} is not "
+            f"spoken by a {provider.protocol.value!r} provider (allowed: "
+            f"{', '.join(allowed) or 'none'})"
+        )
+    return Protocol(conf.protocol)
+
+
 def _add_endpoint(
     models: dict[str, Model], provider: Provider, conf: ModelSettings, deployment: str | None
 ) -> None:
     endpoint = Endpoint(
+        protocol=_model_protocol(provider, conf),
         model_id=conf.id,
         provider=provider,
         upstream_id=conf.upstream_id or conf.id,

@@ -180,12 +180,20 @@ class Endpoint:
     image_price: float | None = None  # USD per generated image
     region: str | None = None
     deployment: str | None = None  # the operator's name for it (Azure OpenAI), from config
+    # The wire protocol of its calls when not the provider's: ``responses`` for a model
+    # OpenAI (or Azure) serves only on the Responses API. None: the provider's.
+    protocol: Protocol | None = None
 
     @property
     def id(self) -> str:
         """Stable endpoint id, ``provider/upstream_id[@region]``."""
         suffix = f"@{self.region}" if self.region else ""
         return f"{self.provider.id}/{self.upstream_id}{suffix}"
+
+    @property
+    def speaks(self) -> Protocol:
+        """The wire protocol its calls speak: its own, else its provider's."""
+        return self.protocol or self.provider.protocol
 
     @property
     def base_url(self) -> str:

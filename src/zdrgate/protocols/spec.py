@@ -7,7 +7,7 @@ adding one is a folder and a table line (docs/architecture.md, "Adding a protoco
 
 Usage::
 
-    spec = spec_for(endpoint.provider.protocol)
+    spec = endpoint_spec(endpoint)  # or spec_for(protocol)
     call = spec.require_chat().build_chat(endpoint, request)
     info = spec.classify(status, headers, body)
 """

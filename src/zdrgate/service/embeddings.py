@@ -17,7 +17,7 @@ from array import array
 from typing import TYPE_CHECKING
 
 from zdrgate.policy import Approval
-from zdrgate.protocols import spec_for
+from zdrgate.protocols import endpoint_spec
 from zdrgate.protocols.common import JSON
 from zdrgate.protocols.media import EmbeddingBatch
 from zdrgate.service.plan import Plan
@@ -36,7 +36,7 @@ async def create_embeddings(
 ) -> tuple[JSON, Served]:
     async def attempt(approval: Approval) -> EmbeddingBatch:
         endpoint = approval.endpoint
-        codec = spec_for(endpoint.provider.protocol).require_embeddings()
+        codec = endpoint_spec(endpoint).require_embeddings()
         call = codec.build_embeddings(endpoint, request)
         return await runner.call_json(approval, call, codec.parse_embeddings)
 

@@ -24,7 +24,7 @@ from zdrgate.errors import (
 )
 from zdrgate.limits import NO_DEMAND, NO_TICKET, Demand, Limiter, MemoryCounters
 from zdrgate.policy import Approval, Constraints, PolicyEngine
-from zdrgate.protocols import spec_for
+from zdrgate.protocols import endpoint_spec
 from zdrgate.protocols.common import JSON
 from zdrgate.routing import HealthBoard, Preferences
 from zdrgate.service.attempt import Attempts
@@ -121,7 +121,7 @@ class Gateway:
 
         async def attempt(approval: Approval) -> JSON:
             endpoint = approval.endpoint
-            spec = spec_for(endpoint.provider.protocol)
+            spec = endpoint_spec(endpoint)
             codec = spec.require_chat()
             given = await prepared.for_endpoint(endpoint)
             calls = fanned_out(given, spec.one_choice_per_call)

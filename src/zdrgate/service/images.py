@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from zdrgate.catalog.model import Provider
 from zdrgate.errors import InvalidRequest, UpstreamUnavailable
 from zdrgate.policy import Approval
-from zdrgate.protocols import spec_for
+from zdrgate.protocols import endpoint_spec
 from zdrgate.protocols.common import JSON
 from zdrgate.protocols.media import GeneratedImage, ImageBatch
 from zdrgate.service.plan import Plan
@@ -49,7 +49,7 @@ async def generate_images(
 ) -> tuple[JSON, Served]:
     async def attempt(approval: Approval) -> ImageBatch:
         endpoint = approval.endpoint
-        codec = spec_for(endpoint.provider.protocol).require_images()
+        codec = endpoint_spec(endpoint).require_images()
         call = codec.build_images(endpoint, request)
         return await runner.call_json(approval, call, codec.parse_images)
 

@@ -11,7 +11,7 @@ every such attempt. The fetch happens only when such an endpoint is actually tri
 from __future__ import annotations
 
 from zdrgate.catalog.model import Endpoint
-from zdrgate.protocols import spec_for
+from zdrgate.protocols import endpoint_spec
 from zdrgate.service.vision import inline_image_urls
 from zdrgate.upstream.assets import AssetFetcher
 from zdrgate.wire.chat import ChatRequest
@@ -25,7 +25,7 @@ class ProtocolRequests:
 
     async def for_endpoint(self, endpoint: Endpoint) -> ChatRequest:
         provider = endpoint.provider
-        inline = spec_for(provider.protocol).inline_images_only or provider.inline_image_urls
+        inline = endpoint_spec(endpoint).inline_images_only or provider.inline_image_urls
         if not inline:
             return self._request
         if self._inlined is None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from zdrgate.catalog.model import Endpoint
 from zdrgate.policy import Approval
-from zdrgate.protocols import ErrorKind, StreamProtocolError, UpstreamCall, spec_for
+from zdrgate.protocols import ErrorKind, StreamProtocolError, UpstreamCall, endpoint_spec
 from zdrgate.routing import HealthBoard
 from zdrgate.service.attempt import RejectedByUpstream, rejected
 from zdrgate.service.events import END, Committed, StreamEvent, StreamFailed
@@ -122,7 +122,7 @@ class Runner:
 
     async def raise_for_status(self, endpoint: Endpoint, response: UpstreamResponse) -> None:
         body = await response.read(ERROR_BODY_LIMIT)
-        classify = spec_for(endpoint.provider.protocol).classify
+        classify = endpoint_spec(endpoint).classify
         info = classify(response.status, response.headers, body)
         del body  # classified; never kept, logged or relayed
         if not info.kind.retryable:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from zdrgate.catalog.model import Endpoint
 from zdrgate.policy import Approval
-from zdrgate.protocols import spec_for
+from zdrgate.protocols import endpoint_spec
 from zdrgate.protocols.common import JSON
 from zdrgate.service.events import END, Chunks, Committed, StreamEvent
 from zdrgate.service.prepare import ProtocolRequests
@@ -91,7 +91,7 @@ async def chat_attempt(
 ) -> AsyncIterator[StreamEvent]:
     """The events of one streamed attempt; failures raise (the runner decides)."""
     endpoint = approval.endpoint
-    spec = spec_for(endpoint.provider.protocol)
+    spec = endpoint_spec(endpoint)
     request = await prepared.for_endpoint(endpoint)
     decoder = spec.require_stream().stream_decoder(endpoint, request)
     call = spec.require_chat().build_chat(endpoint, request)

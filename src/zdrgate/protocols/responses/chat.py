@@ -20,10 +20,19 @@ from zdrgate.wire.chat import ChatRequest
 
 class ResponsesChat:
     def build_chat(self, endpoint: Endpoint, request: ChatRequest) -> UpstreamCall:
-        body = encode(request_body(endpoint, request))
+        body = request_body(endpoint, request)
+        body["model"] = self.model(endpoint)
         accept = "text/event-stream" if request.stream else "application/json"
         headers = (("content-type", "application/json"), ("accept", accept))
-        return UpstreamCall("/responses", body, request.stream, headers)
+        return UpstreamCall(self.target(endpoint), encode(body), request.stream, headers)
+
+    def model(self, endpoint: Endpoint) -> str:
+        """The ``model`` the upstream knows (a host may address models its own way)."""
+        return endpoint.upstream_id
+
+    def target(self, endpoint: Endpoint) -> str:
+        """Where the call goes, relative to the endpoint's base URL."""
+        return "/responses"
 
     def parse_chat(self, endpoint: Endpoint, body: bytes) -> JSON:
         return parse_response(endpoint, body)
