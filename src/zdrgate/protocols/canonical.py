@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 
 from zdrgate.catalog.model import Endpoint
 from zdrgate.errors import InvalidRequest
@@ -220,3 +221,16 @@ class ChunkMaker:
 
     def usage(self, use: JSON) -> JSON:
         return {**self._base(), "choices": [], "usage": use}
+
+
+def validated_chat(fields: JSON, code: str | None = None) -> ChatRequest:
+    """The canonical request an inbound API's translation built (``None`` values left
+    out), validated as ``/v1/chat/completions`` validates; the first problem is a 400
+    naming the canonical field (``code``: the inbound API's code for it)."""
+    try:
+        return ChatRequest.model_validate({k: v for k, v in fields.items() if v is not None})
+    except ValidationError as exc:
+        error = exc.errors(include_input=False, include_url=False)[0]
+        loc = ".".join(str(p) for p in error["loc"])
+        message = f"Invalid value for '{loc}': {error['msg']}."
+        raise InvalidRequest(message, param=loc, code=code) from None

@@ -36,6 +36,15 @@ def int_field(data: Any, name: str) -> int:
     return value if isinstance(value, int) else 0
 
 
+def index_field(event: JSON, name: str) -> int:
+    """``event[name]``: where a streamed block or item sits. A stream event without it
+    cannot be placed, so it is a protocol error."""
+    value = event.get(name)
+    if not isinstance(value, int):
+        raise StreamProtocolError(ErrorKind.PROTOCOL_ERROR, f"stream event without {name}")
+    return value
+
+
 def append_turn(turns: list[JSON], role: str, key: str, items: list[JSON]) -> None:
     """Append a turn, or extend the previous one when it has the same role (the
     protocols that want alternating roles: Anthropic ``content``, Gemini ``parts``)."""
@@ -55,3 +64,33 @@ def first_choice_deltas(chunk: JSON) -> list[tuple[JSON, object]]:
             delta = choice.get("delta")
             out.append((delta if isinstance(delta, dict) else {}, choice.get("finish_reason")))
     return out
+
+
+class ChunkEvents:
+    """What both inbound stream renderers (``/v1/messages``, ``/v1/responses``) do with a
+    canonical chunk: open the stream on the first one, keep the latest usage and finish
+    reason, and spell each delta of choice 0 (``_start`` and ``_delta``: each
+    protocol's own)."""
+
+    def __init__(self) -> None:
+        self.started = False
+        self.ended = False
+        self._finish: object = None
+        self._usage: object = None
+
+    def chunk(self, chunk: JSON) -> list[bytes]:
+        if self.ended:
+            return []
+        out = self._start(chunk)
+        self._usage = chunk.get("usage") or self._usage
+        for delta, finish_reason in first_choice_deltas(chunk):
+            out += self._delta(delta)
+            self._finish = finish_reason or self._finish
+        return out
+
+    def _start(self, first: JSON | None) -> list[bytes]:
+        """The stream's opening events, once (``first``: the first chunk, if any)."""
+        raise NotImplementedError
+
+    def _delta(self, delta: JSON) -> list[bytes]:
+        raise NotImplementedError

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from zdrgate.protocols.common import JSON
 from zdrgate.protocols.errors import ErrorKind, StreamProtocolError
 
 MAX_EVENT_BYTES = 32 * 1024 * 1024  # an image in a chat stream can be a few MiB of base64
@@ -107,3 +108,29 @@ class SSEDecoder:
         elif name == "event":
             self._event = value
         return None
+
+
+class EventStreamDecoder:
+    """The shape of a stream decoder over SSE (Anthropic, Gemini, the Responses API):
+    each event's data goes to ``_event``; at the end, a stream whose last event never
+    came (``_finished`` still false) is a protocol error, never a silent truncation, and
+    ``_final`` adds what is only known then (usage)."""
+
+    def __init__(self) -> None:
+        self._sse = SSEDecoder()
+        self._finished = False
+
+    def feed(self, data: bytes) -> list[JSON]:
+        return [c for event in self._sse.feed(data) for c in self._event(event.data)]
+
+    def finish(self) -> list[JSON]:
+        chunks = [c for event in self._sse.flush() for c in self._event(event.data)]
+        if not self._finished:
+            raise StreamProtocolError(ErrorKind.PROTOCOL_ERROR, "stream ended before it finished")
+        return chunks + self._final()
+
+    def _event(self, data: str) -> list[JSON]:
+        raise NotImplementedError
+
+    def _final(self) -> list[JSON]:
+        return []

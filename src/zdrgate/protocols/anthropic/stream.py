@@ -15,28 +15,21 @@ from zdrgate.catalog.model import Endpoint
 from zdrgate.protocols.anthropic.errors import KIND_BY_TYPE
 from zdrgate.protocols.anthropic.response import canonical_usage, finish_reason
 from zdrgate.protocols.canonical import ChunkMaker
-from zdrgate.protocols.common import JSON, load_object
+from zdrgate.protocols.common import JSON, index_field, load_object
 from zdrgate.protocols.errors import ErrorKind, StreamProtocolError
-from zdrgate.protocols.sse import SSEDecoder
+from zdrgate.protocols.sse import EventStreamDecoder
 
 
-class AnthropicStreamDecoder:
+class AnthropicStreamDecoder(EventStreamDecoder):
     def __init__(self, endpoint: Endpoint) -> None:
-        self._sse = SSEDecoder()
+        super().__init__()
         self._chunks = ChunkMaker(endpoint)
         self._usage: dict[str, Any] = {}
         self._tools: dict[int, int] = {}  # content block index -> tool call index
-        self._finished = False
         self._usage_sent = False
 
-    def feed(self, data: bytes) -> list[JSON]:
-        return [c for event in self._sse.feed(data) for c in self._event(event.data)]
-
-    def finish(self) -> list[JSON]:
-        chunks = [c for event in self._sse.flush() for c in self._event(event.data)]
-        if not self._finished:
-            raise StreamProtocolError(ErrorKind.PROTOCOL_ERROR, "stream ended before it finished")
-        return chunks + self._usage_chunk()
+    def _final(self) -> list[JSON]:
+        return self._usage_chunk()
 
     def _event(self, data: str) -> list[JSON]:
         if not data:
@@ -59,7 +52,7 @@ class AnthropicStreamDecoder:
         if not isinstance(block, dict):
             return []
         if block.get("type") == "tool_use":
-            return [self._tool_start(_index(event), block)]
+            return [self._tool_start(index_field(event, "index"), block)]
         if block.get("type") == "text" and block.get("text"):
             return [self._chunks.delta({"content": block["text"]})]
         return []
@@ -87,7 +80,7 @@ class AnthropicStreamDecoder:
         if kind == "thinking_delta" and delta.get("thinking"):
             return [self._chunks.delta({"reasoning": delta["thinking"]})]
         if kind == "input_json_delta" and delta.get("partial_json"):
-            tool_index = self._tools.get(_index(event))
+            tool_index = self._tools.get(index_field(event, "index"))
             if tool_index is None:
                 raise StreamProtocolError(ErrorKind.PROTOCOL_ERROR, "input delta outside a tool")
             call = {"index": tool_index, "function": {"arguments": delta["partial_json"]}}
@@ -120,13 +113,6 @@ class AnthropicStreamDecoder:
             return []
         self._usage_sent = True
         return [self._chunks.usage(use)]
-
-
-def _index(event: JSON) -> int:
-    index = event.get("index")
-    if not isinstance(index, int):
-        raise StreamProtocolError(ErrorKind.PROTOCOL_ERROR, "content block without index")
-    return index
 
 
 _HANDLERS = {

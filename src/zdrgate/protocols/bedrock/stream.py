@@ -19,7 +19,7 @@ from zdrgate.protocols.bedrock.errors import stream_exception_kind
 from zdrgate.protocols.bedrock.eventstream import EventStreamDecoder, Message
 from zdrgate.protocols.bedrock.response import canonical_usage, finish_reason, new_id
 from zdrgate.protocols.canonical import ChunkMaker
-from zdrgate.protocols.common import JSON, load_object
+from zdrgate.protocols.common import JSON, index_field, load_object
 from zdrgate.protocols.errors import ErrorKind, StreamProtocolError
 
 
@@ -62,7 +62,7 @@ class BedrockStreamDecoder:
         ident, name = use.get("toolUseId"), use.get("name")
         if not isinstance(ident, str) or not isinstance(name, str):
             raise StreamProtocolError(ErrorKind.PROTOCOL_ERROR, "toolUse without id or name")
-        self._tools[_index(event)] = number = len(self._tools)
+        self._tools[index_field(event, "contentBlockIndex")] = number = len(self._tools)
         call = {
             "index": number,
             "id": ident,
@@ -78,7 +78,7 @@ class BedrockStreamDecoder:
         if isinstance(text := delta.get("text"), str):
             return [self._chunks.delta({"content": text})] if text else []
         if isinstance(use := delta.get("toolUse"), dict):
-            return self._arguments(_index(event), use.get("input"))
+            return self._arguments(index_field(event, "contentBlockIndex"), use.get("input"))
         thought = delta.get("reasoningContent")
         text = thought.get("text") if isinstance(thought, dict) else None
         if isinstance(text, str) and text:
@@ -101,13 +101,6 @@ class BedrockStreamDecoder:
     def _metadata(self, event: JSON) -> list[JSON]:
         use = canonical_usage(event.get("usage"))
         return [self._chunks.usage(use)] if use is not None else []
-
-
-def _index(event: JSON) -> int:
-    index = event.get("contentBlockIndex")
-    if not isinstance(index, int):
-        raise StreamProtocolError(ErrorKind.PROTOCOL_ERROR, "content block without index")
-    return index
 
 
 _HANDLERS = {

@@ -15,7 +15,6 @@ import orjson
 from zdrgate.catalog.model import Endpoint
 from zdrgate.protocols.canonical import ChunkMaker
 from zdrgate.protocols.common import JSON
-from zdrgate.protocols.errors import ErrorKind, StreamProtocolError
 from zdrgate.protocols.gemini.media import inline_images
 from zdrgate.protocols.gemini.response import (
     blocked,
@@ -25,28 +24,19 @@ from zdrgate.protocols.gemini.response import (
     loads,
     parts_of,
 )
-from zdrgate.protocols.sse import SSEDecoder
+from zdrgate.protocols.sse import EventStreamDecoder
 
 
-class GeminiStreamDecoder:
+class GeminiStreamDecoder(EventStreamDecoder):
     def __init__(self, endpoint: Endpoint) -> None:
-        self._sse = SSEDecoder()
+        super().__init__()
         self._chunks = ChunkMaker(endpoint, "gemini")
         self._usage: JSON | None = None
         self._calls: dict[int, int] = {}  # candidate index -> tool calls so far
         self._started: set[int] = set()
-        self._finished = False
 
-    def feed(self, data: bytes) -> list[JSON]:
-        return [c for event in self._sse.feed(data) for c in self._event(event.data)]
-
-    def finish(self) -> list[JSON]:
-        chunks = [c for event in self._sse.flush() for c in self._event(event.data)]
-        if not self._finished:
-            raise StreamProtocolError(ErrorKind.PROTOCOL_ERROR, "stream ended before it finished")
-        if self._usage is not None:
-            chunks.append(self._chunks.usage(self._usage))
-        return chunks
+    def _final(self) -> list[JSON]:
+        return [] if self._usage is None else [self._chunks.usage(self._usage)]
 
     def _event(self, data: str) -> list[JSON]:
         if not data.strip():

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from zdrgate.catalog.model import Endpoint
 from zdrgate.protocols.canonical import ChunkMaker
-from zdrgate.protocols.common import JSON, load_object
+from zdrgate.protocols.common import JSON, index_field, load_object
 from zdrgate.protocols.errors import ErrorKind, StreamProtocolError
 from zdrgate.protocols.responses.response import canonical_usage, failed, finish_reason
-from zdrgate.protocols.sse import SSEDecoder
+from zdrgate.protocols.sse import EventStreamDecoder
 
 _TEXT = {
     "response.output_text.delta": "content",
@@ -25,22 +25,12 @@ _TEXT = {
 }
 
 
-class ResponsesStreamDecoder:
+class ResponsesStreamDecoder(EventStreamDecoder):
     def __init__(self, endpoint: Endpoint) -> None:
-        self._sse = SSEDecoder()
+        super().__init__()
         self._chunks = ChunkMaker(endpoint)
         self._tools: dict[int, int] = {}  # output index -> tool call index
         self._sent: dict[int, int] = {}  # output index -> argument characters sent
-        self._finished = False
-
-    def feed(self, data: bytes) -> list[JSON]:
-        return [c for event in self._sse.feed(data) for c in self._event(event.data)]
-
-    def finish(self) -> list[JSON]:
-        chunks = [c for event in self._sse.flush() for c in self._event(event.data)]
-        if not self._finished:
-            raise StreamProtocolError(ErrorKind.PROTOCOL_ERROR, "stream ended before it finished")
-        return chunks
 
     def _event(self, data: str) -> list[JSON]:
         if not data or data == "[DONE]":
@@ -70,13 +60,13 @@ class ResponsesStreamDecoder:
         ident, name = item.get("call_id"), item.get("name")
         if not isinstance(ident, str) or not isinstance(name, str):
             raise StreamProtocolError(ErrorKind.PROTOCOL_ERROR, "function_call without id or name")
-        self._tools[_index(event)] = tool_index = len(self._tools)
+        self._tools[index_field(event, "output_index")] = tool_index = len(self._tools)
         call = {"index": tool_index, "id": ident, "type": "function"}
         call["function"] = {"name": name, "arguments": ""}
         return [self._chunks.delta({"tool_calls": [call]})]
 
     def _arguments(self, event: JSON, text: object) -> list[JSON]:
-        index = _index(event)
+        index = index_field(event, "output_index")
         tool_index = self._tools.get(index)
         if tool_index is None:
             raise StreamProtocolError(ErrorKind.PROTOCOL_ERROR, "arguments outside a function call")
@@ -91,7 +81,7 @@ class ResponsesStreamDecoder:
 
     def _arguments_done(self, event: JSON) -> list[JSON]:
         """The whole arguments: sent only if no delta carried them."""
-        if self._sent.get(_index(event)):
+        if self._sent.get(index_field(event, "output_index")):
             return []
         return self._arguments(event, event.get("arguments"))
 
@@ -111,13 +101,6 @@ class ResponsesStreamDecoder:
     def _error(self, event: JSON) -> list[JSON]:
         kind = ErrorKind.RATE_LIMITED if event.get("code") == "rate_limit_exceeded" else None
         raise StreamProtocolError(kind or ErrorKind.SERVER_ERROR, "upstream sent an error event")
-
-
-def _index(event: JSON) -> int:
-    index = event.get("output_index")
-    if not isinstance(index, int):
-        raise StreamProtocolError(ErrorKind.PROTOCOL_ERROR, "event without output_index")
-    return index
 
 
 _HANDLERS = {

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import orjson
 
-from zdrgate.protocols.common import JSON, first_choice_deltas
+from zdrgate.protocols.common import JSON, ChunkEvents
 
 STOP_REASON = {
     "stop": "end_turn",
@@ -116,35 +116,22 @@ def _blocks(message: JSON) -> list[JSON]:
     return blocks
 
 
-class MessageEvents:
+class MessageEvents(ChunkEvents):
     """Renders one stream's canonical chunks as Anthropic SSE events."""
 
     def __init__(self, model: str) -> None:
+        super().__init__()
         self.model = model
-        self.started = False
-        self.ended = False
         self._block: tuple[str, int] | None = None  # (kind, index) of the open block
         self._blocks = 0
         self._tools: dict[int, int] = {}  # canonical tool index -> block index
-        self._stop: str | None = None
-        self._usage: object = None
-
-    def chunk(self, chunk: JSON) -> list[bytes]:
-        if self.ended:
-            return []
-        out = self._start(chunk.get("id"))
-        self._usage = chunk.get("usage") or self._usage
-        for delta, finish_reason in first_choice_deltas(chunk):
-            out += self._delta(delta)
-            self._stop = str(finish_reason) if finish_reason else self._stop
-        return out
 
     def done(self) -> list[bytes]:
         if self.ended:
             return []
         out = self._start(None) + self._close()
         self.ended = True
-        stop = STOP_REASON.get(str(self._stop), "end_turn")
+        stop = STOP_REASON.get(str(self._finish), "end_turn")
         delta = {"stop_reason": stop, "stop_sequence": None}
         out.append(
             event(
@@ -160,12 +147,12 @@ class MessageEvents:
         self.ended = True
         return [event("error", error_body(status, message, code))]
 
-    def _start(self, ident: object) -> list[bytes]:
+    def _start(self, first: JSON | None) -> list[bytes]:
         if self.started:
             return []
         self.started = True
         message: JSON = {
-            "id": message_id(ident),
+            "id": message_id(first.get("id") if first else None),
             "type": "message",
             "role": "assistant",
             "model": self.model,

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from pydantic import ValidationError
 
 from zdrgate.errors import InvalidRequest
 from zdrgate.protocols.anthropic.inbound.models import (
@@ -25,6 +24,7 @@ from zdrgate.protocols.anthropic.inbound.models import (
     ToolResultBlock,
     ToolUseBlock,
 )
+from zdrgate.protocols.canonical import validated_chat
 from zdrgate.protocols.common import JSON
 from zdrgate.wire.chat import ChatRequest
 
@@ -47,16 +47,7 @@ def to_chat_request(request: MessagesRequest) -> ChatRequest:
     }
     _tools(chat, request)
     _thinking(chat, request)
-    return _validated({k: v for k, v in chat.items() if v is not None})
-
-
-def _validated(chat: JSON) -> ChatRequest:
-    try:
-        return ChatRequest.model_validate(chat)
-    except ValidationError as exc:
-        error = exc.errors(include_input=False, include_url=False)[0]
-        loc = ".".join(str(p) for p in error["loc"])
-        raise InvalidRequest(f"Invalid value for '{loc}': {error['msg']}.", param=loc) from None
+    return validated_chat(chat)
 
 
 def _system(system: str | list[TextBlock] | None) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from zdrgate.protocols.common import JSON, first_choice_deltas
+from zdrgate.protocols.common import JSON, ChunkEvents
 from zdrgate.protocols.responses.inbound.models import ResponsesRequest
 from zdrgate.protocols.responses.inbound.render import (
     call_item,
@@ -72,30 +72,17 @@ class _Item:
         return call_item(self.ident, self.call_id, self.name, self.text, status)
 
 
-class ResponseEvents:
+class ResponseEvents(ChunkEvents):
     """Renders one stream's canonical chunks as Responses API SSE events."""
 
     def __init__(self, request: ResponsesRequest) -> None:
+        super().__init__()
         self.request = request
-        self.started = False
-        self.ended = False
         self._seq = 0
         self._response: JSON = {}
         self._items: list[_Item] = []
         self._open: _Item | None = None
         self._tools: dict[int, _Item] = {}
-        self._finish: object = None
-        self._usage: object = None
-
-    def chunk(self, chunk: JSON) -> list[bytes]:
-        if self.ended:
-            return []
-        out = self._start(chunk.get("model"))
-        self._usage = chunk.get("usage") or self._usage
-        for delta, finish_reason in first_choice_deltas(chunk):
-            out += self._delta(delta)
-            self._finish = finish_reason or self._finish
-        return out
 
     def done(self) -> list[bytes]:
         if self.ended:
@@ -134,10 +121,11 @@ class ResponseEvents:
         ]
         return response
 
-    def _start(self, model: object) -> list[bytes]:
+    def _start(self, first: JSON | None) -> list[bytes]:
         if self.started:
             return []
         self.started = True
+        model = first.get("model") if first else None
         self._response = skeleton(self.request, new_id("resp"), model, "in_progress")
         return [
             self._event("response.created", {"response": self._response}),

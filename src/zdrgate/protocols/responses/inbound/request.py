@@ -10,9 +10,8 @@ The reverse direction is :mod:`.render` and :mod:`.events`.
 
 from __future__ import annotations
 
-from pydantic import ValidationError
-
 from zdrgate.errors import InvalidRequest, StorageFeatureRefused
+from zdrgate.protocols.canonical import validated_chat
 from zdrgate.protocols.common import JSON
 from zdrgate.protocols.responses.inbound.models import (
     AllowedTools,
@@ -116,7 +115,7 @@ def to_chat_request(request: ResponsesRequest) -> ChatRequest:
         "response_format": _format(request.text.format if request.text else None),
     }
     _tools(chat, request)
-    return _validated({k: v for k, v in chat.items() if v is not None})
+    return validated_chat(chat, code="invalid_value")
 
 
 def refuse_state(request: ResponsesRequest) -> None:
@@ -142,17 +141,6 @@ def refuse_state(request: ResponsesRequest) -> None:
             param="truncation",
             code="unsupported_parameter",
         )
-
-
-def _validated(chat: JSON) -> ChatRequest:
-    try:
-        return ChatRequest.model_validate(chat)
-    except ValidationError as exc:
-        error = exc.errors(include_input=False, include_url=False)[0]
-        loc = ".".join(str(p) for p in error["loc"])
-        raise InvalidRequest(
-            f"Invalid value for '{loc}': {error['msg']}.", param=loc, code="invalid_value"
-        ) from None
 
 
 def _add_item(messages: list[JSON], item: InputItem) -> None:
