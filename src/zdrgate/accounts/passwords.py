@@ -13,6 +13,7 @@ an email is registered. argon2's own comparison is constant-time.
 from __future__ import annotations
 
 import asyncio
+import functools
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -23,7 +24,13 @@ MIN_LENGTH = 10
 MAX_LENGTH = 1024  # argon2 takes any length; a bound keeps one request from costing more
 
 _HASHER = PasswordHasher()  # argon2id, RFC 9106 low-memory profile (the library default)
-_DUMMY = _HASHER.hash("zdrgate: no account has this password")
+
+
+@functools.cache
+def _dummy() -> str:
+    """A hash no password matches, made on the first sign-in attempt (not at import:
+    an argon2 hash costs tens of milliseconds on every start and every CLI command)."""
+    return _HASHER.hash("zdrgate: no account has this password")
 
 
 def check_new_password(password: str) -> None:
@@ -48,6 +55,6 @@ async def verify_password(stored: str | None, password: str) -> bool:
 
 def _verify(stored: str | None, password: str) -> bool:
     try:
-        return _HASHER.verify(stored or _DUMMY, password) and stored is not None
+        return _HASHER.verify(stored or _dummy(), password) and stored is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False

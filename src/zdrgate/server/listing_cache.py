@@ -30,8 +30,10 @@ from typing import Any
 
 import orjson
 
-from zdrgate.server.responses import GZIP_MIN_BYTES, JSONBytes
+from zdrgate.server.responses import JSONBytes
 from zdrgate.service import Gateway
+
+GZIP_MIN_BYTES = 16 * 1024  # smaller listings go as they are
 
 
 @dataclass(frozen=True, slots=True)

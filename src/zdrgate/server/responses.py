@@ -6,7 +6,6 @@ background tasks, ranges) that no zdrgate response uses; this is on every reques
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Mapping
 from typing import Any
 
@@ -43,22 +42,3 @@ class JSONBytes:
 def error_response(error: GatewayError, headers: Mapping[str, str] | None = None) -> JSONBytes:
     return JSONBytes(error.envelope(), status_code=error.status, headers=headers or error.headers)
 
-
-GZIP_MIN_BYTES = 16 * 1024
-
-
-def gzipped_json(content: Any, accept_encoding: str | None) -> JSONBytes:
-    """A JSON reply, gzip-compressed when the client accepts it and it is large (the
-    model list of the whole catalog is ~250 KB, ~25 KB compressed: the web app's
-    first load). Only catalog data goes through here, never content."""
-    reply = JSONBytes(content)
-    if "gzip" not in (accept_encoding or "") or len(reply.body) < GZIP_MIN_BYTES:
-        return reply
-    reply.body = gzip.compress(reply.body, 5, mtime=0)
-    reply.raw_headers = [
-        (b"content-length", b"%d" % len(reply.body)),
-        (b"content-type", b"application/json"),
-        (b"content-encoding", b"gzip"),
-        (b"vary", b"accept-encoding"),
-    ]
-    return reply
