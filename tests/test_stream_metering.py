@@ -10,7 +10,7 @@ import httpx
 from conftest import GatewayFactory, chat_model, provider
 from fake_openai import FakeOpenAI
 from test_usage_rows import rows_of
-from zdrgate.service.streaming import CHARS_PER_TOKEN
+from zdrgate.service.tally import CHARS_PER_TOKEN
 
 PROMPT = "How long is a piece of string, roughly?"
 

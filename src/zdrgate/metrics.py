@@ -35,7 +35,7 @@ from prometheus_client.core import (
 )
 
 if TYPE_CHECKING:
-    from zdrgate.accounts.usage import UsageEvent
+    from zdrgate.accounts.usage_event import UsageEvent
     from zdrgate.catalog.model import Catalog
     from zdrgate.limits.levels import BudgetLevels
 

@@ -28,7 +28,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from zdrgate.metrics import KIND, OPERATIONS
 
 if TYPE_CHECKING:
-    from zdrgate.accounts.usage import UsageEvent
+    from zdrgate.accounts.usage_event import UsageEvent
     from zdrgate.catalog.model import Catalog
 
 

@@ -17,13 +17,14 @@ import contextvars
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import Any, Protocol
 
 import sqlalchemy as sa
 
 from zdrgate.accounts import schema
 from zdrgate.accounts.store import Store
+from zdrgate.accounts.usage_event import UsageEvent
 from zdrgate.metrics import Metrics
 
 log = logging.getLogger("zdrgate.usage")
@@ -33,26 +34,6 @@ _WAITING: contextvars.ContextVar[list[asyncio.Future[None]] | None] = contextvar
     "zdrgate_usage_waiting", default=None
 )
 """The current request's unwritten batches (durable recorders only), see rows_first."""
-
-
-@dataclass(frozen=True, slots=True)
-class UsageEvent:
-    key_id: str
-    started_at: float  # Unix time; made a datetime when written, off the request path
-    route: str
-    model: str
-    endpoint: str | None
-    status: int
-    error_kind: str | None
-    stream: bool
-    attempts: int
-    prompt_tokens: int
-    completion_tokens: int
-    cost_usd: float
-    latency_ms: float
-    account_id: str | None = None  # the key's owner, for per-account usage and budgets
-    team_id: str | None = None
-    images: int = 0  # images generated (not their bytes, not their prompts)
 
 
 _FIELDS = tuple(f.name for f in fields(UsageEvent))

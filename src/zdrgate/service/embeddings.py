@@ -28,7 +28,7 @@ from zdrgate.wire.embeddings import EmbeddingRequest
 ROUTE = "embeddings"
 
 if TYPE_CHECKING:
-    from zdrgate.service.gateway import Metering
+    from zdrgate.service.metering import Metering
 
 
 async def create_embeddings(

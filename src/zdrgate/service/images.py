@@ -30,7 +30,7 @@ from zdrgate.wire.images import ImageRequest
 ROUTE = "images.generations"
 
 if TYPE_CHECKING:
-    from zdrgate.service.gateway import Metering
+    from zdrgate.service.metering import Metering
 
 
 def refuse_url_answers(request: ImageRequest, pass_urls: bool) -> None:

@@ -30,8 +30,8 @@ from zdrgate.upstream import Dispatcher, UpstreamFailure, UpstreamResponse
 from zdrgate.upstream.dispatch import ERROR_BODY_LIMIT
 
 if TYPE_CHECKING:
-    from zdrgate.service.gateway import Metering
-    from zdrgate.service.streaming import Tally
+    from zdrgate.service.metering import Metering
+    from zdrgate.service.tally import Tally
 
 T = TypeVar("T")
 _RETRYABLE = (UpstreamFailure, StreamProtocolError)
