@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from conftest import RETAINING_POLICY, GatewayFactory, RunningGateway, chat_model, provider
-from protocol_fakes import PROTOCOLS
+from protocol_fakes import PARITY
 from zdrgate.protocols import ErrorKind
 from zdrgate.protocols.anthropic.inbound.models import MessagesRequest
 from zdrgate.protocols.anthropic.inbound.render import MessageEvents
@@ -35,7 +35,7 @@ def client(gateway: RunningGateway) -> Iterator[anthropic.Anthropic]:
         yield sdk
 
 
-@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("protocol", PARITY)
 def test_plain_message(client: anthropic.Anthropic, protocol: str) -> None:
     raw = client.messages.with_raw_response.create(
         model=f"test/{protocol}", max_tokens=100, messages=HELLO
@@ -54,7 +54,7 @@ def test_plain_message(client: anthropic.Anthropic, protocol: str) -> None:
     assert raw.headers["x-zdr-endpoint"] == f"zdr-{protocol}/ok"
 
 
-@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("protocol", PARITY)
 def test_streamed_message(client: anthropic.Anthropic, protocol: str) -> None:
     with client.messages.stream(
         model=f"test/{protocol}",
@@ -70,7 +70,7 @@ def test_streamed_message(client: anthropic.Anthropic, protocol: str) -> None:
     assert final.usage.input_tokens + (final.usage.cache_read_input_tokens or 0) == 11
 
 
-@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("protocol", PARITY)
 def test_tool_use(client: anthropic.Anthropic, protocol: str) -> None:
     message = client.messages.create(
         model=f"test/{protocol}-tools", max_tokens=100, messages=HELLO, tools=TOOLS
@@ -83,7 +83,7 @@ def test_tool_use(client: anthropic.Anthropic, protocol: str) -> None:
     assert message.stop_reason == "tool_use"
 
 
-@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("protocol", PARITY)
 def test_streamed_tool_use(client: anthropic.Anthropic, protocol: str) -> None:
     with client.messages.stream(
         model=f"test/{protocol}-tools", max_tokens=100, messages=HELLO, tools=TOOLS
@@ -98,7 +98,7 @@ def test_streamed_tool_use(client: anthropic.Anthropic, protocol: str) -> None:
     assert final.stop_reason == "tool_use"
 
 
-@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("protocol", PARITY)
 def test_tool_result_round_trip(client: anthropic.Anthropic, protocol: str) -> None:
     """A second turn with tool_use and tool_result blocks is accepted by every protocol."""
     first = client.messages.create(

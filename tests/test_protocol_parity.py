@@ -15,7 +15,7 @@ import openai
 import pytest
 
 from conftest import RunningGateway
-from protocol_fakes import PROTOCOLS
+from protocol_fakes import PARITY
 
 TOOLS: Any = [
     {
@@ -39,7 +39,7 @@ def _usage(usage: Any) -> tuple[int, int, int]:
     return (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens)
 
 
-@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("protocol", PARITY)
 def test_plain_chat_is_the_same_on_every_protocol(client: openai.OpenAI, protocol: str) -> None:
     raw = client.chat.completions.with_raw_response.create(model=f"test/{protocol}", messages=HELLO)
     result = raw.parse()
@@ -53,7 +53,7 @@ def test_plain_chat_is_the_same_on_every_protocol(client: openai.OpenAI, protoco
     assert raw.headers["x-zdr-endpoint"] == f"zdr-{protocol}/ok"
 
 
-@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("protocol", PARITY)
 def test_streamed_chat_is_the_same_on_every_protocol(client: openai.OpenAI, protocol: str) -> None:
     chunks = list(
         client.chat.completions.create(
@@ -72,7 +72,7 @@ def test_streamed_chat_is_the_same_on_every_protocol(client: openai.OpenAI, prot
     assert chunks[-1].choices == [] and _usage(chunks[-1].usage) == (11, 7, 18)
 
 
-@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("protocol", PARITY)
 def test_stream_without_include_usage_has_no_usage_chunk(
     client: openai.OpenAI, protocol: str
 ) -> None:
@@ -82,7 +82,7 @@ def test_stream_without_include_usage_has_no_usage_chunk(
     assert all(c.choices for c in chunks)
 
 
-@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("protocol", PARITY)
 def test_tool_calls_are_the_same_on_every_protocol(client: openai.OpenAI, protocol: str) -> None:
     result = client.chat.completions.create(
         model=f"test/{protocol}-tools", messages=HELLO, tools=TOOLS
@@ -98,7 +98,7 @@ def test_tool_calls_are_the_same_on_every_protocol(client: openai.OpenAI, protoc
     assert _usage(result.usage) == (11, 7, 18)
 
 
-@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("protocol", PARITY)
 def test_streamed_tool_calls_are_the_same_on_every_protocol(
     client: openai.OpenAI, protocol: str
 ) -> None:
@@ -160,7 +160,7 @@ PNG_1PX = (
 )
 
 
-@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("protocol", PARITY)
 def test_vision_is_the_same_on_every_protocol(client: openai.OpenAI, protocol: str) -> None:
     """An inline image and a question: every protocol carries both (the fakes answer the
     text; each protocol's own tests check the image's upstream form)."""

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from protocol_fakes import PROTOCOLS, running_fakes
+from protocol_fakes import PARITY, PROTOCOLS, running_fakes
 from zdrgate.catalog.model import Protocol
 from zdrgate.config import ProviderSettings
 from zdrgate.protocols import SPECS, ProtocolSpec
-from zdrgate.protocols.table import protocol_names
+from zdrgate.protocols.table import VARIANTS, protocol_names, variant_names
 
 PACKAGES = Path(__file__).parent.parent / "src" / "zdrgate" / "protocols"
 
@@ -32,8 +32,18 @@ def test_every_protocol_has_its_own_package() -> None:
 
 def test_the_parity_tests_run_over_every_protocol_of_the_table() -> None:
     assert list(protocol_names()) == PROTOCOLS
+    variants = [f"{home}-via-{theirs}" for home, theirs in VARIANTS]
+    assert variants == ["openai-via-responses", "azure-openai-via-responses"]
+    assert [*PROTOCOLS, *variants] == PARITY
     with running_fakes() as urls:
-        assert set(urls) == set(protocol_names())
+        assert set(urls) == set(PARITY)
+
+
+def test_every_variant_pairs_two_protocols_of_the_table() -> None:
+    for (home, theirs), spec in VARIANTS.items():
+        assert home in SPECS and theirs in SPECS and home is not theirs
+        assert spec.name is theirs and spec.chat is not None and spec.stream is not None
+        assert theirs.value in variant_names(home)
 
 
 def test_every_spec_serves_chat_and_streams() -> None:

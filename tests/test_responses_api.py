@@ -16,7 +16,7 @@ import pytest
 
 from conftest import GatewayFactory, RunningGateway, chat_model, provider
 from fake_responses import start_fake_responses
-from protocol_fakes import PROTOCOLS
+from protocol_fakes import PARITY
 from zdrgate.protocols.responses.inbound.models import ResponsesRequest
 from zdrgate.protocols.responses.inbound.request import to_chat_request
 from zdrgate.receipts import receipt_in_stream, verify_receipt
@@ -48,7 +48,7 @@ def _usage(usage: Any) -> tuple[int, int, int]:
     return (usage.input_tokens, usage.output_tokens, usage.total_tokens)
 
 
-@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("protocol", PARITY)
 def test_plain_response(client: openai.OpenAI, protocol: str) -> None:
     raw = client.responses.with_raw_response.create(model=f"test/{protocol}", input="hello")
     response = raw.parse()
@@ -62,7 +62,7 @@ def test_plain_response(client: openai.OpenAI, protocol: str) -> None:
     assert raw.headers["x-zdr-endpoint"] == f"zdr-{protocol}/ok"
 
 
-@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("protocol", PARITY)
 def test_instructions_and_message_items(client: openai.OpenAI, protocol: str) -> None:
     response = client.responses.create(
         model=f"test/{protocol}",
@@ -83,7 +83,7 @@ def test_instructions_and_message_items(client: openai.OpenAI, protocol: str) ->
     assert response.metadata == {"ticket": "t-1"}
 
 
-@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("protocol", PARITY)
 def test_image_input(client: openai.OpenAI, protocol: str) -> None:
     content: Any = [
         {"type": "input_text", "text": "describe"},
@@ -95,7 +95,7 @@ def test_image_input(client: openai.OpenAI, protocol: str) -> None:
     assert response.output_text.strip() == "echo: describe"  # the fakes join parts
 
 
-@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("protocol", PARITY)
 def test_function_calls(client: openai.OpenAI, protocol: str) -> None:
     response = client.responses.create(
         model=f"test/{protocol}-tools", input="hello", tools=TOOLS, tool_choice="auto"
@@ -111,7 +111,7 @@ def test_function_calls(client: openai.OpenAI, protocol: str) -> None:
     assert response.tools[0].type == "function" and response.tool_choice == "auto"
 
 
-@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("protocol", PARITY)
 def test_function_call_outputs_round_trip(client: openai.OpenAI, protocol: str) -> None:
     """The calls and their outputs sent back as items (stateless: the whole history)."""
     first = client.responses.create(model=f"test/{protocol}-tools", input="hello", tools=TOOLS)
@@ -130,7 +130,7 @@ def test_function_call_outputs_round_trip(client: openai.OpenAI, protocol: str) 
 REFUSES_JSON_SCHEMA = {"bedrock"}
 
 
-@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("protocol", PARITY)
 def test_json_schema_format(client: openai.OpenAI, protocol: str) -> None:
     schema = {
         "type": "object",
@@ -158,7 +158,7 @@ def test_json_schema_format(client: openai.OpenAI, protocol: str) -> None:
     assert response.text.format.type == "json_schema"
 
 
-@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("protocol", PARITY)
 def test_streamed_text(client: openai.OpenAI, protocol: str) -> None:
     with client.responses.stream(
         model=f"test/{protocol}", input="hi", instructions="be brief"
@@ -187,7 +187,7 @@ def test_streamed_text(client: openai.OpenAI, protocol: str) -> None:
     assert len({e.response.id for e in events if hasattr(e, "response")}) == 1
 
 
-@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("protocol", PARITY)
 def test_streamed_function_calls(client: openai.OpenAI, protocol: str) -> None:
     with client.responses.stream(
         model=f"test/{protocol}-tools", input="hello", tools=TOOLS
@@ -210,7 +210,7 @@ def test_streamed_function_calls(client: openai.OpenAI, protocol: str) -> None:
     assert all(c.call_id for c in calls)
 
 
-@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("protocol", PARITY)
 def test_create_with_stream_true(client: openai.OpenAI, protocol: str) -> None:
     events = list(client.responses.create(model=f"test/{protocol}", input="hi", stream=True))
     assert events[0].type == "response.created" and events[-1].type == "response.completed"
@@ -242,7 +242,7 @@ def test_reasoning_comes_back_as_a_reasoning_item(client: openai.OpenAI, protoco
     assert [item.type for item in final.output] == ["reasoning", "message"]
 
 
-@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("protocol", PARITY)
 def test_a_stream_that_breaks_fails_loudly(client: openai.OpenAI, protocol: str) -> None:
     with client.responses.stream(model=f"test/{protocol}-break", input="hello") as stream:
         events = list(stream)
