@@ -1,6 +1,7 @@
 """The admin page in Chromium over the /v1/admin API: accounts (create with an invite
-link, delete), teams, keys (shown once, limits and budgets, revoke), usage, the audit
-log; hidden from members and refused to them (403)."""
+link, limits and budgets, sign out everywhere, delete), teams (limits and budgets), keys
+(shown once, limits and budgets, rotate, revoke), usage, the audit log; hidden from
+members and refused to them (403)."""
 
 from __future__ import annotations
 
@@ -85,14 +86,50 @@ def test_an_admin_manages_accounts_teams_keys_and_sees_usage_and_audit(
     with admin_api(gateway) as api:
         stored = api.get(f"/admin/keys/{key_id}").json()
     assert stored["rpm"] == 7 and stored["budget_day_usd"] is None
+    # Rotated (asked twice): the new secret is shown once and works, the old one not.
+    rotate = keys.get_by_role("button", name="Rotate key ci")
+    rotate.click()
+    expect(rotate).to_have_text("Confirm: new secret")
+    rotate.click()
+    expect(secret).not_to_have_value(key)
+    old, key = key, secret.input_value()
+    with_key = {"Authorization": f"Bearer {key}"}
+    assert httpx.get(gateway.v1 + "/models", headers=with_key).status_code == 200
+    old_key = {"Authorization": f"Bearer {old}"}
+    assert httpx.get(gateway.v1 + "/models", headers=old_key).status_code == 401
     revoke = keys.get_by_role("button", name="Revoke key ci")
     revoke.click()
     expect(revoke).to_have_text("Confirm: revoke")
     revoke.click()
     expect(keys).to_contain_text("revoked")
     assert httpx.get(gateway.v1 + "/models", headers=with_key).status_code == 401
-    # The account deleted (asked twice); the audit log shows every step.
+    # The account's and the team's limits changed in place; Lin signed out everywhere.
     lin = row(page, "accounts-table", "lin@example.org")
+    lin.get_by_role("button", name="Limits of lin@example.org").click()
+    editor = page.get_by_role("form", name="Limits of lin@example.org")
+    editor.get_by_label("Tokens / min").fill("9000")
+    editor.get_by_label("Budget / month (USD)").fill("20")
+    v.screenshot("admin-account-limits-desktop")
+    editor.get_by_role("button", name="Save limits").click()
+    expect(lin).to_contain_text("9000 tok/min, $20.00/month")
+    research = row(page, "teams-table", "Research")
+    research.get_by_role("button", name="Limits of team Research").click()
+    editor = page.get_by_role("form", name="Limits of team Research")
+    editor.get_by_label("Requests / min").fill("60")
+    editor.get_by_label("Budget / day (USD)").fill("")
+    editor.get_by_role("button", name="Save limits").click()
+    expect(research).to_contain_text("60 / \u2013")  # rpm / tpm, tpm not set
+    expect(research).not_to_contain_text("$5.00")
+    with admin_api(gateway) as api:
+        stored = api.get("/admin/accounts/lin@example.org").json()
+        assert (stored["tpm"], stored["budget_month_usd"]) == (9000, 20)
+        [team_row] = [t for t in api.get("/admin/teams").json()["data"] if t["name"] == "Research"]
+        assert (team_row["rpm"], team_row["budget_day_usd"]) == (60, None)
+    sign_out = lin.get_by_role("button", name="Sign lin@example.org out everywhere")
+    sign_out.click()
+    sign_out.click()
+    expect(page.locator("#admin-status")).to_contain_text("lin@example.org: 0 sessions ended.")
+    # The account deleted (asked twice); the audit log shows every step.
     lin.get_by_role("button", name="Delete account lin@example.org").click()
     lin.get_by_role("button", name="Delete account lin@example.org").click()
     expect(row(page, "accounts-table", "lin@example.org")).to_have_count(0)
@@ -104,7 +141,10 @@ def test_an_admin_manages_accounts_teams_keys_and_sees_usage_and_audit(
         "accounts.create",
         "keys.create",
         "keys.update",
+        "keys.rotate",
         "keys.revoke",
+        "accounts.update",
+        "teams.update",
         "accounts.delete",
     ):
         expect(audit).to_contain_text(action)

@@ -1,6 +1,7 @@
-// The admin page: accounts (create with an invite link, delete), teams, keys (created
-// and shown once, limits and budgets, revoke), usage and the audit log, all over the
-// same /v1/admin API any admin client uses. A member's session gets 403 from that API,
+// The admin page: accounts (create with an invite link, limits and budgets, sign out
+// everywhere, delete), teams (limits and budgets), keys (created and shown once, limits
+// and budgets, rotate, revoke), usage and the audit log, all over the same /v1/admin
+// API any admin client uses. A member's session gets 403 from that API,
 // and the page says so and shows nothing else.
 
 import { call, errorOf, loadSession } from "./api.js";
@@ -26,6 +27,7 @@ function failed(error) {
 // Run an action; on success clear the error and redraw what it changed.
 async function act(action, ...redraw) {
   $("admin-error").textContent = "";
+  $("admin-status").textContent = "";
   let out = null;
   try {
     out = await action();
@@ -57,11 +59,30 @@ function fillSelects() {
   }
 }
 
+// Open the limits editor under a row (once); saving PATCHes `target` and redraws.
+function editLimits(row, subject, label, columns, target, ...redraw) {
+  if (row.nextElementSibling?.classList.contains("model-detail")) return;
+  const save = (limits) => act(() => json(target, { method: "PATCH", body: limits }), ...redraw, loadAudit);
+  const editor = rows.limitsEditor(subject, label, columns, save, () => editor.remove());
+  row.after(editor);
+  editor.querySelector("input").focus();
+}
+
 async function loadAccounts() {
   accounts = (await json("/v1/admin/accounts")).data;
   const member = (a) => teams.filter((t) => (t.members || []).includes(a.id)).map((t) => ({ name: t.name }));
   body("accounts-table").replaceChildren(...(accounts.length
-    ? accounts.map((a) => ({ ...a, teams: member(a) })).map((a) => rows.accountRow(a, () => act(() => json(path("accounts", a.id), { method: "DELETE" }), loadTeams, loadAccounts, loadKeys, loadAudit)))
+    ? accounts.map((a) => ({ ...a, teams: member(a) })).map((a) => {
+      const row = rows.accountRow(a, {
+        limits: () => editLimits(row, a, a.email, 7, path("accounts", a.id), loadAccounts),
+        signOut: () => act(async () => {
+          const done = await json(`${path("accounts", a.id)}/sessions/revoke`, { method: "POST", body: {} });
+          $("admin-status").textContent = `${a.email}: ${done.sessions_revoked} session${done.sessions_revoked === 1 ? "" : "s"} ended.`;
+        }, loadAccounts, loadAudit),
+        remove: () => act(() => json(path("accounts", a.id), { method: "DELETE" }), loadTeams, loadAccounts, loadKeys, loadAudit),
+      });
+      return row;
+    })
     : [empty(7, "No account yet.")]));
   fillSelects();
 }
@@ -69,9 +90,21 @@ async function loadAccounts() {
 async function loadTeams() {
   teams = (await json("/v1/admin/teams")).data;
   body("teams-table").replaceChildren(...(teams.length
-    ? teams.map((t) => rows.teamRow(t, () => act(() => json(path("teams", t.id), { method: "DELETE" }), loadTeams, loadAccounts, loadAudit)))
+    ? teams.map((t) => {
+      const row = rows.teamRow(t, {
+        limits: () => editLimits(row, t, `team ${t.name}`, 5, path("teams", t.id), loadTeams),
+        remove: () => act(() => json(path("teams", t.id), { method: "DELETE" }), loadTeams, loadAccounts, loadAudit),
+      });
+      return row;
+    })
     : [empty(5, "No team yet.")]));
   fillSelects();
+}
+
+// Show a key's secret, once, in the notice above the keys.
+function showSecret(secret) {
+  $("new-key").hidden = false;
+  $("new-key-value").value = secret;
 }
 
 async function loadKeys() {
@@ -81,12 +114,11 @@ async function loadKeys() {
   table.replaceChildren(...(keys.length ? keys.map((k) => {
     const row = rows.keyRow(k, owners.get(k.account_id), {
       revoke: () => act(() => json(`${path("keys", k.id)}/revoke`, { method: "POST", body: {} }), loadKeys, loadAudit),
-      edit: () => {
-        if (row.nextElementSibling?.classList.contains("model-detail")) return;
-        const editor = rows.limitsEditor(k, (limits) => act(() => json(path("keys", k.id), { method: "PATCH", body: limits }), loadKeys, loadAudit), loadKeys);
-        row.after(editor);
-        editor.querySelector("input").focus();
+      rotate: async () => {
+        const made = await act(() => json(`${path("keys", k.id)}/rotate`, { method: "POST", body: {} }), loadKeys, loadAudit);
+        if (made) showSecret(made.key);
       },
+      edit: () => editLimits(row, k, `key ${k.name || k.id}`, 7, path("keys", k.id), loadKeys),
     });
     return row;
   }) : [empty(7, "No key yet.")]));
@@ -140,8 +172,7 @@ function wire() {
     sent.is_admin = sent.is_admin === "on";
     const made = await act(() => json("/v1/admin/keys", { method: "POST", body: sent }), loadKeys, loadAudit);
     if (!made) return;
-    $("new-key").hidden = false;
-    $("new-key-value").value = made.key;
+    showSecret(made.key);
     event.target.reset();
   });
   $("usage-form").addEventListener("submit", (event) => { event.preventDefault(); act(async () => null, loadUsage); });

@@ -1,5 +1,6 @@
 // Rows of the admin page's tables, built as DOM (text is always text). Each action is a
-// callback given by admin.js; a destructive one asks again in place ("Confirm delete").
+// callback given by admin.js; a destructive one (delete, revoke, rotate, sign out
+// everywhere) asks again in place ("Confirm: ...").
 
 import { el } from "./dom.js";
 
@@ -29,24 +30,31 @@ export function confirmButton(label, confirmLabel, action) {
   return button;
 }
 
-export function accountRow(a, onDelete) {
+export function accountRow(a, actions) {
   const teams = (a.teams || []).map((t) => t.name).join(", ");
-  const remove = confirmButton("Delete", `Confirm: delete ${a.email}`, onDelete);
+  const limits = el("button", { type: "button", class: "btn small", "aria-label": `Limits of ${a.email}` }, "Limits");
+  limits.addEventListener("click", actions.limits);
+  const signOut = confirmButton("Sign out", `Confirm: sign out ${a.email} everywhere`, actions.signOut);
+  signOut.setAttribute("aria-label", `Sign ${a.email} out everywhere`);
+  const remove = confirmButton("Delete", `Confirm: delete ${a.email}`, actions.remove);
   remove.setAttribute("aria-label", `Delete account ${a.email}`);
   const row = el("tr", { "data-email": a.email }, cells([
     a.email, a.display_name || "–", a.role, teams || "–", day(a.created_at),
-    pair(a.budget_day_usd, a.budget_month_usd, usd), remove,
+    limitsText(a), el("div", { class: "msg-actions" }, [limits, signOut, remove]),
   ]));
   row.children[3].className = "hide-phone";
   row.children[4].className = "hide-phone";
   return row;
 }
 
-export function teamRow(t, onDelete) {
-  const remove = confirmButton("Delete", `Confirm: delete ${t.name}`, onDelete);
+export function teamRow(t, actions) {
+  const limits = el("button", { type: "button", class: "btn small", "aria-label": `Limits of team ${t.name}` }, "Limits");
+  limits.addEventListener("click", actions.limits);
+  const remove = confirmButton("Delete", `Confirm: delete ${t.name}`, actions.remove);
   remove.setAttribute("aria-label", `Delete team ${t.name}`);
   return el("tr", { "data-team": t.name }, cells([
-    t.name, String((t.members || []).length), pair(t.rpm, t.tpm), pair(t.budget_day_usd, t.budget_month_usd, usd), remove,
+    t.name, String((t.members || []).length), pair(t.rpm, t.tpm), pair(t.budget_day_usd, t.budget_month_usd, usd),
+    el("div", { class: "msg-actions" }, [limits, remove]),
   ]));
 }
 
@@ -65,14 +73,15 @@ function keyState(k) {
   return k.is_admin ? "active (admin)" : "active";
 }
 
-// The limits editor under a key's row: four numbers, empty lifts the limit.
-export function limitsEditor(k, onSave, onCancel) {
-  const field = (name, label, step) => {
+// The limits editor under a row (a key's, an account's, a team's): four numbers, empty
+// lifts the limit. `label` names what it edits, for the form's accessible name.
+export function limitsEditor(subject, label, columns, onSave, onCancel) {
+  const field = (name, text, step) => {
     const input = el("input", { type: "number", name, min: 0, step });
-    if (k[name] != null) input.value = k[name];
-    return el("label", {}, [label, input]);
+    if (subject[name] != null) input.value = subject[name];
+    return el("label", {}, [text, input]);
   };
-  const form = el("form", { class: "filters limits-editor", "aria-label": `Limits of key ${k.name || k.id}` }, [
+  const form = el("form", { class: "filters limits-editor", "aria-label": `Limits of ${label}` }, [
     field("rpm", "Requests / min", "1"), field("tpm", "Tokens / min", "1"),
     field("budget_day_usd", "Budget / day (USD)", "any"), field("budget_month_usd", "Budget / month (USD)", "any"),
     el("button", { type: "submit", class: "btn small primary" }, "Save limits"),
@@ -88,7 +97,7 @@ export function limitsEditor(k, onSave, onCancel) {
     onSave(out);
   });
   form.querySelector("[data-cancel]").addEventListener("click", onCancel);
-  return el("tr", { class: "model-detail" }, el("td", { colspan: 7 }, form));
+  return el("tr", { class: "model-detail" }, el("td", { colspan: columns }, form));
 }
 
 export function keyRow(k, owner, actions) {
@@ -96,9 +105,12 @@ export function keyRow(k, owner, actions) {
   if (!k.revoked_at) {
     const edit = el("button", { type: "button", class: "btn small", "aria-label": `Limits of key ${k.name || k.id}` }, "Limits");
     edit.addEventListener("click", actions.edit);
+    const rotate = confirmButton("Rotate", "Confirm: new secret", actions.rotate);
+    rotate.classList.remove("danger");
+    rotate.setAttribute("aria-label", `Rotate key ${k.name || k.id}`);
     const revoke = confirmButton("Revoke", "Confirm: revoke", actions.revoke);
     revoke.setAttribute("aria-label", `Revoke key ${k.name || k.id}`);
-    buttons.append(edit, revoke);
+    buttons.append(edit, rotate, revoke);
   }
   const row = el("tr", { "data-key": k.id }, cells([
     k.name || "(no name)", owner || "operator", el("code", {}, k.id), limitsText(k), k.last_used_day || "never", keyState(k), buttons,
