@@ -107,8 +107,15 @@ def test_rate_limited_shows_the_wait_and_counts_down(browser: Any, web_gateway: 
         f"() => !document.querySelector('.state-clock').textContent.includes('in {first} s')"
     )  # it counts down
     send(page, "third, too soon")
-    expect(page.locator("#switch-warning")).to_contain_text("has not passed yet")
+    # The card that counts down says it was not sent; no second countdown in a banner.
+    expect(card.locator(".state-held")).to_have_text(
+        "Not sent: your message stays in the box until then."
+    )
+    expect(card).to_have_class(re.compile(r"\bnudge\b"))
+    expect(page.locator("#switch-warning")).to_be_hidden()
     expect(page.locator("#composer-input")).to_have_value("third, too soon")
+    send(page, "third, too soon")  # again: still one line, not two
+    expect(card.locator(".state-held")).to_have_count(1)
     both_widths(v, "state-rate-limited")
     assert axe_violations(page) == []
     v.context.close()

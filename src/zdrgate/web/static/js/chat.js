@@ -220,6 +220,28 @@ ui.attach.addEventListener("change", () => {
   ui.attach.value = "";
 });
 
+// Sent too soon after a 429: the card above already counts down, so it is the card that
+// says "not sent" (scrolled into view, marked), not a second countdown in a banner. Only
+// when no card is on the page (another conversation) does the banner say it.
+function heldByRate() {
+  const wait = `wait ${Math.ceil((rateUntil - Date.now()) / 1000)} s`;
+  const card = [...ui.messages.querySelectorAll(".state-card.rate")].pop();
+  if (!card) {
+    notice(`The rate limit has not passed yet: ${wait}, then send. Your message stays here.`);
+    return;
+  }
+  let held = card.querySelector(".state-held");
+  if (!held) {
+    held = el("p", { class: "state-held" }, "Not sent: your message stays in the box until then.");
+    card.querySelector(".state-clock")?.after(held);
+  }
+  card.classList.remove("nudge");
+  void card.offsetWidth;  // restart the highlight
+  card.classList.add("nudge");
+  card.scrollIntoView({ block: "nearest" });
+  announce(`Not sent: the rate limit has not passed yet, ${wait}. Your message stays in the box.`);
+}
+
 function notice(text) {
   ui.warning.hidden = false;
   ui.warning.textContent = text;
@@ -289,10 +311,7 @@ async function submit() {
   if (!navigator.onLine) { offline(true); return; }
   if (!$("session-banner").hidden && !(await loadSession(true))) { sessionEnded(); return; }
   $("session-banner").hidden = true;
-  if (Date.now() < rateUntil) {
-    notice(`The rate limit has not passed yet: wait ${Math.ceil((rateUntil - Date.now()) / 1000)} s, then send. Your message stays here.`);
-    return;
-  }
+  if (Date.now() < rateUntil) { heldByRate(); return; }
   const model = picker.value;
   if (!model) { notice("No model can be used right now: see Models for why."); return; }
   if (pending.length && !(model.architecture?.input_modalities || []).includes("image")) {
