@@ -211,6 +211,25 @@ class ModelSettings(_Strict):
         return value
 
 
+class OAuthSettings(_Strict):
+    """``[providers.<id>.oauth]``: the gateway obtains short-lived bearer tokens itself
+    (``auth = "oauth"``). Either an OAuth client (``token_url``, ``client_id`` and its
+    secret: Microsoft Entra ID for Azure OpenAI) or a Google service account key file
+    (``service_account_file``: Vertex AI)."""
+
+    token_url: str | None = None
+    """The token endpoint, e.g.
+    ``https://login.microsoftonline.com/TENANT/oauth2/v2.0/token``; for a service
+    account, default: the file's ``token_uri``."""
+    scope: str
+    """E.g. ``https://cognitiveservices.azure.com/.default`` (Azure OpenAI),
+    ``https://www.googleapis.com/auth/cloud-platform`` (Vertex AI)."""
+    client_id: str | None = None
+    client_secret_env: str | None = None
+    client_secret: str | None = Field(default=None, repr=False)
+    service_account_file: str | None = None
+
+
 _DEPLOYMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _API_VERSION = re.compile(r"^[a-z0-9][a-z0-9.-]{0,31}$")
 
@@ -220,7 +239,8 @@ class ProviderSettings(_Strict):
     """A name from the protocol table (``zdrgate.protocols.table``): openai, anthropic,
     anthropic-vertex, gemini, azure-openai, bedrock, responses."""
     auth: str | None = None
-    """How the key travels (bearer, x-api-key, x-goog-api-key, api-key, aws-sigv4);
+    """How the key travels (bearer, x-api-key, x-goog-api-key, api-key, aws-sigv4, or
+    oauth: a token obtained with ``[providers.<id>.oauth]``);
     default: the protocol's own (its spec's ``auth``; for bedrock, the Bedrock API key
     as a bearer token when one is set, else SigV4 from the AWS variables)."""
     region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
@@ -241,6 +261,8 @@ class ProviderSettings(_Strict):
     the URL. Default: on for a provider the catalog does not know (self-hosted), off
     for catalog providers."""
     models: list[ModelSettings] = Field(default_factory=list)
+    oauth: OAuthSettings | None = None
+    """Short-lived bearer tokens the gateway obtains and renews (``auth = "oauth"``)."""
     deployments: dict[str, str] = Field(default_factory=dict)
     """Azure OpenAI: public model id -> the name of the deployment that serves it on the
     resource (``"openai/gpt-4o" = "gpt4o-prod"``). A catalog model left out is not routed

@@ -26,6 +26,7 @@ from zdrgate.catalog.model import (
     ZdrAvailability,
     origin_of,
 )
+from zdrgate.catalog.oauth import oauth_client
 from zdrgate.catalog.origins import attested_origins, catalog_covers, checked_base_url
 from zdrgate.config import ModelSettings, PolicyOverride, ProviderSettings, Settings
 from zdrgate.errors import ConfigError
@@ -52,8 +53,9 @@ def build_catalog(
         if pid not in providers:
             providers[pid] = _custom_provider(pid, conf, environ)
     providers = {
-        pid: _signing(p, settings.providers.get(pid) or ProviderSettings(), environ)
+        pid: _oauth(_signing(p, conf, environ), conf, environ)
         for pid, p in providers.items()
+        for conf in (settings.providers.get(pid) or ProviderSettings(),)
     }
     deployments = {pid: conf.deployments for pid, conf in settings.providers.items()}
     models = {mid: _rebind(m, providers, deployments) for mid, m in base.models.items()}
@@ -189,6 +191,19 @@ def _signing(provider: Provider, conf: ProviderSettings, environ: Mapping[str, s
         return dataclasses.replace(provider, auth=Auth.BEARER)
     credentials = aws_credentials(environ)
     return dataclasses.replace(provider, auth=Auth.AWS_SIGV4, aws_credentials=credentials)
+
+
+def _oauth(provider: Provider, conf: ProviderSettings, environ: Mapping[str, str]) -> Provider:
+    """A provider with ``[oauth]`` sends tokens the gateway obtains (``auth = "oauth"``)."""
+    where = f"providers.{provider.id}"
+    if conf.oauth is None:
+        if provider.auth is Auth.OAUTH:
+            raise ConfigError(f"{where}.auth: oauth needs a [{where}.oauth] table")
+        return provider
+    if conf.auth not in (None, Auth.OAUTH.value):
+        raise ConfigError(f"{where}.oauth: tokens travel as auth = \"oauth\", not {conf.auth!r}")
+    client = oauth_client(where + ".oauth", conf.oauth, environ)
+    return dataclasses.replace(provider, auth=Auth.OAUTH, oauth=client)
 
 
 def _origins(conf: ProviderSettings, default: tuple[str, ...]) -> tuple[str, ...]:

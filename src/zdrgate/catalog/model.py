@@ -38,6 +38,7 @@ class Auth(StrEnum):
     X_GOOG_API_KEY = "x-goog-api-key"  # Google AI Studio
     API_KEY = "api-key"  # Azure OpenAI
     AWS_SIGV4 = "aws-sigv4"  # AWS Signature Version 4 from the AWS credential variables
+    OAUTH = "oauth"  # Authorization: Bearer TOKEN, a short-lived token the gateway obtains
 
 
 class ZdrAvailability(StrEnum):
@@ -112,6 +113,21 @@ class AwsCredentials:
 
 
 @dataclass(frozen=True, slots=True)
+class OAuthClient:
+    """How the gateway obtains a provider's short-lived bearer tokens (OAuth 2.0), kept
+    in memory until shortly before they expire: the client-credentials grant (Microsoft
+    Entra ID for Azure OpenAI, any OAuth server), or with ``private_key`` a Google
+    service account's signed assertion (RFC 7523, for Vertex AI). Never logged or shown."""
+
+    token_url: str
+    scope: str
+    client_id: str = ""  # the client id, or the service account's email
+    client_secret: str | None = field(default=None, repr=False)
+    private_key: str | None = field(default=None, repr=False)  # PEM (service account)
+    key_id: str = ""  # the service account key's id, named in the assertion
+
+
+@dataclass(frozen=True, slots=True)
 class Provider:
     id: str
     name: str
@@ -145,17 +161,24 @@ class Provider:
     # host does not name one (``bedrock-runtime.{region}.amazonaws.com`` does).
     aws_credentials: AwsCredentials | None = field(default=None, repr=False)
     aws_region: str = "us-east-1"
+    # Auth.OAUTH: where and how its tokens are obtained.
+    oauth: OAuthClient | None = field(default=None, repr=False)
 
     @property
     def has_credentials(self) -> bool:
-        """What the call needs to be authenticated is there (a key, or AWS keys)."""
+        """What the call needs to be authenticated is there (a key, AWS keys, or an
+        OAuth client to obtain tokens with)."""
         if self.auth is Auth.AWS_SIGV4:
             return self.aws_credentials is not None
+        if self.auth is Auth.OAUTH:
+            return self.oauth is not None
         return bool(self.api_key)
 
     @property
     def credentials_env(self) -> str:
         """The environment variables that would give it credentials (for messages)."""
+        if self.auth is Auth.OAUTH:
+            return f"providers.{self.id}.oauth"
         if self.auth is not Auth.AWS_SIGV4:
             return self.api_key_env
         keys = "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"

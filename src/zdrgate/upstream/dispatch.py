@@ -13,6 +13,7 @@ from zdrgate.policy import Approval, verify
 from zdrgate.protocols import UpstreamCall, spec_for
 from zdrgate.protocols.errors import ErrorKind
 from zdrgate.upstream import evidence, http1, sigv4
+from zdrgate.upstream.oauth import TokenCache
 from zdrgate.upstream.transport import (
     HTTP1Transport,
     Origin,
@@ -108,10 +109,11 @@ class Dispatcher:
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self._today = today
-        self._clock = clock  # SigV4 signs the time of sending
+        self.clock = clock  # SigV4 signs the time of sending
         self.transport = transport or HTTP1Transport(
             connect_timeout, read_timeout, max_response_bytes
         )
+        self.tokens = TokenCache(self.transport)  # Auth.OAUTH providers' bearer tokens
 
     async def start(self) -> None:
         await self.transport.start()
@@ -124,7 +126,7 @@ class Dispatcher:
         the approved endpoint; the connection is released when the block ends."""
         endpoint = verify(approval, self._today()).endpoint
         origin, target = checked_url(endpoint, call.path)
-        return Exchange(self.transport, endpoint, origin, target, call, self._clock)
+        return Exchange(self, endpoint, origin, target, call)
 
     async def fetch_evidence(self, url: str, allowed: frozenset[str]) -> tuple[int, bytes]:
         """Status and body of an evidence page (``upstream.evidence``: only URLs whose
@@ -137,16 +139,13 @@ class Exchange:
     """One request and its response (a class, not ``@asynccontextmanager``: this is
     on every request, and the generator machinery cost more than the rest of it)."""
 
-    __slots__ = (
-        "_call", "_clock", "_endpoint", "_origin", "_response", "_target", "_transport"
-    )
+    __slots__ = ("_call", "_dispatcher", "_endpoint", "_origin", "_response", "_target")
 
     def __init__(
-        self, transport: Transport, endpoint: Endpoint, origin: Origin, target: str,
-        call: UpstreamCall, clock: Callable[[], dt.datetime],
+        self, dispatcher: Dispatcher, endpoint: Endpoint, origin: Origin, target: str,
+        call: UpstreamCall,
     ) -> None:
-        self._transport = transport
-        self._clock = clock
+        self._dispatcher = dispatcher
         self._endpoint = endpoint
         self._origin = origin
         self._target = target
@@ -154,10 +153,13 @@ class Exchange:
         self._response: UpstreamResponse | None = None
 
     async def __aenter__(self) -> UpstreamResponse:
-        call = self._call
-        signed = credentials(self._endpoint, self._origin, self._target, call, self._clock)
+        call, dispatcher, provider = self._call, self._dispatcher, self._endpoint.provider
+        if provider.auth is Auth.OAUTH:
+            signed = {"authorization": f"Bearer {await dispatcher.tokens.token(provider)}"}
+        else:
+            signed = credentials(self._endpoint, self._origin, self._target, call, dispatcher.clock)
         headers = {**dict(call.headers), **signed}.items()
-        self._response = await self._transport.request(
+        self._response = await dispatcher.transport.request(
             self._origin, call.method, self._target, headers, call.body
         )
         return self._response
