@@ -30,7 +30,7 @@ from zdrgate.catalog.oauth import oauth_client
 from zdrgate.catalog.origins import attested_origins, catalog_covers, checked_base_url
 from zdrgate.config import ModelSettings, PolicyOverride, ProviderSettings, Settings
 from zdrgate.errors import ConfigError
-from zdrgate.protocols.table import spec_for, variant_names
+from zdrgate.protocols.table import SPECS, spec_for, variant_names
 
 
 def build_catalog(
@@ -66,21 +66,16 @@ def build_catalog(
     return Catalog(providers=providers, models=models)
 
 
-# Settings that address a model by an operator-named deployment (docs/configuration.md).
-_DEPLOYMENT_PROTOCOLS = frozenset({Protocol.AZURE_OPENAI})
-
-
 def _check_deployments(
     pid: str, provider: Provider, conf: ProviderSettings, models: dict[str, Model]
 ) -> None:
     """``deployments`` and ``api_version`` belong to a deployment protocol, and each
     mapped model must be one the provider serves (a typo would leave it unrouted)."""
-    if provider.protocol not in _DEPLOYMENT_PROTOCOLS:
+    if not spec_for(provider.protocol).deployments:
+        named = ", ".join(p.value for p, spec in SPECS.items() if spec.deployments)
         for key in ("deployments", "api_version"):
             if getattr(conf, key):
-                raise ConfigError(
-                    f"providers.{pid}.{key}: only for a provider of protocol azure-openai"
-                )
+                raise ConfigError(f"providers.{pid}.{key}: only for a provider of protocol {named}")
         return
     for model_id in conf.deployments:
         model = models.get(model_id)

@@ -73,6 +73,9 @@ class ProtocolSpec:
     """The AWS service name SigV4 signs for (``Auth.AWS_SIGV4``), e.g. ``bedrock``."""
     inbound: InboundCodec | None = None
     """Set for the protocols zdrgate also serves to clients."""
+    deployments: bool = False
+    """Models are reached by deployments the operator names (Azure OpenAI): the config's
+    ``deployments`` and ``api_version`` apply to its providers."""
 
     def require_chat(self) -> ChatCodec:
         return _required(self.chat, self.name, "chat")

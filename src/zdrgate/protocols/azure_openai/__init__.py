@@ -23,6 +23,7 @@ SPEC = ProtocolSpec(
     stream=_CHAT,
     images=AzureImages(),
     embeddings=AzureEmbeddings(),
+    deployments=True,
 )
 
 # The Responses API on the same resource, for the models Azure serves only there.
