@@ -1,4 +1,13 @@
-"""AWS providers (Bedrock): credentials from the standard AWS variables, and Regions.
+"""AWS providers (Bedrock): credentials from the standard AWS sources, and Regions.
+
+Credentials, in the AWS SDKs' order: the keys in ``AWS_ACCESS_KEY_ID`` /
+``AWS_SECRET_ACCESS_KEY`` (``AWS_SESSION_TOKEN``); a web identity (``AWS_ROLE_ARN`` with
+``AWS_WEB_IDENTITY_TOKEN_FILE``: EKS IRSA); the keys of a profile in the shared
+credentials file (``AWS_PROFILE``, default ``default``; ``AWS_SHARED_CREDENTIALS_FILE``,
+default ``~/.aws/credentials``); the container credentials endpoint
+(``AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`` or ``_FULL_URI``: ECS, EKS Pod Identity).
+The last two kinds give temporary keys, obtained and renewed by ``upstream.aws_keys``.
+SSO and role-chaining profiles and EC2 instance roles are not read.
 
 A Bedrock runtime host names its Region (``bedrock-runtime.eu-west-3.amazonaws.com``);
 SigV4 signs for that Region, and an operator's ``region`` setting moves the catalog's
@@ -14,11 +23,15 @@ Usage::
 
 from __future__ import annotations
 
+import configparser
+import ipaddress
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from urllib.parse import urlsplit
 
-from zdrgate.catalog.model import AwsCredentials
+from zdrgate.catalog.model import AwsCredentials, AwsCredentialSource
+from zdrgate.errors import ConfigError
 
 REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
 _RUNTIME_HOST = re.compile(
@@ -40,6 +53,92 @@ def aws_credentials(environ: Mapping[str, str]) -> AwsCredentials | None:
         return None
     token = environ.get("AWS_SESSION_TOKEN", "").strip() or None
     return AwsCredentials(key_id, secret, token)
+
+
+def aws_credential_chain(
+    environ: Mapping[str, str], region: str
+) -> AwsCredentials | AwsCredentialSource | None:
+    """The first source of the SDKs' order that is set (module docstring), or None."""
+    return (
+        aws_credentials(environ)
+        or web_identity(environ, region)
+        or profile_credentials(environ)
+        or container_credentials(environ)
+    )
+
+
+def web_identity(environ: Mapping[str, str], region: str) -> AwsCredentialSource | None:
+    role = environ.get("AWS_ROLE_ARN", "")
+    token_file = environ.get("AWS_WEB_IDENTITY_TOKEN_FILE", "")
+    if not role or not token_file:
+        return None
+    url = environ.get("AWS_ENDPOINT_URL_STS") or f"https://sts.{region}.amazonaws.com/"
+    _trusted("AWS_ENDPOINT_URL_STS", url)
+    name = environ.get("AWS_ROLE_SESSION_NAME") or "zdrgate"
+    return AwsCredentialSource("web_identity", url, role, token_file, session_name=name)
+
+
+def profile_credentials(environ: Mapping[str, str]) -> AwsCredentials | None:
+    """The keys of ``AWS_PROFILE`` (or ``default``) in the shared credentials file, else
+    None: a profile without keys (SSO, a role to assume) or no readable file is not a
+    reason to stop a gateway that may not use Bedrock at all (its endpoints then say
+    ``no_credentials``)."""
+    path_text = environ.get("AWS_SHARED_CREDENTIALS_FILE") or (
+        str(Path(environ["HOME"]) / ".aws" / "credentials") if "HOME" in environ else ""
+    )
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        if not path_text or not parser.read(path_text, encoding="utf-8"):
+            return None
+    except (configparser.Error, UnicodeDecodeError, OSError):
+        return None
+    name = environ.get("AWS_PROFILE") or "default"
+    return _profile_keys(parser[name]) if parser.has_section(name) else None
+
+
+def _profile_keys(section: configparser.SectionProxy) -> AwsCredentials | None:
+    key_id = section.get("aws_access_key_id", "").strip()
+    secret = section.get("aws_secret_access_key", "").strip()
+    if not key_id or not secret:
+        return None
+    return AwsCredentials(key_id, secret, section.get("aws_session_token", "").strip() or None)
+
+
+# The container credentials hosts the AWS SDKs accept over http (ECS, EKS Pod Identity).
+_CONTAINER_HOSTS = frozenset({"169.254.170.2", "169.254.170.23", "fd00:ec2::23"})
+
+
+def container_credentials(environ: Mapping[str, str]) -> AwsCredentialSource | None:
+    relative = environ.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "")
+    full = environ.get("AWS_CONTAINER_CREDENTIALS_FULL_URI", "")
+    if relative:
+        url = "http://169.254.170.2" + relative
+    elif full:
+        url = full
+        _trusted("AWS_CONTAINER_CREDENTIALS_FULL_URI", url, _CONTAINER_HOSTS)
+    else:
+        return None
+    token = environ.get("AWS_CONTAINER_AUTHORIZATION_TOKEN") or None
+    token_file = environ.get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "")
+    return AwsCredentialSource("container", url, token_file=token_file, token=token)
+
+
+def _trusted(name: str, url: str, http_hosts: frozenset[str] = frozenset()) -> None:
+    """https anywhere; http only at a loopback address or one of ``http_hosts``."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme == "https" and host:
+        return
+    if parts.scheme == "http" and (host in http_hosts or _loopback(host)):
+        return
+    raise ConfigError(f"{name}: {url!r} must be https, or http at a loopback address")
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def region_of_host(host: str) -> str | None:

@@ -11,11 +11,13 @@ import dataclasses
 import datetime as dt
 from collections.abc import Mapping
 
-from zdrgate.catalog.aws import aws_credentials, geography, in_region
+from zdrgate.catalog.aws import aws_credential_chain, geography, in_region
 from zdrgate.catalog.model import (
     ATTESTABLE,
     Attestation,
     Auth,
+    AwsCredentials,
+    AwsCredentialSource,
     Catalog,
     Confidence,
     Endpoint,
@@ -184,8 +186,12 @@ def _signing(provider: Provider, conf: ProviderSettings, environ: Mapping[str, s
         raise ConfigError(f"providers.{provider.id}.auth: aws-sigv4 is for AWS (bedrock) providers")
     if provider.api_key and not conf.auth:
         return dataclasses.replace(provider, auth=Auth.BEARER)
-    credentials = aws_credentials(environ)
-    return dataclasses.replace(provider, auth=Auth.AWS_SIGV4, aws_credentials=credentials)
+    found = aws_credential_chain(environ, provider.aws_region)
+    keys = found if isinstance(found, AwsCredentials) else None
+    source = found if isinstance(found, AwsCredentialSource) else None
+    return dataclasses.replace(
+        provider, auth=Auth.AWS_SIGV4, aws_credentials=keys, aws_source=source
+    )
 
 
 def _oauth(provider: Provider, conf: ProviderSettings, environ: Mapping[str, str]) -> Provider:

@@ -113,6 +113,22 @@ class AwsCredentials:
 
 
 @dataclass(frozen=True, slots=True)
+class AwsCredentialSource:
+    """Where temporary AWS keys come from when none are set: a web identity (EKS IRSA:
+    STS ``AssumeRoleWithWebIdentity`` with the token in ``token_file``), or a container
+    credentials endpoint (ECS, EKS Pod Identity; ``token_file`` or ``token``: its
+    authorization). The keys are obtained when first needed and renewed before they
+    expire; never logged or shown."""
+
+    kind: str  # "web_identity" or "container"
+    url: str  # the STS endpoint, or the container credentials URL
+    role_arn: str = ""
+    token_file: str = ""
+    token: str | None = field(default=None, repr=False)
+    session_name: str = "zdrgate"
+
+
+@dataclass(frozen=True, slots=True)
 class OAuthClient:
     """How the gateway obtains a provider's short-lived bearer tokens (OAuth 2.0), kept
     in memory until shortly before they expire: the client-credentials grant (Microsoft
@@ -161,6 +177,8 @@ class Provider:
     # host does not name one (``bedrock-runtime.{region}.amazonaws.com`` does).
     aws_credentials: AwsCredentials | None = field(default=None, repr=False)
     aws_region: str = "us-east-1"
+    # Auth.AWS_SIGV4 without keys: where temporary keys are obtained.
+    aws_source: AwsCredentialSource | None = field(default=None, repr=False)
     # Auth.OAUTH: where and how its tokens are obtained.
     oauth: OAuthClient | None = field(default=None, repr=False)
 
@@ -169,7 +187,7 @@ class Provider:
         """What the call needs to be authenticated is there (a key, AWS keys, or an
         OAuth client to obtain tokens with)."""
         if self.auth is Auth.AWS_SIGV4:
-            return self.aws_credentials is not None
+            return self.aws_credentials is not None or self.aws_source is not None
         if self.auth is Auth.OAUTH:
             return self.oauth is not None
         return bool(self.api_key)

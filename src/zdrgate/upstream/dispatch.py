@@ -8,11 +8,12 @@ from functools import lru_cache
 from urllib.parse import unquote, urlsplit
 
 from zdrgate.catalog.aws import region_of_host
-from zdrgate.catalog.model import Auth, Endpoint
+from zdrgate.catalog.model import Auth, AwsCredentials, Endpoint
 from zdrgate.policy import Approval, verify
 from zdrgate.protocols import UpstreamCall, spec_for
 from zdrgate.protocols.errors import ErrorKind
 from zdrgate.upstream import evidence, http1, sigv4
+from zdrgate.upstream.aws_keys import AwsKeyCache
 from zdrgate.upstream.oauth import TokenCache
 from zdrgate.upstream.transport import (
     HTTP1Transport,
@@ -36,22 +37,22 @@ def auth_headers(endpoint: Endpoint) -> dict[str, str]:
 
 def credentials(
     endpoint: Endpoint, origin: Origin, target: str, call: UpstreamCall,
-    clock: Callable[[], dt.datetime],
+    clock: Callable[[], dt.datetime], keys: AwsCredentials | None = None,
 ) -> dict[str, str]:
     """The headers that authenticate ``call``: a key, or a SigV4 signature over the
     method, host, target, the call's headers and body (for the Region the host names,
-    else the provider's ``aws_region``)."""
+    else the provider's ``aws_region``) with the provider's keys or temporary ``keys``."""
     provider = endpoint.provider
     if provider.auth is not Auth.AWS_SIGV4:
         return auth_headers(endpoint)
-    if provider.aws_credentials is None:  # the policy makes such endpoints unroutable
+    keys = keys or provider.aws_credentials
+    if keys is None:  # the policy makes such endpoints unroutable
         raise UpstreamFailure(ErrorKind.AUTH_FAILED, endpoint.id)
     service = spec_for(provider.protocol).signing_name
     region = region_of_host(origin.host) or provider.aws_region
     host = origin.host_header.decode()
     return sigv4.sign(
-        provider.aws_credentials, region, service, call.method, host, target,
-        dict(call.headers), call.body, clock(),
+        keys, region, service, call.method, host, target, dict(call.headers), call.body, clock()
     )
 
 
@@ -114,6 +115,7 @@ class Dispatcher:
             connect_timeout, read_timeout, max_response_bytes
         )
         self.tokens = TokenCache(self.transport)  # Auth.OAUTH providers' bearer tokens
+        self.aws_keys = AwsKeyCache(self.transport)  # temporary AWS keys (IRSA, containers)
 
     async def start(self) -> None:
         await self.transport.start()
@@ -157,7 +159,11 @@ class Exchange:
         if provider.auth is Auth.OAUTH:
             signed = {"authorization": f"Bearer {await dispatcher.tokens.token(provider)}"}
         else:
-            signed = credentials(self._endpoint, self._origin, self._target, call, dispatcher.clock)
+            keys = None
+            if provider.aws_source is not None and provider.aws_credentials is None:
+                keys = await dispatcher.aws_keys.keys(provider)  # temporary, renewed
+            where, target = self._origin, self._target
+            signed = credentials(self._endpoint, where, target, call, dispatcher.clock, keys)
         headers = {**dict(call.headers), **signed}.items()
         self._response = await dispatcher.transport.request(
             self._origin, call.method, self._target, headers, call.body

@@ -1,7 +1,7 @@
 """Short-lived bearer tokens (``Auth.OAUTH``): obtained from the provider's token
 endpoint through the gateway's transport (so through the egress proxy when one is set),
 kept in memory only (never on disk, in a log or a metric), and renewed before they
-expire. However many calls wait for a token, one request per client is made at a time.
+expire (``upstream.renewing``: one request per client however many calls wait).
 
 Two grants: client credentials (RFC 6749 4.4: Microsoft Entra ID for Azure OpenAI) and a
 Google service account's assertion signed with its key (RFC 7523, RS256: Vertex AI). A
@@ -17,12 +17,11 @@ Usage::
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import time
 from collections.abc import Callable
 from functools import lru_cache
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import orjson
 from cryptography.hazmat.primitives import hashes
@@ -32,9 +31,9 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from zdrgate.catalog.model import OAuthClient, Provider
 from zdrgate.protocols.errors import ErrorKind
-from zdrgate.upstream.transport import Origin, Transport, UpstreamFailure
+from zdrgate.upstream.renewing import Renewing
+from zdrgate.upstream.transport import Transport, UpstreamFailure, address
 
-RENEW_BEFORE = 300.0  # seconds: a token is renewed this long before it expires (or at half life)
 DEFAULT_LIFETIME = 3600.0  # when the answer has no expires_in
 ASSERTION_SECONDS = 3600  # a service account assertion's own lifetime (Google's maximum)
 MAX_ANSWER_BYTES = 64 * 1024
@@ -53,31 +52,17 @@ class TokenCache:
         wall: Callable[[], float] = time.time,
     ) -> None:
         self._transport = transport
-        self._monotonic = monotonic
         self._wall = wall  # the assertion's iat and exp
-        self._tokens: dict[OAuthClient, tuple[str, float]] = {}  # token, renew after
-        self._locks: dict[OAuthClient, asyncio.Lock] = {}
+        self._tokens = Renewing[OAuthClient, str](monotonic)
 
     async def token(self, provider: Provider) -> str:
         client = provider.oauth
         if client is None:  # the policy makes such endpoints unroutable
             raise UpstreamFailure(ErrorKind.AUTH_FAILED, provider.id)
-        if (held := self._fresh(client)) is not None:
-            return held
-        async with self._locks.setdefault(client, asyncio.Lock()):
-            if (held := self._fresh(client)) is not None:
-                return held  # another call obtained it meanwhile
-            token, lifetime = await self._obtain(client, provider.id)
-            renew_in = lifetime - min(RENEW_BEFORE, lifetime / 2)
-            self._tokens[client] = (token, self._monotonic() + renew_in)
-            return token
-
-    def _fresh(self, client: OAuthClient) -> str | None:
-        held = self._tokens.get(client)
-        return held[0] if held is not None and held[1] > self._monotonic() else None
+        return await self._tokens.get(client, lambda: self._obtain(client, provider.id))
 
     async def _obtain(self, client: OAuthClient, provider_id: str) -> tuple[str, float]:
-        origin, target = _address(client.token_url)
+        origin, target = address(client.token_url)
         body = urlencode(self._grant(client)).encode()
         response = await self._transport.request(origin, "POST", target, _HEADERS, body)
         try:
@@ -129,14 +114,6 @@ def _key(pem: str) -> RSAPrivateKey:
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _address(url: str) -> tuple[Origin, str]:
-    parts = urlsplit(url)  # checked when the config was read: http(s), a host
-    assert parts.hostname is not None
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return Origin(parts.scheme, parts.hostname, port), target
 
 
 def _token_of(raw: bytes) -> tuple[str, float] | None:

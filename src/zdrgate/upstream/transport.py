@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from functools import partial
 from types import MappingProxyType
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from zdrgate.protocols.errors import ErrorKind
 from zdrgate.upstream import http1
@@ -70,6 +71,16 @@ class UpstreamResponse:
 def kept_headers(headers: Mapping[str, str]) -> MappingProxyType[str, str]:
     """The response headers the gateway reads (retry hints, type); no others travel up."""
     return MappingProxyType({k: headers[k] for k in KEPT_HEADERS if k in headers})
+
+
+def address(url: str) -> tuple[Origin, str]:
+    """Origin and request target of an http(s) URL the config has checked (a token
+    endpoint, a credentials endpoint): scheme, a host."""
+    parts = urlsplit(url)
+    assert parts.hostname is not None
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return Origin(parts.scheme, parts.hostname, port), target
 
 
 class Transport(Protocol):

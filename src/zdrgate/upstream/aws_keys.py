@@ -1,0 +1,149 @@
+"""Temporary AWS keys for SigV4 when no keys are set (``AwsCredentialSource``): from STS
+``AssumeRoleWithWebIdentity`` with the pod's web identity token (EKS IRSA), or from the
+container credentials endpoint (ECS, EKS Pod Identity). Obtained through the gateway's
+transport when a call first needs them, kept in memory only and renewed five minutes
+before their ``Expiration`` (``upstream.renewing``). A source that refuses or answers
+without keys fails the call as ``upstream_auth_failed``; its body is not relayed.
+
+Usage::
+
+    keys = await AwsKeyCache(transport).keys(provider)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from urllib.parse import urlencode
+
+import orjson
+
+from zdrgate.catalog.model import AwsCredentials, AwsCredentialSource, Provider
+from zdrgate.protocols.errors import ErrorKind
+from zdrgate.upstream.renewing import Renewing
+from zdrgate.upstream.transport import Transport, UpstreamFailure, address
+
+MAX_ANSWER_BYTES = 64 * 1024
+SESSION_SECONDS = 3600
+_STS = "{https://sts.amazonaws.com/doc/2011-06-15/}"
+_FORM = (("content-type", "application/x-www-form-urlencoded"), ("accept", "text/xml"))
+
+
+class AwsKeyCache:
+    def __init__(
+        self,
+        transport: Transport,
+        monotonic: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self._transport = transport
+        self._wall = wall  # Expiration is wall-clock time
+        self._keys = Renewing[AwsCredentialSource, AwsCredentials](monotonic)
+
+    async def keys(self, provider: Provider) -> AwsCredentials:
+        source = provider.aws_source
+        if source is None:  # the policy makes such endpoints unroutable
+            raise UpstreamFailure(ErrorKind.AUTH_FAILED, provider.id)
+        return await self._keys.get(source, lambda: self._obtain(source, provider.id))
+
+    async def _obtain(
+        self, source: AwsCredentialSource, provider_id: str
+    ) -> tuple[AwsCredentials, float]:
+        try:
+            if source.kind == "web_identity":
+                found = await self._web_identity(source)
+            else:
+                found = await self._container(source)
+        except OSError:  # a token file that cannot be read
+            found = None
+        if isinstance(found, int):
+            raise UpstreamFailure(ErrorKind.AUTH_FAILED, provider_id, found)
+        if found is None:
+            raise UpstreamFailure(ErrorKind.AUTH_FAILED, provider_id)
+        keys, expires = found
+        return keys, max(1.0, expires - self._wall())
+
+    async def _web_identity(
+        self, source: AwsCredentialSource
+    ) -> tuple[AwsCredentials, float] | int | None:
+        token = (await asyncio.to_thread(Path(source.token_file).read_text)).strip()
+        if not token:
+            return None
+        form = {
+            "Action": "AssumeRoleWithWebIdentity",
+            "Version": "2011-06-15",
+            "RoleArn": source.role_arn,
+            "RoleSessionName": source.session_name,
+            "WebIdentityToken": token,
+            "DurationSeconds": str(SESSION_SECONDS),
+        }
+        status, body = await self._send(source.url, "POST", _FORM, urlencode(form).encode())
+        return status if status != 200 else _sts_keys(body)
+
+    async def _container(
+        self, source: AwsCredentialSource
+    ) -> tuple[AwsCredentials, float] | int | None:
+        token = source.token
+        if source.token_file:
+            token = (await asyncio.to_thread(Path(source.token_file).read_text)).strip()
+        headers = [("accept", "application/json")]
+        if token and token.isprintable():
+            headers.append(("authorization", token))
+        status, body = await self._send(source.url, "GET", headers, b"")
+        return status if status != 200 else _container_keys(body)
+
+    async def _send(
+        self, url: str, method: str, headers: Iterable[tuple[str, str]], body: bytes
+    ) -> tuple[int, bytes]:
+        origin, target = address(url)
+        response = await self._transport.request(origin, method, target, headers, body)
+        try:
+            return response.status, await response.read(MAX_ANSWER_BYTES)
+        finally:
+            response.release()
+
+
+def _sts_keys(body: bytes) -> tuple[AwsCredentials, float] | None:
+    """The keys in STS's XML answer (``.../Credentials``) and their expiry (Unix time)."""
+    try:
+        root = ET.fromstring(body)  # noqa: S314 - STS's answer, bounded; expat refuses entity bombs
+    except ET.ParseError:
+        return None
+    found = root.find(f"{_STS}AssumeRoleWithWebIdentityResult/{_STS}Credentials")
+    if found is None:
+        return None
+    fields = {child.tag.removeprefix(_STS): (child.text or "") for child in found}
+    return _keys(fields.get("AccessKeyId"), fields.get("SecretAccessKey"),
+                 fields.get("SessionToken"), fields.get("Expiration"))  # fmt: skip
+
+
+def _container_keys(body: bytes) -> tuple[AwsCredentials, float] | None:
+    try:
+        answer = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(answer, dict):
+        return None
+    return _keys(answer.get("AccessKeyId"), answer.get("SecretAccessKey"),
+                 answer.get("Token"), answer.get("Expiration"))  # fmt: skip
+
+
+def _keys(
+    key_id: object, secret: object, token: object, expiration: object
+) -> tuple[AwsCredentials, float] | None:
+    if not isinstance(key_id, str) or not isinstance(secret, str) or not key_id or not secret:
+        return None
+    if not isinstance(expiration, str):
+        return None
+    try:
+        expires = dt.datetime.fromisoformat(expiration.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if expires.tzinfo is None:
+        expires = expires.replace(tzinfo=dt.UTC)
+    session = token if isinstance(token, str) and token else None
+    return AwsCredentials(key_id, secret, session), expires.timestamp()
