@@ -242,7 +242,41 @@ def _https_hosts_routable_with_every_key(settings: Any) -> set[tuple[str, int]]:
             url = urlsplit(approval.endpoint.base_url)
             if url.scheme == "https":
                 hosts.add((str(url.hostname), url.port or 443))
+            if approval.endpoint.provider.id == "amazon-bedrock":  # IRSA asks STS for keys
+                hosts.add((f"sts.{approval.endpoint.provider.aws_region}.amazonaws.com", 443))
     return hosts
+
+
+def test_token_and_credential_endpoints_are_on_the_proxys_list(tmp_path: Path) -> None:
+    """An OAuth provider's token endpoint, and STS for AWS, go through the proxy too;
+    a service account key file the proxy's pod does not have is no reason to fail."""
+    import datetime as dt  # noqa: PLC0415
+
+    from zdrgate.egress import egress_hosts  # noqa: PLC0415
+
+    base = tomllib.loads((ROOT / "deploy/k8s/base/zdrgate.toml").read_text())
+    plain = set(egress_hosts(parse_settings(base)))
+    recent = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=10)).isoformat()
+    vertex = "https://europe-west4-aiplatform.googleapis.com/v1/projects/p/locations/europe-west4/publishers/google"
+    oauth = {
+        "azure": {
+            "base_url": "https://res.openai.azure.com/openai/v1",
+            "zdr_attestation": {"reference": "approval", "attested_on": recent},
+            "deployments": {"openai/gpt-4o": "gpt4o"},
+            "oauth": {"token_url": "https://login.microsoftonline.com/t/oauth2/v2.0/token",
+                      "client_id": "app", "client_secret_env": "NOT_HERE", "scope": "s"},
+        },
+        "google-vertex": {
+            "base_url": vertex,
+            "zdr_attestation": {"reference": "caching off", "attested_on": recent},
+            "oauth": {"service_account_file": str(tmp_path / "not-mounted-here.json"),
+                      "scope": "https://www.googleapis.com/auth/cloud-platform"},
+        },
+    }  # fmt: skip
+    hosts = set(egress_hosts(parse_settings({**base, "providers": oauth})))
+    assert ("login.microsoftonline.com", 443) in hosts - plain
+    assert ("oauth2.googleapis.com", 443) in hosts - plain
+    assert ("res.openai.azure.com", 443) in hosts
 
 
 def test_dockerfile_parses_and_runs_non_root_without_a_shell() -> None:

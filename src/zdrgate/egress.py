@@ -18,13 +18,18 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from urllib.parse import urlsplit
+
+import orjson
 
 from zdrgate.catalog.load import load_packaged_catalog
 from zdrgate.catalog.merge import build_catalog
 from zdrgate.catalog.model import Catalog, Endpoint
-from zdrgate.config import Settings
+from zdrgate.catalog.oauth import GOOGLE_TOKEN_URL
+from zdrgate.config import OAuthSettings, Settings
 from zdrgate.policy import PolicyEngine
+from zdrgate.protocols.table import spec_for
 
 Host = tuple[str, int]
 
@@ -47,7 +52,7 @@ def routable_endpoints(
             if conf.api_key_env:
                 env.setdefault(conf.api_key_env, "assumed")
     day = today or dt.datetime.now(dt.UTC).date()
-    catalog = build_catalog(base, settings, env, day)
+    catalog = build_catalog(base, _assumed_oauth(settings) if assume_keys else settings, env, day)
     engine = PolicyEngine(settings.policy.max_verification_age_days)
     return [
         approval.endpoint
@@ -57,13 +62,54 @@ def routable_endpoints(
 
 
 def egress_hosts(settings: Settings, **options: object) -> list[Host]:
-    """``(host, port)`` of every https upstream a routable endpoint calls, sorted."""
+    """``(host, port)`` of every https upstream a routable endpoint calls, sorted, and of
+    the token and credential endpoints their providers' calls need (an OAuth
+    ``token_url``; AWS STS in the provider's Region, for a web identity)."""
     hosts = set()
-    for endpoint in routable_endpoints(settings, **options):  # type: ignore[arg-type]
-        parts = urlsplit(endpoint.base_url)
+    endpoints = routable_endpoints(settings, **options)  # type: ignore[arg-type]
+    for url in {e.base_url for e in endpoints} | _credential_urls(endpoints):
+        parts = urlsplit(url)
         if parts.scheme == "https" and parts.hostname:
             hosts.add((parts.hostname.lower(), parts.port or 443))
     return sorted(hosts)
+
+
+def _credential_urls(endpoints: list[Endpoint]) -> set[str]:
+    urls = set()
+    for provider in {e.provider.id: e.provider for e in endpoints}.values():
+        if provider.oauth is not None:
+            urls.add(provider.oauth.token_url)
+        if spec_for(provider.protocol).signing_name:  # AWS: IRSA asks STS for keys
+            source = provider.aws_source
+            urls.add(source.url if source else f"https://sts.{provider.aws_region}.amazonaws.com/")
+    return urls
+
+
+def _assumed_oauth(settings: Settings) -> Settings:
+    """The settings with every ``[oauth]`` table usable where its secret or key file is
+    not (the machine that renders manifests, the egress proxy's pod): the same token
+    endpoint, a stand-in client."""
+    providers = dict(settings.providers)
+    for pid, conf in settings.providers.items():
+        if conf.oauth is None:
+            continue
+        url = conf.oauth.token_url or GOOGLE_TOKEN_URL
+        if conf.oauth.service_account_file:  # its token_uri: Google's, unless token_url
+            url = conf.oauth.token_url or _token_uri(conf.oauth.service_account_file) or url
+        stand_in = OAuthSettings(
+            token_url=url, scope=conf.oauth.scope, client_id="assumed",
+            client_secret="assumed",  # noqa: S106 - a stand-in: no token is ever asked for
+        )  # fmt: skip
+        providers[pid] = conf.model_copy(update={"oauth": stand_in})
+    return settings.model_copy(update={"providers": providers})
+
+
+def _token_uri(path: str) -> str | None:
+    try:
+        uri = orjson.loads(Path(path).read_bytes()).get("token_uri")
+    except (OSError, orjson.JSONDecodeError, AttributeError):
+        return None
+    return uri if isinstance(uri, str) else None
 
 
 def direct_origins(settings: Settings, **options: object) -> list[str]:
