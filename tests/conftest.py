@@ -14,6 +14,7 @@ import pytest
 import uvicorn
 
 from databases import DATABASES, database_url
+from fake_azure import FakeAzure, start_fake_azure
 from fake_openai import FakeOpenAI, start_fake_openai
 from zdrgate.catalog.model import Catalog
 from zdrgate.config import parse_settings
@@ -171,6 +172,14 @@ def make_gateway(tmp_path: Any) -> Iterator[GatewayFactory]:
     yield make
     for thread in threads:
         thread.stop()
+
+
+@pytest.fixture
+def azure() -> Iterator[FakeAzure]:
+    """A fake Azure OpenAI resource on 127.0.0.1 (tests/fake_azure.py)."""
+    fake, server = start_fake_azure()
+    yield fake
+    server.stop()
 
 
 @pytest.fixture

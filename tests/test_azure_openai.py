@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -19,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import TODAY, GatewayFactory, RunningGateway
-from fake_azure import ENTRA_TOKEN, KEY, FakeAzure, start_fake_azure
+from fake_azure import ENTRA_TOKEN, KEY, FakeAzure
 from zdrgate.catalog.load import load_packaged_catalog
 from zdrgate.catalog.merge import build_catalog
 from zdrgate.catalog.model import Catalog
@@ -33,13 +32,6 @@ CHAT, UNMAPPED = "openai/gpt-4o", "openai/gpt-4.1"
 IMAGE, EMBED = "openai/gpt-image-1", "openai/text-embedding-3-small"
 DEPLOYMENTS = {CHAT: "ok", IMAGE: "painter", EMBED: "embedder"}
 HELLO: Any = [{"role": "user", "content": "hello"}]
-
-
-@pytest.fixture
-def azure() -> Iterator[FakeAzure]:
-    fake, server = start_fake_azure()
-    yield fake
-    server.stop()
 
 
 def azure_only() -> Catalog:

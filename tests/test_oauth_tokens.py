@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from conftest import TODAY, GatewayFactory
-from fake_azure import ENTRA_TOKEN, FakeAzure, start_fake_azure
+from fake_azure import ENTRA_TOKEN, FakeAzure
 from fake_openai import ServerThread
 from test_azure_openai import ATTESTED, CHAT, DEPLOYMENTS, HELLO, azure_only
 from zdrgate.catalog.load import load_packaged_catalog
@@ -75,13 +75,6 @@ def tokens() -> Iterator[FakeTokenEndpoint]:
     fake = FakeTokenEndpoint()
     yield fake
     fake.server.stop()
-
-
-@pytest.fixture
-def azure() -> Iterator[FakeAzure]:
-    fake, server = start_fake_azure()
-    yield fake
-    server.stop()
 
 
 def entra(endpoint: FakeTokenEndpoint, **extra: Any) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from conftest import TODAY, GatewayFactory, RunningGateway
 from fake_azure import KEY as AZURE_KEY
-from fake_azure import FakeAzure, start_fake_azure
+from fake_azure import FakeAzure
 from fake_openai import FakeOpenAI, ServerThread
 from fake_responses import FakeResponses
 from zdrgate.catalog.load import load_packaged_catalog
@@ -65,13 +65,6 @@ def origin() -> Iterator[FakeOpenAIOrigin]:
     fake = FakeOpenAIOrigin()
     yield fake
     fake.server.stop()
-
-
-@pytest.fixture
-def azure() -> Iterator[FakeAzure]:
-    fake, server = start_fake_azure()
-    yield fake
-    server.stop()
 
 
 def shipped_subset(provider_id: str, model_ids: tuple[str, ...]) -> Catalog:

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -24,31 +22,20 @@ import orjson
 
 from zdrgate.catalog.model import AwsCredentials, AwsCredentialSource, Provider
 from zdrgate.protocols.errors import ErrorKind
-from zdrgate.upstream.renewing import Renewing
-from zdrgate.upstream.transport import Transport, UpstreamFailure, address
+from zdrgate.upstream.renewing import CredentialCache
+from zdrgate.upstream.transport import UpstreamFailure
 
-MAX_ANSWER_BYTES = 64 * 1024
 SESSION_SECONDS = 3600
 _STS = "{https://sts.amazonaws.com/doc/2011-06-15/}"
 _FORM = (("content-type", "application/x-www-form-urlencoded"), ("accept", "text/xml"))
 
 
-class AwsKeyCache:
-    def __init__(
-        self,
-        transport: Transport,
-        monotonic: Callable[[], float] = time.monotonic,
-        wall: Callable[[], float] = time.time,
-    ) -> None:
-        self._transport = transport
-        self._wall = wall  # Expiration is wall-clock time
-        self._keys = Renewing[AwsCredentialSource, AwsCredentials](monotonic)
-
+class AwsKeyCache(CredentialCache[AwsCredentialSource, AwsCredentials]):
     async def keys(self, provider: Provider) -> AwsCredentials:
         source = provider.aws_source
         if source is None:  # the policy makes such endpoints unroutable
             raise UpstreamFailure(ErrorKind.AUTH_FAILED, provider.id)
-        return await self._keys.get(source, lambda: self._obtain(source, provider.id))
+        return await self._held.get(source, lambda: self._obtain(source, provider.id))
 
     async def _obtain(
         self, source: AwsCredentialSource, provider_id: str
@@ -81,7 +68,7 @@ class AwsKeyCache:
             "WebIdentityToken": token,
             "DurationSeconds": str(SESSION_SECONDS),
         }
-        status, body = await self._send(source.url, "POST", _FORM, urlencode(form).encode())
+        status, body = await self._fetch(source.url, "POST", _FORM, urlencode(form).encode())
         return status if status != 200 else _sts_keys(body)
 
     async def _container(
@@ -93,18 +80,8 @@ class AwsKeyCache:
         headers = [("accept", "application/json")]
         if token and token.isprintable():
             headers.append(("authorization", token))
-        status, body = await self._send(source.url, "GET", headers, b"")
+        status, body = await self._fetch(source.url, "GET", headers, b"")
         return status if status != 200 else _container_keys(body)
-
-    async def _send(
-        self, url: str, method: str, headers: Iterable[tuple[str, str]], body: bytes
-    ) -> tuple[int, bytes]:
-        origin, target = address(url)
-        response = await self._transport.request(origin, method, target, headers, body)
-        try:
-            return response.status, await response.read(MAX_ANSWER_BYTES)
-        finally:
-            response.release()
 
 
 def _sts_keys(body: bytes) -> tuple[AwsCredentials, float] | None:

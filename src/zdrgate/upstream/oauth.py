@@ -18,8 +18,6 @@ Usage::
 from __future__ import annotations
 
 import base64
-import time
-from collections.abc import Callable
 from functools import lru_cache
 from urllib.parse import urlencode
 
@@ -31,12 +29,11 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from zdrgate.catalog.model import OAuthClient, Provider
 from zdrgate.protocols.errors import ErrorKind
-from zdrgate.upstream.renewing import Renewing
-from zdrgate.upstream.transport import Transport, UpstreamFailure, address
+from zdrgate.upstream.renewing import CredentialCache
+from zdrgate.upstream.transport import UpstreamFailure
 
 DEFAULT_LIFETIME = 3600.0  # when the answer has no expires_in
 ASSERTION_SECONDS = 3600  # a service account assertion's own lifetime (Google's maximum)
-MAX_ANSWER_BYTES = 64 * 1024
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 _HEADERS = (
     ("content-type", "application/x-www-form-urlencoded"),
@@ -44,31 +41,16 @@ _HEADERS = (
 )
 
 
-class TokenCache:
-    def __init__(
-        self,
-        transport: Transport,
-        monotonic: Callable[[], float] = time.monotonic,
-        wall: Callable[[], float] = time.time,
-    ) -> None:
-        self._transport = transport
-        self._wall = wall  # the assertion's iat and exp
-        self._tokens = Renewing[OAuthClient, str](monotonic)
-
+class TokenCache(CredentialCache[OAuthClient, str]):
     async def token(self, provider: Provider) -> str:
         client = provider.oauth
         if client is None:  # the policy makes such endpoints unroutable
             raise UpstreamFailure(ErrorKind.AUTH_FAILED, provider.id)
-        return await self._tokens.get(client, lambda: self._obtain(client, provider.id))
+        return await self._held.get(client, lambda: self._obtain(client, provider.id))
 
     async def _obtain(self, client: OAuthClient, provider_id: str) -> tuple[str, float]:
-        origin, target = address(client.token_url)
         body = urlencode(self._grant(client)).encode()
-        response = await self._transport.request(origin, "POST", target, _HEADERS, body)
-        try:
-            status, raw = response.status, await response.read(MAX_ANSWER_BYTES)
-        finally:
-            response.release()
+        status, raw = await self._fetch(client.token_url, "POST", _HEADERS, body)
         if status != 200:
             raise UpstreamFailure(ErrorKind.AUTH_FAILED, provider_id, status)
         answer = _token_of(raw)

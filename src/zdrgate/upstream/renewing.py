@@ -1,6 +1,8 @@
 """Values that expire (OAuth tokens, temporary AWS keys), kept in memory until shortly
 before they do: renewed ``RENEW_BEFORE`` seconds ahead (or at half the life of a short
 one). However many calls wait for a value, one is obtained at a time per key.
+:class:`CredentialCache` is the base of the caches that obtain them from an endpoint
+through the gateway's transport (``upstream.oauth``, ``upstream.aws_keys``).
 
 Usage::
 
@@ -12,13 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from typing import Generic, TypeVar
+
+from zdrgate.upstream.transport import Transport, address
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 RENEW_BEFORE = 300.0  # seconds
+MAX_ANSWER_BYTES = 64 * 1024  # a token endpoint's answer; the rest is never read
 
 
 class Renewing(Generic[K, V]):
@@ -41,3 +46,29 @@ class Renewing(Generic[K, V]):
     def _fresh(self, key: K) -> V | None:
         held = self._held.get(key)
         return held[0] if held is not None and held[1] > self._monotonic() else None
+
+
+class CredentialCache(Generic[K, V]):
+    """Credentials obtained from an endpoint through ``transport`` and held until shortly
+    before they expire (``monotonic`` and ``wall`` are the clocks, for tests)."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        monotonic: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self._transport = transport
+        self._wall = wall
+        self._held = Renewing[K, V](monotonic)
+
+    async def _fetch(
+        self, url: str, method: str, headers: Iterable[tuple[str, str]], body: bytes
+    ) -> tuple[int, bytes]:
+        """Status and (at most ``MAX_ANSWER_BYTES`` of) body; the connection released."""
+        origin, target = address(url)
+        response = await self._transport.request(origin, method, target, headers, body)
+        try:
+            return response.status, await response.read(MAX_ANSWER_BYTES)
+        finally:
+            response.release()
