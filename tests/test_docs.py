@@ -78,3 +78,17 @@ def test_readme_starts_with_the_two_commands() -> None:
     assert "zdrgate serve" in blocks[0]
     assert blocks[1].strip() == "bash scripts/test"
     assert "bash scripts/test" in read(".ci/run")
+
+
+def test_every_toml_example_in_the_docs_is_a_valid_config() -> None:
+    """The config examples in README.md and docs/ are what the gateway accepts."""
+    import tomllib  # noqa: PLC0415
+
+    from zdrgate.config import parse_settings  # noqa: PLC0415
+
+    examples = 0
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for block in re.findall(r"```toml\n(.*?)```", path.read_text(encoding="utf-8"), re.S):
+            parse_settings(tomllib.loads(block), source=path.name)
+            examples += 1
+    assert examples >= 10
