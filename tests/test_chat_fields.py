@@ -320,12 +320,40 @@ def test_n_is_fanned_out_where_a_call_answers_one_choice(
     assert {c.message.content for c in result.choices} == {"echo: hello"}
     assert result.usage is not None
     assert (result.usage.prompt_tokens, result.usage.completion_tokens) == (33, 21)  # 3 calls
+
+
+@pytest.mark.parametrize("protocol", ["anthropic", "anthropic-vertex", "bedrock", "responses"])
+def test_a_streamed_n_is_n_streams_merged_into_one(client: openai.OpenAI, protocol: str) -> None:
+    chunks = list(client.chat.completions.create(
+        model=f"test/{protocol}", messages=HELLO, n=3, stream=True,
+        stream_options={"include_usage": True},
+    ))  # fmt: skip
+    texts: dict[int, str] = {}
+    finishes: dict[int, str | None] = {}
+    for chunk in chunks:
+        for choice in chunk.choices:
+            texts[choice.index] = texts.get(choice.index, "") + (choice.delta.content or "")
+            finishes[choice.index] = choice.finish_reason or finishes.get(choice.index)
+    assert texts == {i: "one two three echo: hello" for i in range(3)}
+    assert finishes == {0: "stop", 1: "stop", 2: "stop"}
+    assert len({chunk.id for chunk in chunks}) == 1  # one stream, as OpenAI sends n
+    *_, last = chunks
+    assert last.choices == [] and last.usage is not None  # one usage, summed
+    assert (last.usage.prompt_tokens, last.usage.completion_tokens) == (33, 21)
+    assert [c for c in chunks[:-1] if c.usage is not None] == []
+
+
+def test_one_broken_stream_of_n_ends_the_stream_loudly(gateway: RunningGateway) -> None:
     response = httpx.post(
         gateway.v1 + "/chat/completions", headers=gateway.auth(), timeout=30,
-        json={"model": f"test/{protocol}", "messages": HELLO, "n": 2, "stream": True},
+        json={"model": "test/anthropic-break", "messages": HELLO, "n": 2, "stream": True},
     )
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "n_unsupported"
+    assert response.status_code == 200  # the streams had started
+    lines = [line for line in response.text.splitlines() if line.startswith("data: ")]
+    assert lines[-1] == "data: [DONE]"
+    last = json.loads(lines[-2].removeprefix("data: "))
+    assert last["choices"][0]["finish_reason"] == "error"  # never n-1 choices, silently
+    assert last["error"]["type"] == "upstream_error"
 
 
 # ---------------------------------------------------------------- refused fields

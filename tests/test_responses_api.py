@@ -481,4 +481,11 @@ def test_n_choices_over_the_responses_protocol_are_n_calls(gateway: RunningGatew
     streamed = httpx.post(
         gateway.v1 + "/chat/completions", json={**body, "stream": True}, headers=gateway.auth()
     )
-    assert streamed.status_code == 400 and streamed.json()["error"]["code"] == "n_unsupported"
+    assert streamed.status_code == 200  # two streams merged into one
+    indexes = {
+        choice["index"]
+        for line in streamed.text.splitlines()
+        if line.startswith("data: {")
+        for choice in json.loads(line.removeprefix("data: "))["choices"]
+    }
+    assert indexes == {0, 1}

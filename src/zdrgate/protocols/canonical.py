@@ -115,13 +115,13 @@ def system_text(messages: list[Message]) -> str:
 
 
 def refuse_n(request: ChatRequest, protocol: str) -> None:
-    """A protocol that answers one choice per call cannot stream ``n > 1`` (the service
-    fans a non-streamed one out into n calls; see its spec's ``one_choice_per_call``)."""
+    """A protocol that answers one choice per call cannot carry ``n > 1`` (the service
+    fans it out into n calls before it reaches the codec: its spec's
+    ``one_choice_per_call``); a codec asked for it anyway refuses."""
     if request.n is not None and request.n > 1:
         raise InvalidRequest(
-            f"n > 1 cannot be streamed over the {protocol} protocol, which answers one "
-            "choice per call: send it without stream (zdrgate then makes n calls), or "
-            "choose a model served over the openai or gemini protocols.",
+            f"n > 1 cannot be sent in one call over the {protocol} protocol, which answers "
+            "one choice per call.",
             param="n",
             code="n_unsupported",
         )

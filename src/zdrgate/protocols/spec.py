@@ -68,7 +68,8 @@ class ProtocolSpec:
     """The upstream cannot fetch an image URL: the gateway fetches (guarded) and inlines."""
     one_choice_per_call: bool = False
     """The upstream answers one choice per call: ``n > 1`` is fanned out into n calls
-    (not streamed: the codec refuses a stream with ``n_unsupported``)."""
+    (streams: n streams merged into one; ``service.fanout``); the codec itself refuses
+    ``n > 1`` with ``n_unsupported``."""
     signing_name: str = ""
     """The AWS service name SigV4 signs for (``Auth.AWS_SIGV4``), e.g. ``bedrock``."""
     inbound: InboundCodec | None = None

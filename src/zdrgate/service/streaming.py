@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from zdrgate.policy import Approval
 from zdrgate.protocols import endpoint_spec
 from zdrgate.service.events import END, Chunks, Committed, StreamEvent
+from zdrgate.service.fanout import fan_out_stream
 from zdrgate.service.prepare import ProtocolRequests
 from zdrgate.service.runner import Runner
 from zdrgate.service.served import Served
@@ -28,6 +29,10 @@ async def chat_attempt(
     endpoint = approval.endpoint
     spec = endpoint_spec(endpoint)
     request = await prepared.for_endpoint(endpoint)
+    if request.n is not None and request.n > 1 and spec.one_choice_per_call:
+        async for event in fan_out_stream(runner, approval, spec, request, tally):
+            yield event  # n streams of one choice each, as one
+        return
     decoder = spec.require_stream().stream_decoder(endpoint, request)
     call = spec.require_chat().build_chat(endpoint, request)
     committed, began = False, time.perf_counter()
