@@ -6,6 +6,8 @@ same prompt gives the same canonical answer:
 
 - ``ok``: echoes the last user text (``one two three echo: ...`` when streamed);
 - ``tools``: two ``function_call`` items (streamed as argument deltas);
+- ``custom``: a ``custom_tool_call`` of ``apply_patch`` with free-form input (streamed
+  as ``response.custom_tool_call_input.delta`` events);
 - ``think``: a reasoning item (``reasoning_text``) before the message;
 - ``unicode``: multi-byte text whose bytes are split across network writes;
 - ``nostop``: text deltas, then the stream ends without ``response.completed``;
@@ -36,6 +38,7 @@ USAGE = {
 }
 CALLS = [("call_r1", "get_weather", {"city": "Paris"}), ("call_r2", "get_time", {"tz": "CET"})]
 UNICODE_TEXT = "héllo 😀 wörld ✓"
+PATCH = "*** Begin Patch\n*** Add File: hello.txt\n+hello\n*** End Patch"
 
 
 @dataclass
@@ -137,9 +140,22 @@ def _call(n: int) -> dict[str, Any]:
     }
 
 
+def _custom_call() -> dict[str, Any]:
+    return {
+        "id": "ctc_fake0",
+        "type": "custom_tool_call",
+        "status": "completed",
+        "call_id": "call_c0",
+        "name": "apply_patch",
+        "input": PATCH,
+    }
+
+
 def output(mode: str, prompt: str) -> list[dict[str, Any]]:
     if mode == "tools":
         return [_call(0), _call(1)]
+    if mode == "custom":
+        return [_custom_call()]
     text = UNICODE_TEXT if mode == "unicode" else f"echo: {prompt}"
     return ([_reasoning()] if mode == "think" else []) + [_message(text)]
 
@@ -161,6 +177,8 @@ def events(mode: str, prompt: str) -> list[dict[str, Any]]:
     if mode == "tools":
         for n in range(2):
             out += _call_events(index + n, _call(n))
+    elif mode == "custom":
+        out += _custom_events(index, _custom_call())
     else:
         pieces = (
             [UNICODE_TEXT[:4], UNICODE_TEXT[4:]]
@@ -207,6 +225,23 @@ def _call_events(index: int, item: dict[str, Any]) -> list[dict[str, Any]]:
         },
         *[{"type": "response.function_call_arguments.delta", **at, "delta": p} for p in pieces],
         {"type": "response.function_call_arguments.done", **at, "arguments": raw},
+        {"type": "response.output_item.done", "output_index": index, "item": item},
+    ]
+
+
+def _custom_events(index: int, item: dict[str, Any]) -> list[dict[str, Any]]:
+    at = {"item_id": item["id"], "output_index": index}
+    raw = item["input"]
+    pieces = [raw[i : i + 8] for i in range(0, len(raw), 8)]
+    kind = "response.custom_tool_call_input"
+    return [
+        {
+            "type": "response.output_item.added",
+            "output_index": index,
+            "item": {**item, "status": "in_progress", "input": ""},
+        },
+        *[{"type": f"{kind}.delta", **at, "delta": p} for p in pieces],
+        {"type": f"{kind}.done", **at, "input": raw},
         {"type": "response.output_item.done", "output_index": index, "item": item},
     ]
 

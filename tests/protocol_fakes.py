@@ -26,7 +26,9 @@ PROTOCOLS = list(protocol_names())
 VARIANT_PAIRS = {f"{home}-via-{theirs}": (home.value, theirs.value) for home, theirs in VARIANTS}
 # What the parity tests run over: every protocol, and every variant.
 PARITY = [*PROTOCOLS, *VARIANT_PAIRS]
-MODES = ["ok", "tools", "think", "unicode", "nostop", "break", "fail429", "fail500", "bad400"]
+MODES = [
+    "ok", "tools", "think", "unicode", "nostop", "break", "fail429", "fail500", "bad400", "custom",
+]  # fmt: skip
 
 
 @contextmanager

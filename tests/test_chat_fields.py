@@ -19,6 +19,7 @@ import orjson
 import pytest
 
 from conftest import RunningGateway
+from fake_responses import PATCH
 from protocol_fakes import PROTOCOLS
 from unit.test_policy_engine import endpoint
 from zdrgate.catalog.model import Endpoint, Protocol
@@ -238,9 +239,53 @@ def test_custom_tools_are_forwarded_or_refused_by_code(protocol: str) -> None:
         assert upstream["tool_choice"] == {"type": "custom", "custom": {"name": "run_sql"}}
         assert upstream["messages"][1]["tool_calls"][0]["custom"]["input"] == "select 1"
         return
+    if protocol == "responses":  # the Responses API's own custom tools, flat
+        upstream = sent(protocol, body)
+        assert upstream["tools"] == [{"type": "custom", "name": "run_sql", "description": "SQL",
+                                      "format": {"type": "text"}}]  # fmt: skip
+        assert upstream["tool_choice"] == {"type": "custom", "name": "run_sql"}
+        assert upstream["input"][1:] == [
+            {"type": "custom_tool_call", "call_id": "c1", "name": "run_sql", "input": "select 1"},
+            {"type": "custom_tool_call_output", "call_id": "c1", "output": "1"},
+        ]
+        return
     with pytest.raises(InvalidRequest) as caught:
         sent(protocol, body)
     assert caught.value.code == "custom_tools_unsupported"
+
+
+def test_a_grammar_is_the_responses_apis_flat_format() -> None:
+    lark = {"type": "grammar", "grammar": {"definition": "start: /[0-9]+/", "syntax": "lark"}}
+    tool = {"type": "custom", "custom": {"name": "digits", "format": lark}}
+    body = {"messages": HELLO, "tools": [tool, CUSTOM], "tool_choice": {"type": "allowed_tools",
+            "allowed_tools": {"mode": "required", "tools": [
+                {"type": "custom", "custom": {"name": "digits"}}]}}}  # fmt: skip
+    upstream = sent("responses", body)
+    assert upstream["tools"] == [{"type": "custom", "name": "digits", "format": {
+        "type": "grammar", "definition": "start: /[0-9]+/", "syntax": "lark"}}]  # fmt: skip
+    assert upstream["tool_choice"] == "required"  # allowed_tools: the list cut to them
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_custom_tool_call_comes_back_over_the_responses_protocol(
+    client: openai.OpenAI, stream: bool
+) -> None:
+    """gpt-5-codex's apply_patch, say: the call's free-form input, plain and streamed."""
+    args: Any = {"model": "test/responses-custom", "messages": HELLO, "tools": [CUSTOM]}
+    if not stream:
+        message = client.chat.completions.create(**args).choices[0]
+        assert message.finish_reason == "tool_calls"
+        [call] = message.message.tool_calls or []
+        assert call.type == "custom" and call.id == "call_c0"
+        assert (call.custom.name, call.custom.input) == ("apply_patch", PATCH)  # type: ignore[union-attr]
+        return
+    chunks = list(client.chat.completions.create(**args, stream=True))
+    deltas = [chunk.choices[0].delta for chunk in chunks if chunk.choices]
+    first, *rest = [c.model_dump() for d in deltas for c in d.tool_calls or ()]
+    assert (first["id"], first["type"]) == ("call_c0", "custom")
+    assert first["custom"]["name"] == "apply_patch"
+    assert "".join(c["custom"]["input"] for c in rest) == PATCH and len(rest) > 1
+    assert chunks[-1].choices[0].finish_reason == "tool_calls"
 
 
 def test_custom_tool_is_a_400_with_its_code_through_the_gateway(gateway: RunningGateway) -> None:

@@ -198,6 +198,11 @@ def tool_call(ident: str, name: str, arguments: str) -> JSON:
     return {"id": ident, "type": "function", "function": {"name": name, "arguments": arguments}}
 
 
+def custom_call(ident: str, name: str, text: str) -> JSON:
+    """A call of a custom (free-form input) tool, as OpenAI's chat API spells it."""
+    return {"id": ident, "type": "custom", "custom": {"name": name, "input": text}}
+
+
 class ChunkMaker:
     """Canonical ``chat.completion.chunk`` dicts of one stream (same id, created)."""
 

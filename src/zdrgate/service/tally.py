@@ -66,8 +66,13 @@ def _delta_chars(delta: JSON) -> int:
         if text.__class__ is str:
             count += len(text)
     for call in delta.get("tool_calls") or ():
-        function = call.get("function") if isinstance(call, dict) else None
-        arguments = function.get("arguments") if isinstance(function, dict) else None
-        if isinstance(arguments, str):
-            count += len(arguments)
+        if not isinstance(call, dict):
+            continue
+        function, custom = call.get("function"), call.get("custom")
+        text = (
+            function.get("arguments") if isinstance(function, dict)
+            else custom.get("input") if isinstance(custom, dict) else None
+        )  # fmt: skip
+        if isinstance(text, str):
+            count += len(text)
     return count

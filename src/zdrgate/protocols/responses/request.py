@@ -2,20 +2,31 @@
 
 ``store`` is always false: the provider keeps no response to look up later, so the
 whole conversation goes as ``input`` items every time (system and developer messages
-as messages of their role, assistant tool calls as ``function_call`` items, tool
-results as ``function_call_output`` items). Chat fields the Responses API has no form
+as messages of their role, assistant tool calls as ``function_call`` or
+``custom_tool_call`` items, tool results as ``function_call_output`` or
+``custom_tool_call_output`` items). Custom (free-form input) tools are the Responses
+API's own ``custom`` tools. Chat fields the Responses API has no form
 for are refused with a 400 naming them rather than dropped.
 """
 
 from __future__ import annotations
 
+from collections.abc import Set
 from typing import Any
 
 from zdrgate.catalog.model import Endpoint
 from zdrgate.errors import InvalidRequest
-from zdrgate.protocols.canonical import refuse_custom_tools, refuse_n
+from zdrgate.protocols.canonical import refuse_n
 from zdrgate.protocols.common import JSON
-from zdrgate.wire.chat import AllowedToolsChoice, ChatRequest, Message, NamedToolChoice, Tool
+from zdrgate.wire.chat import (
+    ChatRequest,
+    CustomTool,
+    CustomToolCall,
+    Message,
+    NamedCustomChoice,
+    NamedToolChoice,
+    ToolCall,
+)
 
 # Chat fields the Responses API does not take (a silent drop would change the answer).
 UNSUPPORTED = (
@@ -35,9 +46,10 @@ UNSUPPORTED = (
 
 def request_body(endpoint: Endpoint, request: ChatRequest) -> JSON:
     refuse_unsupported(request)
+    custom = {c.id for m in request.messages for c in m.tool_calls or () if c.type == "custom"}
     body: JSON = {
         "model": endpoint.upstream_id,
-        "input": [item for message in request.messages for item in input_items(message)],
+        "input": [item for m in request.messages for item in input_items(m, custom)],
         "store": False,
         "stream": request.stream,
     }
@@ -58,7 +70,6 @@ def request_body(endpoint: Endpoint, request: ChatRequest) -> JSON:
 
 def refuse_unsupported(request: ChatRequest) -> None:
     refuse_n(request, "responses")
-    refuse_custom_tools(request, "responses")
     for field in UNSUPPORTED:
         if getattr(request, field) is not None:
             raise InvalidRequest(
@@ -69,23 +80,17 @@ def refuse_unsupported(request: ChatRequest) -> None:
             )
 
 
-def input_items(message: Message) -> list[JSON]:
+def input_items(message: Message, custom_ids: Set[str] = frozenset()) -> list[JSON]:
+    """A message as input items; ``custom_ids``: the ids of custom tool calls so far (a
+    tool result answering one is a ``custom_tool_call_output``)."""
     if message.role == "tool":
-        return [_call_output(message)]
+        return [_call_output(message, message.tool_call_id in custom_ids)]
     items: list[JSON] = []
     if message.role == "assistant":
         text = _text_of(message.content)
         if text:
             items.append({"type": "message", "role": "assistant", "content": text})
-        for call in message.function_calls():
-            items.append(
-                {
-                    "type": "function_call",
-                    "call_id": call.id,
-                    "name": call.function.name,
-                    "arguments": call.function.arguments,
-                }
-            )
+        items += [_call_item(call) for call in message.tool_calls or ()]
         return items
     content: Any = message.content
     parts = content if isinstance(content, str) else [_part(p) for p in content or ()]
@@ -98,10 +103,27 @@ def _text_of(content: Any) -> str:
     return "".join(p.text for p in content if p.type == "text")
 
 
-def _call_output(message: Message) -> JSON:
+def _call_item(call: ToolCall | CustomToolCall) -> JSON:
+    if isinstance(call, CustomToolCall):
+        return {
+            "type": "custom_tool_call",
+            "call_id": call.id,
+            "name": call.custom.name,
+            "input": call.custom.input,
+        }
+    return {
+        "type": "function_call",
+        "call_id": call.id,
+        "name": call.function.name,
+        "arguments": call.function.arguments,
+    }
+
+
+def _call_output(message: Message, custom: bool) -> JSON:
     content: Any = message.content
     output = content if isinstance(content, str) else [_part(p) for p in content or ()]
-    return {"type": "function_call_output", "call_id": message.tool_call_id or "", "output": output}
+    kind = "custom_tool_call_output" if custom else "function_call_output"
+    return {"type": kind, "call_id": message.tool_call_id or "", "output": output}
 
 
 def _part(part: Any) -> JSON:
@@ -155,8 +177,9 @@ def _tools(request: ChatRequest) -> list[JSON] | None:
         return None
     tools = []
     for tool in request.tools:
-        if not isinstance(tool, Tool):
-            continue  # custom tools were refused above
+        if isinstance(tool, CustomTool):
+            tools.append(_custom_tool(tool))
+            continue
         function = tool.function
         out: JSON = {"type": "function", "name": function.name}
         out["parameters"] = function.parameters or {"type": "object", "properties": {}}
@@ -167,13 +190,32 @@ def _tools(request: ChatRequest) -> list[JSON] | None:
     return tools
 
 
+def _custom_tool(tool: CustomTool) -> JSON:
+    """Chat's ``{"type": "custom", "custom": {...}}`` as the Responses API's flat tool;
+    a grammar's ``{"grammar": {"definition", "syntax"}}`` flattened into the format."""
+    out: JSON = {"type": "custom", "name": tool.custom.name}
+    if tool.custom.description is not None:
+        out["description"] = tool.custom.description
+    fmt = tool.custom.format
+    if fmt is not None and fmt.type == "grammar":
+        grammar = fmt.grammar or {}
+        out["format"] = {"type": "grammar", **{k: grammar[k] for k in grammar if k in _GRAMMAR}}
+    elif fmt is not None:
+        out["format"] = {"type": "text"}
+    return out
+
+
+_GRAMMAR = ("definition", "syntax")
+
+
 def _tool_choice(request: ChatRequest) -> Any:
     choice = request.tool_choice
     if choice is None or isinstance(choice, str):
         return choice
     if isinstance(choice, NamedToolChoice):
         return {"type": "function", "name": choice.function.name}
-    assert isinstance(choice, AllowedToolsChoice)  # a named custom tool was refused above
+    if isinstance(choice, NamedCustomChoice):
+        return {"type": "custom", "name": choice.custom.name}
     allowed = choice.allowed_tools
-    tools = [{"type": "function", "name": t.name} for t in allowed.tools if t.name]
+    tools = [{"type": t.type, "name": t.name} for t in allowed.tools if t.name]
     return {"type": "allowed_tools", "mode": allowed.mode, "tools": tools}

@@ -6,7 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from zdrgate.catalog.model import Endpoint
-from zdrgate.protocols.canonical import assistant_message, choice, completion, tool_call, usage
+from zdrgate.protocols.canonical import (
+    assistant_message,
+    choice,
+    completion,
+    custom_call,
+    tool_call,
+    usage,
+)
 from zdrgate.protocols.common import JSON, int_field, load_object
 from zdrgate.protocols.errors import ErrorKind, StreamProtocolError
 
@@ -79,7 +86,7 @@ def _read(output: list[Any]) -> tuple[list[str], list[str], list[JSON]]:
         elif kind == "reasoning":
             thoughts += _texts(item.get("content"), "reasoning_text", "text")
             thoughts += _texts(item.get("summary"), "summary_text", "text")
-        elif kind == "function_call":
+        elif kind in ("function_call", "custom_tool_call"):
             calls.append(_call(item))
     return texts, thoughts, calls
 
@@ -95,7 +102,12 @@ def _texts(parts: object, kind: str, key: str) -> list[str]:
 
 
 def _call(item: JSON) -> JSON:
-    ident, name, arguments = item.get("call_id"), item.get("name"), item.get("arguments")
+    """A ``function_call`` or ``custom_tool_call`` item as a canonical tool call."""
+    ident, name = item.get("call_id"), item.get("name")
     if not isinstance(ident, str) or not isinstance(name, str):
-        raise StreamProtocolError(ErrorKind.PROTOCOL_ERROR, "function_call without id or name")
+        raise StreamProtocolError(ErrorKind.PROTOCOL_ERROR, "tool call without id or name")
+    if item.get("type") == "custom_tool_call":
+        text = item.get("input")
+        return custom_call(ident, name, text if isinstance(text, str) else "")
+    arguments = item.get("arguments")
     return tool_call(ident, name, arguments if isinstance(arguments, str) else "")

@@ -29,7 +29,7 @@ class ResponsesStreamDecoder(EventStreamDecoder):
     def __init__(self, endpoint: Endpoint) -> None:
         super().__init__()
         self._chunks = ChunkMaker(endpoint)
-        self._tools: dict[int, int] = {}  # output index -> tool call index
+        self._tools: dict[int, tuple[int, str]] = {}  # output index -> call index, kind
         self._sent: dict[int, int] = {}  # output index -> argument characters sent
 
     def _event(self, data: str) -> list[JSON]:
@@ -55,35 +55,42 @@ class ResponsesStreamDecoder(EventStreamDecoder):
 
     def _item_added(self, event: JSON) -> list[JSON]:
         item = event.get("item")
-        if not isinstance(item, dict) or item.get("type") != "function_call":
+        kind = item.get("type") if isinstance(item, dict) else None
+        if kind not in _CALLS:
             return []
+        assert isinstance(item, dict)
         ident, name = item.get("call_id"), item.get("name")
         if not isinstance(ident, str) or not isinstance(name, str):
-            raise StreamProtocolError(ErrorKind.PROTOCOL_ERROR, "function_call without id or name")
-        self._tools[index_field(event, "output_index")] = tool_index = len(self._tools)
-        call = {"index": tool_index, "id": ident, "type": "function"}
-        call["function"] = {"name": name, "arguments": ""}
+            raise StreamProtocolError(ErrorKind.PROTOCOL_ERROR, "tool call without id or name")
+        field, text_key = _CALLS[kind]
+        tool_index = len(self._tools)
+        self._tools[index_field(event, "output_index")] = (tool_index, kind)
+        call = {"index": tool_index, "id": ident, "type": field}
+        call[field] = {"name": name, text_key: ""}
         return [self._chunks.delta({"tool_calls": [call]})]
 
     def _arguments(self, event: JSON, text: object) -> list[JSON]:
+        """A piece of a call's arguments (a function) or input (a custom tool)."""
         index = index_field(event, "output_index")
-        tool_index = self._tools.get(index)
-        if tool_index is None:
-            raise StreamProtocolError(ErrorKind.PROTOCOL_ERROR, "arguments outside a function call")
+        held = self._tools.get(index)
+        if held is None:
+            raise StreamProtocolError(ErrorKind.PROTOCOL_ERROR, "arguments outside a tool call")
         if not isinstance(text, str) or not text:
             return []
         self._sent[index] = self._sent.get(index, 0) + len(text)
-        call = {"index": tool_index, "function": {"arguments": text}}
+        field, text_key = _CALLS[held[1]]
+        call = {"index": held[0], field: {text_key: text}}
         return [self._chunks.delta({"tool_calls": [call]})]
 
     def _arguments_delta(self, event: JSON) -> list[JSON]:
         return self._arguments(event, event.get("delta"))
 
     def _arguments_done(self, event: JSON) -> list[JSON]:
-        """The whole arguments: sent only if no delta carried them."""
+        """The whole arguments or input: sent only if no delta carried them."""
         if self._sent.get(index_field(event, "output_index")):
             return []
-        return self._arguments(event, event.get("arguments"))
+        whole = event.get("arguments") if "arguments" in event else event.get("input")
+        return self._arguments(event, whole)
 
     def _completed(self, event: JSON) -> list[JSON]:
         response = event.get("response")
@@ -103,11 +110,16 @@ class ResponsesStreamDecoder(EventStreamDecoder):
         raise StreamProtocolError(kind or ErrorKind.SERVER_ERROR, "upstream sent an error event")
 
 
+# Tool call items: the canonical call's type and field, and its text's key there.
+_CALLS = {"function_call": ("function", "arguments"), "custom_tool_call": ("custom", "input")}
+
 _HANDLERS = {
     "response.created": ResponsesStreamDecoder._created,
     "response.output_item.added": ResponsesStreamDecoder._item_added,
     "response.function_call_arguments.delta": ResponsesStreamDecoder._arguments_delta,
     "response.function_call_arguments.done": ResponsesStreamDecoder._arguments_done,
+    "response.custom_tool_call_input.delta": ResponsesStreamDecoder._arguments_delta,
+    "response.custom_tool_call_input.done": ResponsesStreamDecoder._arguments_done,
     "response.completed": ResponsesStreamDecoder._completed,
     "response.incomplete": ResponsesStreamDecoder._completed,
     "response.failed": ResponsesStreamDecoder._failed,
