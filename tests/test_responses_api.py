@@ -15,7 +15,7 @@ import openai
 import pytest
 
 from conftest import GatewayFactory, RunningGateway, chat_model, provider
-from fake_responses import start_fake_responses
+from fake_responses import PATCH, start_fake_responses
 from protocol_fakes import PARITY
 from zdrgate.protocols.responses.inbound.models import ResponsesRequest
 from zdrgate.protocols.responses.inbound.request import to_chat_request
@@ -294,7 +294,7 @@ def test_private_fields_are_not_forwarded() -> None:
             "hosted_tool_refused",
         ),
         ({"tool_choice": {"type": "web_search_preview"}}, "hosted_tool_refused"),
-        ({"tools": [{"type": "custom", "name": "x"}]}, "unsupported_tool_type"),
+        ({"tools": [{"type": "namespace", "name": "x"}]}, "unsupported_tool_type"),
         ({"input": [{"type": "item_reference", "id": "msg_1"}]}, "storage_feature_refused"),
         ({"input": [{"type": "web_search_call", "id": "ws_1"}]}, "unsupported_item_type"),
         (
@@ -489,3 +489,67 @@ def test_n_choices_over_the_responses_protocol_are_n_calls(gateway: RunningGatew
         for choice in json.loads(line.removeprefix("data: "))["choices"]
     }
     assert indexes == {0, 1}
+
+
+APPLY_PATCH: Any = [{"type": "custom", "name": "apply_patch", "description": "Edit files",
+                     "format": {"type": "grammar", "syntax": "lark",
+                                "definition": "start: /[\\s\\S]+/"}}]  # fmt: skip
+
+
+def test_custom_tools_round_trip_over_the_responses_protocol(client: openai.OpenAI) -> None:
+    """A Responses client's custom tool (Codex's apply_patch) reaches a Responses-only
+    model as a custom tool and its call comes back as a custom_tool_call item."""
+    response = client.responses.create(
+        model="test/responses-custom", input="add hello.txt", tools=APPLY_PATCH,
+        tool_choice={"type": "custom", "name": "apply_patch"},
+    )  # fmt: skip
+    [call] = response.output
+    assert call.type == "custom_tool_call" and call.call_id == "call_c0"
+    assert (call.name, call.input) == ("apply_patch", PATCH)
+    history: Any = [
+        {"role": "user", "content": "add hello.txt"},
+        {"type": "custom_tool_call", "call_id": "call_c0", "name": "apply_patch", "input": PATCH},
+        {"type": "custom_tool_call_output", "call_id": "call_c0", "output": "Done"},
+    ]
+    again = client.responses.create(model="test/responses", input=history, tools=APPLY_PATCH)
+    assert again.output_text == "echo: add hello.txt"
+
+
+def test_a_streamed_custom_tool_call(client: openai.OpenAI) -> None:
+    with client.responses.stream(
+        model="test/responses-custom", input="add hello.txt", tools=APPLY_PATCH
+    ) as stream:
+        events = list(stream)
+        final = stream.get_final_response()
+    kinds = [e.type for e in events]
+    deltas = [e.delta for e in events if e.type == "response.custom_tool_call_input.delta"]
+    assert "".join(deltas) == PATCH and len(deltas) > 1
+    assert "response.custom_tool_call_input.done" in kinds
+    [call] = final.output
+    assert call.type == "custom_tool_call" and call.input == PATCH
+    assert final.status == "completed"
+
+
+def test_translation_of_custom_tools_and_items() -> None:
+    request = ResponsesRequest.model_validate({
+        "model": "a/m", "tools": APPLY_PATCH, "input": [
+            {"role": "user", "content": "go"},
+            {"type": "custom_tool_call", "call_id": "c1", "name": "apply_patch", "input": "x"},
+            {"type": "custom_tool_call_output", "call_id": "c1", "output": "ok"},
+        ],
+    })  # fmt: skip
+    chat = to_chat_request(request).model_dump(exclude_none=True)
+    assert chat["tools"] == [{"type": "custom", "custom": {
+        "name": "apply_patch", "description": "Edit files",
+        "format": {"type": "grammar", "grammar": {"definition": "start: /[\\s\\S]+/",
+                                                  "syntax": "lark"}}}}]  # fmt: skip
+    assert chat["messages"][1]["tool_calls"] == [
+        {"id": "c1", "type": "custom", "custom": {"name": "apply_patch", "input": "x"}}
+    ]
+    assert chat["messages"][2] == {"role": "tool", "tool_call_id": "c1", "content": "ok"}
+
+
+def test_custom_tools_for_a_protocol_without_them_are_a_400(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as info:
+        client.responses.create(model="test/anthropic", input="hi", tools=APPLY_PATCH)
+    assert info.value.code == "custom_tools_unsupported"

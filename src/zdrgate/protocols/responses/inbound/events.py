@@ -21,6 +21,7 @@ from zdrgate.protocols.common import JSON, ChunkEvents
 from zdrgate.protocols.responses.inbound.models import ResponsesRequest
 from zdrgate.protocols.responses.inbound.render import (
     call_item,
+    call_parts,
     finish,
     message_item,
     new_id,
@@ -39,6 +40,9 @@ TERMINATORS = (
 )
 
 
+_ARGUMENTS = "response.function_call_arguments"
+_CUSTOM_INPUT = "response.custom_tool_call_input"
+
 # Text-like items: id prefix, content part type, event name prefix, the part's text key.
 _TEXTS = {
     "reasoning": ("rs", "reasoning_text", "response.reasoning_text", "text"),
@@ -50,7 +54,7 @@ _TEXTS = {
 class _Item:
     """One output item being streamed: its kind, position, id and what it holds so far."""
 
-    __slots__ = ("call_id", "ident", "index", "kind", "name", "text")
+    __slots__ = ("call_id", "custom", "ident", "index", "kind", "name", "text")
 
     def __init__(self, kind: str, index: int, ident: str) -> None:
         self.kind = kind  # a key of _TEXTS, or "tool<canonical index>"
@@ -59,6 +63,7 @@ class _Item:
         self.text = ""  # reasoning, output or refusal text, or the call's arguments
         self.call_id = ""
         self.name = ""
+        self.custom = False  # a custom tool call: its text is the input, not arguments
 
     def part(self, text: str) -> JSON:
         _, kind, _, key = _TEXTS[self.kind]
@@ -69,7 +74,12 @@ class _Item:
             return reasoning_item(self.ident, self.text, status)
         if self.kind in _TEXTS:
             return message_item(self.ident, [self.part(self.text)], status)
-        return call_item(self.ident, self.call_id, self.name, self.text, status)
+        return call_item(self.ident, self.call_id, self.name, self.text, status, self.custom)
+
+    @property
+    def text_event(self) -> str:
+        """The events a call's text streams as (``.delta``, ``.done``)."""
+        return _CUSTOM_INPUT if self.custom else _ARGUMENTS
 
 
 class ResponseEvents(ChunkEvents):
@@ -166,24 +176,21 @@ class ResponseEvents(ChunkEvents):
     def _tool(self, call: JSON) -> list[bytes]:
         index = call.get("index", 0)
         index = index if isinstance(index, int) else 0
-        function = call.get("function")
-        function = function if isinstance(function, dict) else {}
+        name, text = call_parts(call)
         out: list[bytes] = []
         item = self._tools.get(index)
         if item is None:
             out += self._close()
-            item = self._add(f"tool{index}", new_id("fc"))
+            custom = call.get("type") == "custom" or "custom" in call
+            item = self._add(f"tool{index}", new_id("ctc" if custom else "fc"))
             item.call_id = str(call.get("id") or new_id("call"))
-            item.name = str(function.get("name") or "")
+            item.name, item.custom = name, custom
             self._tools[index] = item
             out.append(self._added(item))
-        arguments = function.get("arguments")
-        if isinstance(arguments, str) and arguments:
-            item.text += arguments
+        if text:
+            item.text += text
             at = {"item_id": item.ident, "output_index": item.index}
-            out.append(
-                self._event("response.function_call_arguments.delta", {**at, "delta": arguments})
-            )
+            out.append(self._event(f"{item.text_event}.delta", {**at, "delta": text}))
         return out
 
     def _add(self, kind: str, ident: str) -> _Item:
@@ -214,7 +221,8 @@ class ResponseEvents(ChunkEvents):
             part = {**self._at(item), "part": item.part(item.text)}
             out.append(self._event("response.content_part.done", part))
         else:
-            at = {"item_id": item.ident, "output_index": item.index, "arguments": item.text}
-            out.append(self._event("response.function_call_arguments.done", at))
+            key = "input" if item.custom else "arguments"
+            at = {"item_id": item.ident, "output_index": item.index, key: item.text}
+            out.append(self._event(f"{item.text_event}.done", at))
         fields = {"output_index": item.index, "item": item.as_json("completed")}
         return [*out, self._event("response.output_item.done", fields)]

@@ -76,6 +76,21 @@ class FunctionCallOutputItem(_Open):
     output: str | list[OutputPart]
 
 
+class CustomCallItem(_Open):
+    """An earlier turn's call of a custom (free-form input) tool."""
+
+    type: Literal["custom_tool_call"]
+    call_id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    input: str = ""
+
+
+class CustomCallOutputItem(_Open):
+    type: Literal["custom_tool_call_output"]
+    call_id: str = Field(min_length=1)
+    output: str | list[OutputPart]
+
+
 class ReasoningItem(_Open):
     """An earlier turn's reasoning, sent back by a stateless client: not forwarded
     (its encrypted form is only readable by OpenAI, its summary is not the prompt)."""
@@ -91,7 +106,10 @@ class OtherItem(_Open):
 
 def _item_tag(value: Any) -> str:
     kind = value.get("type", "message") if isinstance(value, dict) else getattr(value, "type", "")
-    known = ("message", "function_call", "function_call_output", "reasoning")
+    known = (
+        "message", "function_call", "function_call_output", "custom_tool_call",
+        "custom_tool_call_output", "reasoning",
+    )  # fmt: skip
     return kind if kind in known else "other"
 
 
@@ -99,6 +117,8 @@ InputItem = Annotated[
     Annotated[MessageItem, Tag("message")]
     | Annotated[FunctionCallItem, Tag("function_call")]
     | Annotated[FunctionCallOutputItem, Tag("function_call_output")]
+    | Annotated[CustomCallItem, Tag("custom_tool_call")]
+    | Annotated[CustomCallOutputItem, Tag("custom_tool_call_output")]
     | Annotated[ReasoningItem, Tag("reasoning")]
     | Annotated[OtherItem, Tag("other")],
     Discriminator(_item_tag),
@@ -113,26 +133,48 @@ class FunctionTool(_Open):
     strict: bool | None = None
 
 
+class CustomFormat(_Open):
+    type: Literal["text", "grammar"]
+    definition: str | None = None  # grammar
+    syntax: Literal["lark", "regex"] | None = None  # grammar
+
+
+class CustomTool(_Open):
+    """A tool whose input is free-form text (optionally a grammar), not JSON."""
+
+    type: Literal["custom"]
+    name: str = Field(min_length=1, max_length=128)
+    description: str | None = None
+    format: CustomFormat | None = None
+
+
 class OtherTool(_Open):
-    """Hosted tools (``web_search``, ``file_search``, ``code_interpreter``, ...) and
-    custom tools: refused by the translation, each with its reason."""
+    """Hosted tools (``web_search``, ``file_search``, ``code_interpreter``, ...):
+    refused by the translation, each with its reason."""
 
     type: str
 
 
 def _tool_tag(value: Any) -> str:
     kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
-    return "function" if kind == "function" else "other"
+    return kind if kind in ("function", "custom") else "other"
 
 
 Tool = Annotated[
-    Annotated[FunctionTool, Tag("function")] | Annotated[OtherTool, Tag("other")],
+    Annotated[FunctionTool, Tag("function")]
+    | Annotated[CustomTool, Tag("custom")]
+    | Annotated[OtherTool, Tag("other")],
     Discriminator(_tool_tag),
 ]
 
 
 class FunctionChoice(_Open):
     type: Literal["function"]
+    name: str = Field(min_length=1)
+
+
+class CustomChoice(_Open):
+    type: Literal["custom"]
     name: str = Field(min_length=1)
 
 
@@ -148,13 +190,14 @@ class OtherChoice(_Open):
 
 def _choice_tag(value: Any) -> str:
     kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
-    return kind if kind in ("function", "allowed_tools") else "other"
+    return kind if kind in ("function", "custom", "allowed_tools") else "other"
 
 
 ToolChoice = (
     Literal["none", "auto", "required"]
     | Annotated[
         Annotated[FunctionChoice, Tag("function")]
+        | Annotated[CustomChoice, Tag("custom")]
         | Annotated[AllowedTools, Tag("allowed_tools")]
         | Annotated[OtherChoice, Tag("other")],
         Discriminator(_choice_tag),

@@ -135,14 +135,18 @@ def message_item(ident: str, content: list[JSON], status: str) -> JSON:
     }
 
 
-def call_item(ident: str, call_id: str, name: str, arguments: str, status: str) -> JSON:
+def call_item(
+    ident: str, call_id: str, name: str, arguments: str, status: str, custom: bool = False
+) -> JSON:
+    """A ``function_call`` item, or (``custom``) a ``custom_tool_call`` with its input."""
+    kind, key = ("custom_tool_call", "input") if custom else ("function_call", "arguments")
     return {
         "id": ident,
-        "type": "function_call",
+        "type": kind,
         "status": status,
         "call_id": call_id,
         "name": name,
-        "arguments": arguments,
+        key: arguments,
     }
 
 
@@ -173,16 +177,22 @@ def output_items(message: JSON) -> list[JSON]:
     if content:
         items.append(message_item(new_id("msg"), content, "completed"))
     for call in message.get("tool_calls") or ():
-        function = call.get("function") if isinstance(call, dict) else None
-        function = function if isinstance(function, dict) else {}
-        arguments = function.get("arguments")
-        items.append(
-            call_item(
-                new_id("fc"),
-                str(call.get("id") or new_id("call")),
-                str(function.get("name") or ""),
-                arguments if isinstance(arguments, str) else "",
-                "completed",
-            )
-        )
+        if not isinstance(call, dict):
+            continue
+        custom = call.get("type") == "custom"
+        name, text = call_parts(call)
+        call_id = str(call.get("id") or new_id("call"))
+        items.append(call_item(new_id("ctc" if custom else "fc"), call_id, name, text,
+                               "completed", custom))  # fmt: skip
     return items
+
+
+def call_parts(call: object) -> tuple[str, str]:
+    """A canonical tool call's (or call delta's) name and arguments, or custom input."""
+    if not isinstance(call, dict):
+        return "", ""
+    custom = call.get("type") == "custom" or "custom" in call
+    body = call.get("custom" if custom else "function")
+    body = body if isinstance(body, dict) else {}
+    text = body.get("input" if custom else "arguments")
+    return str(body.get("name") or ""), text if isinstance(text, str) else ""

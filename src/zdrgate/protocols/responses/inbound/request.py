@@ -1,9 +1,10 @@
 """Responses API request (inbound ``/v1/responses``) -> canonical ``ChatRequest``.
 
 ``instructions`` become the system message; ``input`` (a string, or items) becomes
-the turns: messages with their parts, ``function_call`` items as the assistant's tool
-calls (consecutive ones merged into one turn), ``function_call_output`` items as tool
-results. Reasoning items sent back are dropped (no protocol could check them).
+the turns: messages with their parts, ``function_call`` and ``custom_tool_call``
+items as the assistant's tool calls (consecutive ones merged into one turn), their
+``..._output`` items as tool results; custom tools as chat's custom tools. Reasoning
+items sent back are dropped (no protocol could check them).
 Everything that needs state at OpenAI or a third party is refused with its reason.
 The reverse direction is :mod:`.render` and :mod:`.events`.
 """
@@ -15,6 +16,10 @@ from zdrgate.protocols.canonical import validated_chat
 from zdrgate.protocols.common import JSON
 from zdrgate.protocols.responses.inbound.models import (
     AllowedTools,
+    CustomCallItem,
+    CustomCallOutputItem,
+    CustomChoice,
+    CustomTool,
     FunctionCallItem,
     FunctionCallOutputItem,
     FunctionChoice,
@@ -58,7 +63,7 @@ HOSTED_TOOLS = frozenset(
 
 # Other types of OpenAI's API, named in refusals (a type not listed is not quoted back:
 # the error message would carry whatever the client put there).
-KNOWN_TOOLS = frozenset({"custom", "namespace"})
+KNOWN_TOOLS = frozenset({"namespace"})
 KNOWN_ITEMS = frozenset(
     {
         "web_search_call",
@@ -77,8 +82,6 @@ KNOWN_ITEMS = frozenset(
         "mcp_approval_request",
         "mcp_approval_response",
         "mcp_call",
-        "custom_tool_call",
-        "custom_tool_call_output",
         "tool_search_call",
         "tool_search_output",
         "compaction",
@@ -146,9 +149,9 @@ def refuse_state(request: ResponsesRequest) -> None:
 def _add_item(messages: list[JSON], item: InputItem) -> None:
     if isinstance(item, MessageItem):
         messages.append(_message(item))
-    elif isinstance(item, FunctionCallItem):
+    elif isinstance(item, FunctionCallItem | CustomCallItem):
         _add_call(messages, item)
-    elif isinstance(item, FunctionCallOutputItem):
+    elif isinstance(item, FunctionCallOutputItem | CustomCallOutputItem):
         messages.append(_call_output(item))
     elif isinstance(item, OtherItem):
         _refuse_item(item)
@@ -177,12 +180,12 @@ def _text_of(part: Part) -> str:
     )
 
 
-def _add_call(messages: list[JSON], item: FunctionCallItem) -> None:
-    call = {
-        "id": item.call_id,
-        "type": "function",
-        "function": {"name": item.name, "arguments": item.arguments},
-    }
+def _add_call(messages: list[JSON], item: FunctionCallItem | CustomCallItem) -> None:
+    call: JSON = {"id": item.call_id}
+    if isinstance(item, CustomCallItem):
+        call |= {"type": "custom", "custom": {"name": item.name, "input": item.input}}
+    else:
+        call |= {"type": "function", "function": {"name": item.name, "arguments": item.arguments}}
     last = messages[-1] if messages else None
     if last is not None and last["role"] == "assistant":
         last.setdefault("tool_calls", []).append(call)
@@ -192,7 +195,7 @@ def _add_call(messages: list[JSON], item: FunctionCallItem) -> None:
         messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
 
 
-def _call_output(item: FunctionCallOutputItem) -> JSON:
+def _call_output(item: FunctionCallOutputItem | CustomCallOutputItem) -> JSON:
     output = item.output
     content: str | list[JSON] = (
         output if isinstance(output, str) else [_part(p, "input") for p in output]
@@ -253,7 +256,8 @@ def _refuse_item(item: OtherItem) -> None:
     kind = f"'{item.type}'" if item.type in KNOWN_ITEMS else "this"
     raise InvalidRequest(
         f"Input items of {kind} type are not supported: zdrgate serves messages, "
-        "function_call, function_call_output and reasoning items.",
+        "function_call, function_call_output, custom_tool_call, custom_tool_call_output "
+        "and reasoning items.",
         param="input",
         code="unsupported_item_type",
     )
@@ -279,21 +283,28 @@ def _format(fmt: TextFormat | None) -> JSON | None:
 
 
 def _tools(chat: JSON, request: ResponsesRequest) -> None:
-    functions = [_function(tool) for tool in request.tools or ()]
-    if functions:
-        chat["tools"] = functions
+    tools = [_function(tool) for tool in request.tools or ()]
+    if tools:
+        chat["tools"] = tools
     choice = request.tool_choice
     if choice is None:
         return
     if isinstance(choice, AllowedTools):
-        allowed = {t.get("name") for t in choice.tools if t.get("type") == "function"}
-        chat["tools"] = [t for t in functions if t["function"]["name"] in allowed]
+        allowed = {
+            (t.get("type"), t.get("name")) for t in choice.tools if t.get("type") in _CALLABLE
+        }
+        chat["tools"] = [t for t in tools if (t["type"], t[t["type"]]["name"]) in allowed]
         chat["tool_choice"] = choice.mode
     else:
         chat["tool_choice"] = _tool_choice(choice)
 
 
+_CALLABLE = ("function", "custom")
+
+
 def _function(tool: object) -> JSON:
+    if isinstance(tool, CustomTool):
+        return _custom(tool)
     if not isinstance(tool, FunctionTool):
         kind = getattr(tool, "type", "")
         raise _refused_tool(kind)
@@ -308,6 +319,21 @@ def _function(tool: object) -> JSON:
 _EMPTY: JSON = {"type": "object", "properties": {}}
 
 
+def _custom(tool: CustomTool) -> JSON:
+    """The Responses API's flat custom tool as chat's; a grammar's ``definition`` and
+    ``syntax`` go back under ``grammar``."""
+    custom: JSON = {"name": tool.name}
+    if tool.description is not None:
+        custom["description"] = tool.description
+    fmt = tool.format
+    if fmt is not None and fmt.type == "grammar":
+        grammar = {"definition": fmt.definition or "", "syntax": fmt.syntax or "lark"}
+        custom["format"] = {"type": "grammar", "grammar": grammar}
+    elif fmt is not None:
+        custom["format"] = {"type": "text"}
+    return {"type": "custom", "custom": custom}
+
+
 def _refused_tool(kind: str) -> InvalidRequest:
     if kind in HOSTED_TOOLS:
         return InvalidRequest(
@@ -319,7 +345,8 @@ def _refused_tool(kind: str) -> InvalidRequest:
         )
     named = f"'{kind}'" if kind in KNOWN_TOOLS else "this"
     return InvalidRequest(
-        f"Tools of {named} type are not supported: zdrgate serves function tools.",
+        f"Tools of {named} type are not supported: zdrgate serves function and custom "
+        "tools.",
         param="tools",
         code="unsupported_tool_type",
     )
@@ -330,4 +357,6 @@ def _tool_choice(choice: ToolChoice) -> str | JSON:
         return choice
     if isinstance(choice, FunctionChoice):
         return {"type": "function", "function": {"name": choice.name}}
+    if isinstance(choice, CustomChoice):
+        return {"type": "custom", "custom": {"name": choice.name}}
     raise _refused_tool(getattr(choice, "type", ""))
