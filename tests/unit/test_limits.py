@@ -4,6 +4,7 @@ in-memory counters and on the real Redis of this machine (a random key prefix)."
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 
 import pytest
@@ -11,7 +12,7 @@ import redis.asyncio
 
 from conftest import REDIS_URL
 from zdrgate.accounts.keys import Limits, Principal
-from zdrgate.catalog.model import Endpoint, PolicyRecord, Provider
+from zdrgate.catalog.model import Endpoint, PolicyRecord, Protocol, Provider
 from zdrgate.errors import BudgetExceeded, LimitStoreUnavailable, RateLimited
 from zdrgate.limits import NO_TICKET, CounterAuthFailures, Demand, Limiter, MemoryCounters
 from zdrgate.limits.counters import BudgetCheck, Counters, Settlement
@@ -313,3 +314,14 @@ async def test_budget_levels_name_scopes_and_windows_never_ids(counters: Counter
     assert sum(levels.refusals.values()) == 1
     labels = {part for key in (*levels.counts, *levels.refusals) for part in key}
     assert labels <= {"key", "account", "team", "day", "month", "ok", "low", "spent"}
+
+
+def test_n_calls_reserve_their_prompt_n_times() -> None:
+    """Over a protocol that answers one choice per call, n choices are n calls, each
+    billed its prompt; over OpenAI's, one call bills the prompt once."""
+    openai_style = endpoint(3.0, 15.0)
+    anthropic_provider = dataclasses.replace(openai_style.provider, protocol=Protocol.ANTHROPIC)
+    one_choice = dataclasses.replace(openai_style, provider=anthropic_provider)
+    demand = Demand(1000, 100, choices=3)
+    assert max_cost(demand, (openai_style,)) == pytest.approx((1000 * 3 + 100 * 15) / 1e6)
+    assert max_cost(demand, (one_choice,)) == pytest.approx((3 * 1000 * 3 + 100 * 15) / 1e6)

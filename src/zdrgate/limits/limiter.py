@@ -44,6 +44,7 @@ from zdrgate.limits.counters import (
     Verdict,
 )
 from zdrgate.limits.headers import rate_headers
+from zdrgate.protocols import endpoint_spec
 
 DEFAULT_MAX_TOKENS = 4096
 """Output tokens a request without ``max_tokens`` reserves on a token limit (an
@@ -280,15 +281,17 @@ _MISSING: _Checks | None = ((), ())  # a distinct object: "not compiled yet"
 
 def max_cost(demand: Demand, endpoints: Iterable[Endpoint]) -> float:
     """USD the request can cost at most on the most expensive of ``endpoints``: its
-    prompt estimate plus its output cap, else as many output tokens as the endpoint can
-    produce per choice, at the endpoint's prices; plus its images at the image price."""
+    prompt estimate (once per call: n times where ``n`` choices are n calls) plus its
+    output cap, else as many output tokens as the endpoint can produce per choice, at
+    the endpoint's prices; plus its images at the image price."""
     most = 0.0
     for endpoint in endpoints:
         out = demand.max_tokens
         if out is None:
             out = max_output(endpoint) * demand.choices
+        calls = demand.choices if endpoint_spec(endpoint).one_choice_per_call else 1
         cost = (
-            demand.prompt_tokens * (endpoint.prompt_price or 0.0)
+            demand.prompt_tokens * calls * (endpoint.prompt_price or 0.0)
             + out * (endpoint.completion_price or 0.0)
         ) / 1_000_000 + demand.images * (endpoint.image_price or 0.0)
         most = max(most, cost)
