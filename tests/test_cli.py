@@ -196,3 +196,16 @@ def test_serve_with_two_workers(tmp_path: Path) -> None:
         proc.terminate()
         proc.wait(15)
         server.stop()
+
+
+def test_explain_names_the_protocol_each_endpoint_speaks() -> None:
+    code, out = run("explain", "openai/gpt-5-codex", "--json")
+    assert code == 0
+    rows = json.loads(out)["endpoints"]
+    assert {row["endpoint"]: row["protocol"] for row in rows} == {
+        "azure/gpt-5-codex": "responses",
+        "openai/gpt-5-codex": "responses",
+        "openai/gpt-5-codex@eu": "responses",
+    }
+    code, out = run("explain", "openai/gpt-4o-mini")
+    assert "protocol" in out.splitlines()[0] and " openai " in out

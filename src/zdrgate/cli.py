@@ -165,6 +165,7 @@ def explain(config: str | None, model: str, as_json: bool) -> None:
             rows,
             [
                 "endpoint",
+                "protocol",
                 "routable",
                 "retention_days",
                 "trains_on_data",

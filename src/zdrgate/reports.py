@@ -86,6 +86,7 @@ def _explain_policy(endpoint: Endpoint, reasons: tuple[str, ...]) -> dict[str, A
     policy = endpoint.policy
     return {
         "endpoint": endpoint.id,
+        "protocol": endpoint.speaks.value,
         "routable": "yes" if not reasons else "no",
         "reasons": ", ".join(reasons) or "-",
         "retention_days": _retention(endpoint),
