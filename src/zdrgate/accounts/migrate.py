@@ -4,11 +4,15 @@ newest Alembic revision.
 A database made before migrations existed (by ``create_all``) holds the baseline's
 tables but no ``alembic_version`` row: it is stamped at the baseline first, then
 upgraded like any other. On PostgreSQL an advisory lock makes concurrent starts of
-several instances migrate one after the other.
+several instances migrate one after the other. Alembic's own INFO lines (its context,
+each revision's docstring) are kept out of the log: one line says what changed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -20,17 +24,33 @@ from alembic.script import ScriptDirectory
 BASELINE = "0001"  # the schema `create_all` made before migrations
 _LOCK_KEY = 0x2D6761746531  # any constant shared by every zdrgate instance
 _SCRIPTS = Path(__file__).with_name("migrations")
+log = logging.getLogger("zdrgate.migrate")
 
 
 def upgrade(engine: sa.Engine) -> None:
     """Upgrade the database to the newest revision (idempotent)."""
-    with engine.begin() as conn:
+    with engine.begin() as conn, _quiet_alembic():
         if conn.dialect.name == "postgresql":
             conn.execute(sa.text("select pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
         config = _config(conn)
-        if current_revision(conn) is None and sa.inspect(conn).has_table("api_keys"):
+        before = current_revision(conn)
+        if before is None and sa.inspect(conn).has_table("api_keys"):
             command.stamp(config, BASELINE)
         command.upgrade(config, "head")
+        after = current_revision(conn)
+    if after != before:
+        log.info("database schema migrated from %s to revision %s", before or "empty", after)
+
+
+@contextlib.contextmanager
+def _quiet_alembic() -> Iterator[None]:
+    alembic = logging.getLogger("alembic")
+    level = alembic.level
+    alembic.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        alembic.setLevel(level)
 
 
 def current_revision(conn: sa.Connection) -> str | None:
@@ -52,7 +72,7 @@ def _config(conn: sa.Connection) -> Config:
 
 def is_current(engine: sa.Engine) -> bool:
     """Whether the database is at the newest revision (no change made)."""
-    with engine.connect() as conn:
+    with engine.connect() as conn, _quiet_alembic():
         return current_revision(conn) == head_revision()
 
 
