@@ -336,6 +336,9 @@ def test_without_migrate_on_start_serve_waits_for_zdrgate_migrate(tmp_path: Path
         bootstrap_admin_key(store, None, str(tmp_path), migrate_on_start=False)
     result = CliRunner().invoke(main, ["migrate", "--config", str(config)])
     assert result.exit_code == 0, result.output
+    assert result.output.startswith("schema migrated from an empty database to revision 0")
+    again = CliRunner().invoke(main, ["migrate", "--config", str(config)])
+    assert again.output.startswith("schema is up to date (revision 0")
     assert bootstrap_admin_key(store, None, str(tmp_path), migrate_on_start=False) is not None
     store.close()
 

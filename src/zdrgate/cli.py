@@ -86,10 +86,13 @@ def migrate(config: str | None) -> None:
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        store.migrate()
+        before, after = store.migrate()
     finally:
         store.close()
-    click.echo("schema is up to date")
+    if before == after:
+        click.echo(f"schema is up to date (revision {after})")
+    else:
+        click.echo(f"schema migrated from {before or 'an empty database'} to revision {after}")
 
 
 @main.command()

@@ -27,8 +27,9 @@ _SCRIPTS = Path(__file__).with_name("migrations")
 log = logging.getLogger("zdrgate.migrate")
 
 
-def upgrade(engine: sa.Engine) -> None:
-    """Upgrade the database to the newest revision (idempotent)."""
+def upgrade(engine: sa.Engine) -> tuple[str | None, str | None]:
+    """Upgrade the database to the newest revision (idempotent); the revisions before
+    and after (None: an empty database)."""
     with engine.begin() as conn, _quiet_alembic():
         if conn.dialect.name == "postgresql":
             conn.execute(sa.text("select pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
@@ -40,6 +41,7 @@ def upgrade(engine: sa.Engine) -> None:
         after = current_revision(conn)
     if after != before:
         log.info("database schema migrated from %s to revision %s", before or "empty", after)
+    return before, after
 
 
 @contextlib.contextmanager

@@ -40,9 +40,10 @@ class Store:
         self._usage_insert = _UsageInsert(self.engine.dialect)
         self._on_credentials_changed: list[Callable[[], None]] = []
 
-    def migrate(self) -> None:
-        """Bring the schema to the newest migration (idempotent; see ``migrate.py``)."""
-        migrate.upgrade(self.engine)
+    def migrate(self) -> tuple[str | None, str | None]:
+        """Bring the schema to the newest migration (idempotent; see ``migrate.py``);
+        the revisions before and after."""
+        return migrate.upgrade(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
