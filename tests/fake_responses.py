@@ -12,6 +12,8 @@ same prompt gives the same canonical answer:
 - ``unicode``: multi-byte text whose bytes are split across network writes;
 - ``nostop``: text deltas, then the stream ends without ``response.completed``;
 - ``break``: two text deltas, then the connection drops;
+- ``drip``: streams like ``ok``, 0.4 s between events (``disconnects`` counts the
+  streams a client left);
 - ``fail429`` / ``fail500`` / ``bad400``: OpenAI's error body, quoting the prompt.
 
 Every request is recorded (path, headers, JSON body); a request with ``store`` other
@@ -52,6 +54,7 @@ class Recorded:
 class FakeResponses:
     requests: list[Recorded] = field(default_factory=list)
     port: int = 0
+    disconnects: int = 0
 
     @property
     def base_url(self) -> str:
@@ -68,7 +71,11 @@ class FakeResponses:
             status = 400 if mode == "bad400" else int(mode[4:])
             return _error(status, f"problem with your prompt: {prompt}", None)
         if body.get("stream"):
-            return await _stream(request, mode, prompt)
+            try:
+                return await _stream(request, mode, prompt)
+            except (asyncio.CancelledError, ConnectionResetError):
+                self.disconnects += 1
+                raise
         return web.json_response(response(mode, prompt, output(mode, prompt), "completed"))
 
 
@@ -255,6 +262,8 @@ async def _stream(request: web.Request, mode: str, prompt: str) -> web.StreamRes
     deltas = 0
     for event in out:
         data = sse(event)
+        if mode == "drip":
+            await asyncio.sleep(0.4)
         if mode == "break" and event["type"].endswith(".delta"):
             deltas += 1
             if deltas > 2:
