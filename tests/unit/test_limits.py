@@ -325,3 +325,13 @@ def test_n_calls_reserve_their_prompt_n_times() -> None:
     demand = Demand(1000, 100, choices=3)
     assert max_cost(demand, (openai_style,)) == pytest.approx((1000 * 3 + 100 * 15) / 1e6)
     assert max_cost(demand, (one_choice,)) == pytest.approx((3 * 1000 * 3 + 100 * 15) / 1e6)
+
+
+async def test_n_calls_reserve_their_prompt_n_times_against_tokens_per_minute() -> None:
+    openai_style = endpoint(3.0, 15.0)
+    anthropic_provider = dataclasses.replace(openai_style.provider, protocol=Protocol.ANTHROPIC)
+    one_choice = dataclasses.replace(openai_style, provider=anthropic_provider)
+    limiter = Limiter(MemoryCounters())
+    demand = Demand(1000, 100, choices=3)
+    assert (await limiter.admit(key(tpm=10**6), demand, (openai_style,))).tokens == 1100
+    assert (await limiter.admit(key(tpm=10**6), demand, (one_choice,))).tokens == 3100

@@ -169,7 +169,8 @@ class Limiter:
             return await self._epoch_only() if p.recheck and self._epoch_trips else NO_TICKET
         rates, budgets = checks
         cap = DEFAULT_MAX_TOKENS if demand.max_tokens is None else demand.max_tokens
-        tokens = demand.prompt_tokens + cap
+        endpoints = tuple(endpoints)
+        tokens = demand.prompt_tokens * max_calls(demand, endpoints) + cap
         usd = max_cost(demand, endpoints) if budgets else 0.0
         verdict = await self._admit(rates, budgets, tokens, usd)
         if verdict.refused >= 0:
@@ -279,6 +280,15 @@ class Limiter:
 _MISSING: _Checks | None = ((), ())  # a distinct object: "not compiled yet"
 
 
+def max_calls(demand: Demand, endpoints: Iterable[Endpoint]) -> int:
+    """Upstream calls the request makes at most, each sending its prompt: ``n`` where
+    ``n`` choices are n calls (a protocol that answers one choice per call), else 1."""
+    if demand.choices <= 1:
+        return 1
+    one = any(endpoint_spec(e).one_choice_per_call for e in endpoints)
+    return demand.choices if one else 1
+
+
 def max_cost(demand: Demand, endpoints: Iterable[Endpoint]) -> float:
     """USD the request can cost at most on the most expensive of ``endpoints``: its
     prompt estimate (once per call: n times where ``n`` choices are n calls) plus its
@@ -289,7 +299,7 @@ def max_cost(demand: Demand, endpoints: Iterable[Endpoint]) -> float:
         out = demand.max_tokens
         if out is None:
             out = max_output(endpoint) * demand.choices
-        calls = demand.choices if endpoint_spec(endpoint).one_choice_per_call else 1
+        calls = max_calls(demand, (endpoint,))
         cost = (
             demand.prompt_tokens * calls * (endpoint.prompt_price or 0.0)
             + out * (endpoint.completion_price or 0.0)
