@@ -1,6 +1,7 @@
 """Where SigV4's AWS keys come from, in the AWS SDKs' order: the key variables, a web
 identity (EKS IRSA: STS AssumeRoleWithWebIdentity), a profile of the shared credentials
-file, the container credentials endpoint (ECS, EKS Pod Identity). The temporary keys are
+file, the container credentials endpoint (ECS, EKS Pod Identity), and (when the operator
+asks for it) the EC2 instance's role (IMDSv2). The temporary keys are
 obtained when first needed, renewed before they expire, and never relayed. Fakes on
 127.0.0.1 answer as STS (XML) and the container endpoint (JSON) do; the fake Bedrock
 checks each SigV4 signature against the keys they hand out."""
@@ -36,8 +37,10 @@ HELLO: Any = [{"role": "user", "content": "hello"}]
 
 
 class FakeAwsCredentials:
-    """STS (``POST /`` AssumeRoleWithWebIdentity, XML) and a container credentials
-    endpoint (``GET /creds``, JSON); both hand out the fake Bedrock's keys."""
+    """STS (``POST /`` AssumeRoleWithWebIdentity, XML), a container credentials endpoint
+    (``GET /creds``, JSON) and EC2's instance metadata service (IMDSv2: ``PUT
+    /latest/api/token``, then the role's name and keys); all hand out the fake Bedrock's
+    keys."""
 
     def __init__(self) -> None:
         self.calls: list[dict[str, str]] = []
@@ -46,6 +49,9 @@ class FakeAwsCredentials:
         app = web.Application()
         app.router.add_post("/", self.sts)
         app.router.add_get("/creds", self.container)
+        app.router.add_put("/latest/api/token", self.imds_token)
+        app.router.add_get("/latest/meta-data/iam/security-credentials/", self.imds_roles)
+        app.router.add_get("/latest/meta-data/iam/security-credentials/{role}", self.imds_keys)
         self.server = ServerThread(app)
         self.port = self.server.start()
 
@@ -77,6 +83,32 @@ class FakeAwsCredentials:
         })  # fmt: skip
 
 
+    async def imds_token(self, request: web.Request) -> web.Response:
+        self.calls.append({"imds": "token"})
+        if not request.headers.get("x-aws-ec2-metadata-token-ttl-seconds"):
+            return web.Response(status=400)
+        return web.Response(text=IMDS_SESSION)
+
+    def _imds_refused(self, request: web.Request) -> bool:
+        return self.refuse or request.headers.get("x-aws-ec2-metadata-token") != IMDS_SESSION
+
+    async def imds_roles(self, request: web.Request) -> web.Response:
+        self.calls.append({"imds": "roles"})
+        if self._imds_refused(request):
+            return web.Response(status=401)
+        return web.Response(text="zdrgate-role")
+
+    async def imds_keys(self, request: web.Request) -> web.Response:
+        self.calls.append({"imds": request.match_info["role"]})
+        if self._imds_refused(request) or request.match_info["role"] != "zdrgate-role":
+            return web.Response(status=401)
+        return web.json_response({
+            "Code": "Success", "Type": "AWS-HMAC", "AccessKeyId": ACCESS_KEY,
+            "SecretAccessKey": SECRET_KEY, "Token": STS_SESSION, "Expiration": self.expiration(),
+        })  # fmt: skip
+
+
+IMDS_SESSION = "imds-session-token"
 STS_ANSWER = """<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
   <AssumeRoleWithWebIdentityResult>
     <SubjectFromWebIdentityToken>system:serviceaccount:zdrgate:zdrgate</SubjectFromWebIdentityToken>
@@ -262,3 +294,25 @@ def test_keys_are_renewed_five_minutes_before_they_expire(
             await transport.close()
 
     asyncio.run(run())
+
+
+def test_the_ec2_instance_role_when_the_operator_asks_for_it(
+    aws: FakeAwsCredentials, bedrock: FakeBedrock, make_gateway: GatewayFactory
+) -> None:
+    environ = {"AWS_EC2_METADATA_SERVICE_ENDPOINT": aws.url}
+    assert aws_credential_chain(environ, "us-east-1") is None  # not asked: never consulted
+    conf = {**sigv4_provider(bedrock, ["ok"]), "instance_role": True}
+    gateway = make_gateway({"aws": conf}, environ=environ)
+    assert ask(gateway, times=2) == ["echo: hello"] * 2
+    assert {r.headers["x-amz-security-token"] for r in bedrock.requests} == {STS_SESSION}
+    assert aws.calls == [{"imds": "token"}, {"imds": "roles"}, {"imds": "zdrgate-role"}]
+
+
+def test_instance_role_is_for_aws_providers_only() -> None:
+    from zdrgate.catalog.load import load_packaged_catalog  # noqa: PLC0415
+    from zdrgate.catalog.merge import build_catalog  # noqa: PLC0415
+    from zdrgate.config import parse_settings  # noqa: PLC0415
+
+    settings = parse_settings({"providers": {"groq": {"instance_role": True}}})
+    with pytest.raises(ConfigError, match="instance_role: only for AWS"):
+        build_catalog(load_packaged_catalog(), settings, {})

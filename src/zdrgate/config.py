@@ -248,6 +248,11 @@ class ProviderSettings(_Strict):
     geography prefix are called, and where that Region's geography sends its
     cross-region profiles (``eu-west-3``: the ``eu.`` ids too); SigV4 signs for it
     when the host names no Region. Default: ``us-east-1``."""
+    instance_role: bool = False
+    """AWS (bedrock): when no other AWS credential source is set, take temporary keys
+    from the EC2 instance's role (IMDSv2, ``http://169.254.169.254``, or
+    ``AWS_EC2_METADATA_SERVICE_ENDPOINT``). Off by default: a gateway not on EC2 would
+    wait on an address that never answers."""
     name: str | None = None
     base_url: str | None = None
     api_key_env: str | None = None

@@ -5,9 +5,10 @@ Credentials, in the AWS SDKs' order: the keys in ``AWS_ACCESS_KEY_ID`` /
 ``AWS_WEB_IDENTITY_TOKEN_FILE``: EKS IRSA); the keys of a profile in the shared
 credentials file (``AWS_PROFILE``, default ``default``; ``AWS_SHARED_CREDENTIALS_FILE``,
 default ``~/.aws/credentials``); the container credentials endpoint
-(``AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`` or ``_FULL_URI``: ECS, EKS Pod Identity).
-The last two kinds give temporary keys, obtained and renewed by ``upstream.aws_keys``.
-SSO and role-chaining profiles and EC2 instance roles are not read.
+(``AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`` or ``_FULL_URI``: ECS, EKS Pod Identity);
+with ``providers.<id>.instance_role``, the EC2 instance's role (IMDSv2). The web
+identity, the container and the instance give temporary keys, obtained and renewed by
+``upstream.aws_keys``. SSO and role-chaining profiles are not read.
 
 A Bedrock runtime host names its Region (``bedrock-runtime.eu-west-3.amazonaws.com``);
 SigV4 signs for that Region, and an operator's ``region`` setting moves the catalog's
@@ -56,14 +57,16 @@ def aws_credentials(environ: Mapping[str, str]) -> AwsCredentials | None:
 
 
 def aws_credential_chain(
-    environ: Mapping[str, str], region: str
+    environ: Mapping[str, str], region: str, instance_role: bool = False
 ) -> AwsCredentials | AwsCredentialSource | None:
-    """The first source of the SDKs' order that is set (module docstring), or None."""
+    """The first source of the SDKs' order that is set (module docstring), or None; the
+    EC2 instance's role last, and only when the operator asked for it."""
     return (
         aws_credentials(environ)
         or web_identity(environ, region)
         or profile_credentials(environ)
         or container_credentials(environ)
+        or (instance_credentials(environ) if instance_role else None)
     )
 
 
@@ -121,6 +124,16 @@ def container_credentials(environ: Mapping[str, str]) -> AwsCredentialSource | N
     token = environ.get("AWS_CONTAINER_AUTHORIZATION_TOKEN") or None
     token_file = environ.get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "")
     return AwsCredentialSource("container", url, token_file=token_file, token=token)
+
+
+_IMDS_HOSTS = frozenset({"169.254.169.254", "fd00:ec2::254"})
+
+
+def instance_credentials(environ: Mapping[str, str]) -> AwsCredentialSource:
+    """The EC2 instance metadata service (IMDSv2), where the instance role's keys are."""
+    url = environ.get("AWS_EC2_METADATA_SERVICE_ENDPOINT") or "http://169.254.169.254"
+    _trusted("AWS_EC2_METADATA_SERVICE_ENDPOINT", url, _IMDS_HOSTS)
+    return AwsCredentialSource("instance", url.rstrip("/"))
 
 
 def _trusted(name: str, url: str, http_hosts: frozenset[str] = frozenset()) -> None:

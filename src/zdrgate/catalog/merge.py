@@ -179,6 +179,8 @@ def _signing(provider: Provider, conf: ProviderSettings, environ: Mapping[str, s
     """A provider whose calls are SigV4-signed gets the AWS keys; one that has a key
     of its own (a Bedrock API key) and no ``auth`` setting sends that as a bearer."""
     spec = spec_for(provider.protocol)
+    if conf.instance_role and not spec.signing_name:
+        raise ConfigError(f"providers.{provider.id}.instance_role: only for AWS (bedrock)")
     style = provider.auth or spec.auth
     if style is not Auth.AWS_SIGV4:
         return provider
@@ -186,7 +188,7 @@ def _signing(provider: Provider, conf: ProviderSettings, environ: Mapping[str, s
         raise ConfigError(f"providers.{provider.id}.auth: aws-sigv4 is for AWS (bedrock) providers")
     if provider.api_key and not conf.auth:
         return dataclasses.replace(provider, auth=Auth.BEARER)
-    found = aws_credential_chain(environ, provider.aws_region)
+    found = aws_credential_chain(environ, provider.aws_region, conf.instance_role)
     keys = found if isinstance(found, AwsCredentials) else None
     source = found if isinstance(found, AwsCredentialSource) else None
     return dataclasses.replace(

@@ -115,13 +115,13 @@ class AwsCredentials:
 @dataclass(frozen=True, slots=True)
 class AwsCredentialSource:
     """Where temporary AWS keys come from when none are set: a web identity (EKS IRSA:
-    STS ``AssumeRoleWithWebIdentity`` with the token in ``token_file``), or a container
+    STS ``AssumeRoleWithWebIdentity`` with the token in ``token_file``), a container
     credentials endpoint (ECS, EKS Pod Identity; ``token_file`` or ``token``: its
-    authorization). The keys are obtained when first needed and renewed before they
-    expire; never logged or shown."""
+    authorization), or the EC2 instance's role (IMDSv2). The keys are obtained when
+    first needed and renewed before they expire; never logged or shown."""
 
-    kind: str  # "web_identity" or "container"
-    url: str  # the STS endpoint, or the container credentials URL
+    kind: str  # "web_identity", "container" or "instance" (EC2, IMDSv2)
+    url: str  # the STS endpoint, the container credentials URL, or the IMDS origin
     role_arn: str = ""
     token_file: str = ""
     token: str | None = field(default=None, repr=False)

@@ -1,6 +1,7 @@
 """Temporary AWS keys for SigV4 when no keys are set (``AwsCredentialSource``): from STS
-``AssumeRoleWithWebIdentity`` with the pod's web identity token (EKS IRSA), or from the
-container credentials endpoint (ECS, EKS Pod Identity). Obtained through the gateway's
+``AssumeRoleWithWebIdentity`` with the pod's web identity token (EKS IRSA), from the
+container credentials endpoint (ECS, EKS Pod Identity), or from the EC2 instance's role
+(IMDSv2: a session token, the role's name, its keys). Obtained through the gateway's
 transport when a call first needs them, kept in memory only and renewed five minutes
 before their ``Expiration`` (``upstream.renewing``). A source that refuses or answers
 without keys fails the call as ``upstream_auth_failed``; its body is not relayed.
@@ -16,7 +17,7 @@ import asyncio
 import datetime as dt
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import orjson
 
@@ -26,6 +27,7 @@ from zdrgate.upstream.renewing import CredentialCache
 from zdrgate.upstream.transport import UpstreamFailure
 
 SESSION_SECONDS = 3600
+IMDS_TOKEN_SECONDS = "21600"  # noqa: S105 - a lifetime, not a secret
 _STS = "{https://sts.amazonaws.com/doc/2011-06-15/}"
 _FORM = (("content-type", "application/x-www-form-urlencoded"), ("accept", "text/xml"))
 
@@ -43,6 +45,8 @@ class AwsKeyCache(CredentialCache[AwsCredentialSource, AwsCredentials]):
         try:
             if source.kind == "web_identity":
                 found = await self._web_identity(source)
+            elif source.kind == "instance":
+                found = await self._instance(source)
             else:
                 found = await self._container(source)
         except OSError:  # a token file that cannot be read
@@ -70,6 +74,23 @@ class AwsKeyCache(CredentialCache[AwsCredentialSource, AwsCredentials]):
         }
         status, body = await self._fetch(source.url, "POST", _FORM, urlencode(form).encode())
         return status if status != 200 else _sts_keys(body)
+
+    async def _instance(
+        self, source: AwsCredentialSource
+    ) -> tuple[AwsCredentials, float] | int | None:
+        """IMDSv2: a session token (PUT), the instance role's name, then its keys."""
+        ttl = [("x-aws-ec2-metadata-token-ttl-seconds", IMDS_TOKEN_SECONDS)]
+        status, token = await self._fetch(f"{source.url}/latest/api/token", "PUT", ttl, b"")
+        if status != 200 or not token.strip().isascii():
+            return status if status != 200 else None
+        session = [("x-aws-ec2-metadata-token", token.decode().strip())]
+        roles_url = f"{source.url}/latest/meta-data/iam/security-credentials/"
+        status, names = await self._fetch(roles_url, "GET", session, b"")
+        role = names.decode(errors="replace").split("\n")[0].strip() if status == 200 else ""
+        if status != 200 or not role or "/" in role:
+            return status if status != 200 else None
+        status, body = await self._fetch(roles_url + quote(role), "GET", session, b"")
+        return status if status != 200 else _container_keys(body)
 
     async def _container(
         self, source: AwsCredentialSource
