@@ -316,3 +316,21 @@ def test_instance_role_is_for_aws_providers_only() -> None:
     settings = parse_settings({"providers": {"groq": {"instance_role": True}}})
     with pytest.raises(ConfigError, match="instance_role: only for AWS"):
         build_catalog(load_packaged_catalog(), settings, {})
+
+
+@pytest.mark.parametrize("content", [None, b"\xff\xfe not utf-8", b"   "])
+def test_an_unreadable_web_identity_token_fails_the_call_not_the_gateway(
+    aws: FakeAwsCredentials, bedrock: FakeBedrock, make_gateway: GatewayFactory,
+    tmp_path: Path, content: bytes | None,
+) -> None:
+    environ = irsa(aws, tmp_path)
+    token_file = Path(environ["AWS_WEB_IDENTITY_TOKEN_FILE"])
+    if content is None:
+        token_file.unlink()
+    else:
+        token_file.write_bytes(content)
+    gateway = make_gateway({"aws": sigv4_provider(bedrock, ["ok"])}, environ=environ)
+    body = {"model": "test/ok", "messages": HELLO}
+    response = httpx.post(gateway.v1 + "/chat/completions", json=body, headers=gateway.auth())
+    assert response.status_code == 502 and "upstream_auth_failed" in response.text
+    assert aws.calls == [] and bedrock.requests == []

@@ -49,7 +49,7 @@ class AwsKeyCache(CredentialCache[AwsCredentialSource, AwsCredentials]):
                 found = await self._instance(source)
             else:
                 found = await self._container(source)
-        except OSError:  # a token file that cannot be read
+        except (OSError, UnicodeDecodeError):  # a token file that cannot be read
             found = None
         if isinstance(found, int):
             raise UpstreamFailure(ErrorKind.AUTH_FAILED, provider_id, found)
@@ -80,10 +80,11 @@ class AwsKeyCache(CredentialCache[AwsCredentialSource, AwsCredentials]):
     ) -> tuple[AwsCredentials, float] | int | None:
         """IMDSv2: a session token (PUT), the instance role's name, then its keys."""
         ttl = [("x-aws-ec2-metadata-token-ttl-seconds", IMDS_TOKEN_SECONDS)]
-        status, token = await self._fetch(f"{source.url}/latest/api/token", "PUT", ttl, b"")
-        if status != 200 or not token.strip().isascii():
+        status, raw = await self._fetch(f"{source.url}/latest/api/token", "PUT", ttl, b"")
+        token = raw.decode(errors="replace").strip()
+        if status != 200 or not token or not token.isprintable():
             return status if status != 200 else None
-        session = [("x-aws-ec2-metadata-token", token.decode().strip())]
+        session = [("x-aws-ec2-metadata-token", token)]
         roles_url = f"{source.url}/latest/meta-data/iam/security-credentials/"
         status, names = await self._fetch(roles_url, "GET", session, b"")
         role = names.decode(errors="replace").split("\n")[0].strip() if status == 200 else ""
