@@ -258,6 +258,24 @@ def test_credentials_are_fetched_only_over_https_or_from_a_known_local_address(
         aws_credential_chain(environ, "us-east-1")
 
 
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "@evil.example/creds"}, "a path on"),
+        ({"AWS_CONTAINER_CREDENTIALS_FULL_URI": "https://user:SECRETPW@creds.example/x"},
+         "credentials in the URL"),
+        ({"AWS_ROLE_ARN": ROLE, "AWS_WEB_IDENTITY_TOKEN_FILE": "/t",
+          "AWS_ENDPOINT_URL_STS": "http://user:SECRETPW@sts.example/"}, "credentials in the URL"),
+    ],
+)  # fmt: skip
+def test_a_credential_url_cannot_point_elsewhere_or_carry_a_secret(
+    environ: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message) as caught:
+        aws_credential_chain(environ, "us-east-1")
+    assert "SECRETPW" not in str(caught.value) and "evil" not in str(caught.value)
+
+
 def test_a_profile_without_keys_is_no_reason_to_stop(tmp_path: Path) -> None:
     """An SSO profile (no keys) or a missing file: Bedrock says no_credentials instead."""
     path = tmp_path / "credentials"

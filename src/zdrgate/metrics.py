@@ -24,7 +24,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -189,9 +189,7 @@ class Metrics:
                 "error_type",
             ],
         )
-        for key, count in self.requests.items():
-            requests.add_metric(list(key), count)
-        yield requests
+        yield _filled(requests, self.requests.items())
         yield self.duration.family(
             "gen_ai_client_operation_duration",
             "GenAI operation duration (whole request, all attempts).",
@@ -217,24 +215,18 @@ class Metrics:
         cost = CounterMetricFamily(
             "zdrgate_cost_usd", "Cost metered, in USD.", labels=["gen_ai_request_model", "endpoint"]
         )
-        for key, value in self.cost.items():
-            cost.add_metric(list(key), value)
-        yield cost
+        yield _filled(cost, self.cost.items())
         fallbacks = CounterMetricFamily(
             "zdrgate_fallbacks", "Attempts beyond the first.", labels=["gen_ai_request_model"]
         )
-        for key, count in self.fallbacks.items():
-            fallbacks.add_metric(list(key), count)
-        yield fallbacks
+        yield _filled(fallbacks, self.fallbacks.items())
         if self.routable is not None:
             routable = GaugeMetricFamily(
                 "zdrgate_routable_endpoints",
                 "Endpoints of each model that may receive a prompt right now.",
                 labels=["gen_ai_request_model"],
             )
-            for model, count in self.routable():
-                routable.add_metric([model], count)
-            yield routable
+            yield _filled(routable, (((model,), count) for model, count in self.routable()))
         if self._budgets is not None:
             yield from budget_families(self._budgets)
 
@@ -242,30 +234,40 @@ class Metrics:
 def budget_families(levels: BudgetLevels) -> Iterator[Metric]:
     """Budgets by scope (key, account, team) and window (day, month): never an id."""
     pair = ["scope", "window"]
-    lowest = GaugeMetricFamily(
-        "zdrgate_budget_remaining_ratio",
-        "Lowest fraction left of any budget checked today, by scope and window.",
-        labels=pair,
+    yield _filled(
+        GaugeMetricFamily(
+            "zdrgate_budget_remaining_ratio",
+            "Lowest fraction left of any budget checked today, by scope and window.",
+            labels=pair,
+        ),
+        levels.lowest.items(),
     )
-    for key, value in levels.lowest.items():
-        lowest.add_metric(list(key), value)
-    yield lowest
-    counts = GaugeMetricFamily(
-        "zdrgate_budgets",
-        "Budgets checked today by level: ok, low (under 10 % left), spent.",
-        labels=[*pair, "level"],
+    yield _filled(
+        GaugeMetricFamily(
+            "zdrgate_budgets",
+            "Budgets checked today by level: ok, low (under 10 % left), spent.",
+            labels=[*pair, "level"],
+        ),
+        levels.counts.items(),
     )
-    for key3, count in levels.counts.items():
-        counts.add_metric(list(key3), count)
-    yield counts
-    refusals = CounterMetricFamily(
-        "zdrgate_budget_refusals",
-        "Requests refused (402) because a budget was spent, by scope and window.",
-        labels=pair,
+    yield _filled(
+        CounterMetricFamily(
+            "zdrgate_budget_refusals",
+            "Requests refused (402) because a budget was spent, by scope and window.",
+            labels=pair,
+        ),
+        levels.refusals.items(),
     )
-    for key, count in levels.refusals.items():
-        refusals.add_metric(list(key), count)
-    yield refusals
+
+
+F = TypeVar("F", GaugeMetricFamily, CounterMetricFamily)
+
+
+def _filled(family: F, samples: Iterable[tuple[tuple[str, ...], float]]) -> F:
+    """``family`` with one sample per ``(labels, value)``."""
+    for labels, value in samples:
+        family.add_metric(list(labels), value)
+    return family
 
 
 def _status_class(status: int) -> str:

@@ -97,6 +97,10 @@ def test_an_admin_manages_accounts_teams_keys_and_sees_usage_and_audit(
     assert httpx.get(gateway.v1 + "/models", headers=with_key).status_code == 200
     old_key = {"Authorization": f"Bearer {old}"}
     assert httpx.get(gateway.v1 + "/models", headers=old_key).status_code == 401
+    page.set_viewport_size(PHONE)
+    page.locator("#keys-table").scroll_into_view_if_needed()
+    v.screenshot("admin-keys-phone")  # an active key's three actions on a narrow screen
+    page.set_viewport_size(DESKTOP)
     revoke = keys.get_by_role("button", name="Revoke key ci")
     revoke.click()
     expect(revoke).to_have_text("Confirm: revoke")
@@ -125,6 +129,10 @@ def test_an_admin_manages_accounts_teams_keys_and_sees_usage_and_audit(
         assert (stored["tpm"], stored["budget_month_usd"]) == (9000, 20)
         [team_row] = [t for t in api.get("/admin/teams").json()["data"] if t["name"] == "Research"]
         assert (team_row["rpm"], team_row["budget_day_usd"]) == (60, None)
+    page.set_viewport_size(PHONE)
+    page.locator("#accounts-table").scroll_into_view_if_needed()
+    v.screenshot("admin-rows-phone")  # a row's three actions on a narrow screen
+    page.set_viewport_size(DESKTOP)
     sign_out = lin.get_by_role("button", name="Sign lin@example.org out everywhere")
     sign_out.click()
     sign_out.click()

@@ -97,7 +97,7 @@ def test_rate_limited_shows_the_wait_and_counts_down(browser: Any, web_gateway: 
     send(page, "second")
     card = page.locator(".msg.assistant .state-card.rate").last
     expect(card).to_contain_text("Too many requests")
-    expect(card).to_contain_text("1 requests per minute")
+    expect(card).to_contain_text("1 request per minute")
     clock = card.locator(".state-clock")
     expect(clock).to_contain_text("You can send again in")
     first = int(re.search(r"again in (\d+) s", clock.inner_text()).group(1))  # type: ignore[union-attr]

@@ -115,12 +115,14 @@ def container_credentials(environ: Mapping[str, str]) -> AwsCredentialSource | N
     relative = environ.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "")
     full = environ.get("AWS_CONTAINER_CREDENTIALS_FULL_URI", "")
     if relative:
-        url = "http://169.254.170.2" + relative
+        url, name = "http://169.254.170.2" + relative, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"
+        if not relative.startswith("/") or urlsplit(url).hostname != "169.254.170.2":
+            raise ConfigError(f"{name}: must be a path on 169.254.170.2")
     elif full:
-        url = full
-        _trusted("AWS_CONTAINER_CREDENTIALS_FULL_URI", url, _CONTAINER_HOSTS)
+        url, name = full, "AWS_CONTAINER_CREDENTIALS_FULL_URI"
     else:
         return None
+    _trusted(name, url, _CONTAINER_HOSTS)
     token = environ.get("AWS_CONTAINER_AUTHORIZATION_TOKEN") or None
     token_file = environ.get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "")
     return AwsCredentialSource("container", url, token_file=token_file, token=token)
@@ -137,14 +139,21 @@ def instance_credentials(environ: Mapping[str, str]) -> AwsCredentialSource:
 
 
 def _trusted(name: str, url: str, http_hosts: frozenset[str] = frozenset()) -> None:
-    """https anywhere; http only at a loopback address or one of ``http_hosts``."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
+    """https anywhere; http only at a loopback address or one of ``http_hosts``; never
+    user info (the message names the scheme and host only: the URL may hold a secret)."""
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        raise ConfigError(f"{name}: not a URL") from None
+    where = f"{parts.scheme}://{host}"
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(f"{name}: {where}: credentials in the URL are refused")
     if parts.scheme == "https" and host:
         return
     if parts.scheme == "http" and (host in http_hosts or _loopback(host)):
         return
-    raise ConfigError(f"{name}: {url!r} must be https, or http at a loopback address")
+    raise ConfigError(f"{name}: {where} must be https, or http at a loopback address")
 
 
 def _loopback(host: str) -> bool:

@@ -324,7 +324,7 @@ def _refusal(
     if verdict.refused < len(rates):
         check = rates[verdict.refused]
         kind, scope = check.key.split(":", 2)[:2]
-        what = "requests" if kind == "r" else "tokens"
+        what = ("request" if kind == "r" else "token") + ("" if check.limit == 1 else "s")
         wait = max(int(verdict.retry_after + 0.999), 1)
         message = (
             f"Rate limit reached for this {scope}: {check.limit} {what} per minute. "

@@ -19,6 +19,7 @@ from starlette.types import Scope
 from zdrgate.accounts.keys import Principal
 from zdrgate.accounts.sessions import COOKIE, SignedIn
 from zdrgate.errors import AuthenticationFailed, PermissionDenied
+from zdrgate.protocols import SPECS
 from zdrgate.server.state import AppState
 
 PRINCIPAL = "zdrgate.principal"
@@ -28,9 +29,9 @@ PUBLIC_V1_PATHS = frozenset({"/v1/receipts/verify"})
 ADMITTED = frozenset(
     {
         ("POST", "/v1/chat/completions"),
-        ("POST", "/v1/messages"),
         ("POST", "/v1/images/generations"),
         ("POST", "/v1/embeddings"),
+        *(("POST", spec.inbound.path) for spec in SPECS.values() if spec.inbound is not None),
     }
 )
 """The model-serving routes: the limiter admits each request before any upstream call,

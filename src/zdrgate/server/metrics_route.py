@@ -32,7 +32,9 @@ async def metrics(request: Request) -> Response:
     try:
         budgets = await state.gateway.limiter.budget_levels()
     except StoreUnavailable as exc:  # the other metrics still go out
-        log.warning("budget metrics left out: the counters are unavailable (%s)", exc)
+        log.warning(
+            "budget metrics left out: the counters are unavailable (%s)", type(exc).__name__
+        )
         budgets = None
     return Response(recorder.exposition(budgets), media_type=CONTENT_TYPE)
 

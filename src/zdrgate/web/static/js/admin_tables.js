@@ -42,8 +42,8 @@ export function accountRow(a, actions) {
     a.email, a.display_name || "–", a.role, teams || "–", day(a.created_at),
     limitsText(a), el("div", { class: "msg-actions" }, [limits, signOut, remove]),
   ]));
-  row.children[3].className = "hide-phone";
-  row.children[4].className = "hide-phone";
+  for (const i of [1, 3, 4]) row.children[i].className = "hide-phone";  // name, teams, created
+  row.children[0].className = "break-anywhere";
   return row;
 }
 
@@ -115,6 +115,7 @@ export function keyRow(k, owner, actions) {
   const row = el("tr", { "data-key": k.id }, cells([
     k.name || "(no name)", owner || "operator", el("code", {}, k.id), limitsText(k), k.last_used_day || "never", keyState(k), buttons,
   ]));
+  row.children[1].className = "break-anywhere";  // the owner's email
   row.children[2].className = "hide-phone";
   row.children[4].className = "hide-phone";
   return row;
