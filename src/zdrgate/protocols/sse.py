@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import orjson
+
 from zdrgate.protocols.common import JSON
 from zdrgate.protocols.errors import ErrorKind, StreamProtocolError
 
@@ -108,6 +110,11 @@ class SSEDecoder:
         elif name == "event":
             self._event = value
         return None
+
+
+def event(name: str, data: JSON) -> bytes:
+    """One named SSE event with JSON data, as the inbound APIs send them."""
+    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
 
 class EventStreamDecoder:

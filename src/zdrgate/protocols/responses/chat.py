@@ -20,8 +20,7 @@ from zdrgate.wire.chat import ChatRequest
 
 class ResponsesChat:
     def build_chat(self, endpoint: Endpoint, request: ChatRequest) -> UpstreamCall:
-        body = request_body(endpoint, request)
-        body["model"] = self.model(endpoint)
+        body = {"model": self.model(endpoint), **request_body(endpoint, request)}
         accept = "text/event-stream" if request.stream else "application/json"
         headers = (("content-type", "application/json"), ("accept", accept))
         return UpstreamCall(self.target(endpoint), encode(body), request.stream, headers)

@@ -16,7 +16,7 @@ from typing import Any
 
 from zdrgate.catalog.model import Endpoint
 from zdrgate.errors import InvalidRequest
-from zdrgate.protocols.canonical import refuse_n
+from zdrgate.protocols.canonical import refuse_n, text_of
 from zdrgate.protocols.common import JSON
 from zdrgate.wire.chat import (
     ChatRequest,
@@ -48,7 +48,6 @@ def request_body(endpoint: Endpoint, request: ChatRequest) -> JSON:
     refuse_unsupported(request)
     custom = {c.id for m in request.messages for c in m.tool_calls or () if c.type == "custom"}
     body: JSON = {
-        "model": endpoint.upstream_id,
         "input": [item for m in request.messages for item in input_items(m, custom)],
         "store": False,
         "stream": request.stream,
@@ -87,7 +86,7 @@ def input_items(message: Message, custom_ids: Set[str] = frozenset()) -> list[JS
         return [_call_output(message, message.tool_call_id in custom_ids)]
     items: list[JSON] = []
     if message.role == "assistant":
-        text = _text_of(message.content)
+        text = text_of(message.content)
         if text:
             items.append({"type": "message", "role": "assistant", "content": text})
         items += [_call_item(call) for call in message.tool_calls or ()]
@@ -95,12 +94,6 @@ def input_items(message: Message, custom_ids: Set[str] = frozenset()) -> list[JS
     content: Any = message.content
     parts = content if isinstance(content, str) else [_part(p) for p in content or ()]
     return [{"type": "message", "role": message.role, "content": parts}]
-
-
-def _text_of(content: Any) -> str:
-    if content is None or isinstance(content, str):
-        return content or ""
-    return "".join(p.text for p in content if p.type == "text")
 
 
 def _call_item(call: ToolCall | CustomToolCall) -> JSON:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import orjson
 
 from zdrgate.protocols.common import JSON, ChunkEvents
+from zdrgate.protocols.sse import event
 
 STOP_REASON = {
     "stop": "end_turn",
@@ -44,10 +45,6 @@ def error_body(status: int, message: str, code: str | None = None) -> JSON:
     if code:
         error["code"] = code
     return {"type": "error", "error": error}
-
-
-def event(name: str, data: JSON) -> bytes:
-    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
 
 PING = event("ping", {"type": "ping"})

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from zdrgate.protocols.common import JSON, ChunkEvents
 from zdrgate.protocols.responses.inbound.models import ResponsesRequest
 from zdrgate.protocols.responses.inbound.render import (
@@ -30,6 +28,7 @@ from zdrgate.protocols.responses.inbound.render import (
     text_part,
     usage_of,
 )
+from zdrgate.protocols.sse import event
 
 KEEPALIVE = b": keep-alive\n\n"
 # The last event of a stream, whichever way it ended: the receipt line goes before it.
@@ -119,7 +118,7 @@ class ResponseEvents(ChunkEvents):
     def _event(self, kind: str, fields: JSON) -> bytes:
         data: dict[str, Any] = {"type": kind, **fields, "sequence_number": self._seq}
         self._seq += 1
-        return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+        return event(kind, data)
 
     def _snapshot(self, status: str) -> JSON:
         response = dict(self._response)
@@ -176,12 +175,11 @@ class ResponseEvents(ChunkEvents):
     def _tool(self, call: JSON) -> list[bytes]:
         index = call.get("index", 0)
         index = index if isinstance(index, int) else 0
-        name, text = call_parts(call)
+        name, text, custom = call_parts(call)
         out: list[bytes] = []
         item = self._tools.get(index)
         if item is None:
             out += self._close()
-            custom = call.get("type") == "custom" or "custom" in call
             item = self._add(f"tool{index}", new_id("ctc" if custom else "fc"))
             item.call_id = str(call.get("id") or new_id("call"))
             item.name, item.custom = name, custom

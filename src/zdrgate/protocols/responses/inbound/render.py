@@ -179,20 +179,20 @@ def output_items(message: JSON) -> list[JSON]:
     for call in message.get("tool_calls") or ():
         if not isinstance(call, dict):
             continue
-        custom = call.get("type") == "custom"
-        name, text = call_parts(call)
+        name, text, custom = call_parts(call)
         call_id = str(call.get("id") or new_id("call"))
         items.append(call_item(new_id("ctc" if custom else "fc"), call_id, name, text,
                                "completed", custom))  # fmt: skip
     return items
 
 
-def call_parts(call: object) -> tuple[str, str]:
-    """A canonical tool call's (or call delta's) name and arguments, or custom input."""
+def call_parts(call: object) -> tuple[str, str, bool]:
+    """A canonical tool call's (or call delta's) name, its arguments or custom input,
+    and whether it is a custom tool call."""
     if not isinstance(call, dict):
-        return "", ""
+        return "", "", False
     custom = call.get("type") == "custom" or "custom" in call
     body = call.get("custom" if custom else "function")
     body = body if isinstance(body, dict) else {}
     text = body.get("input" if custom else "arguments")
-    return str(body.get("name") or ""), text if isinstance(text, str) else ""
+    return str(body.get("name") or ""), text if isinstance(text, str) else "", custom

@@ -12,7 +12,7 @@ The reverse direction is :mod:`.render` and :mod:`.events`.
 from __future__ import annotations
 
 from zdrgate.errors import InvalidRequest, StorageFeatureRefused
-from zdrgate.protocols.canonical import validated_chat
+from zdrgate.protocols.canonical import custom_call, tool_call, validated_chat
 from zdrgate.protocols.common import JSON
 from zdrgate.protocols.responses.inbound.models import (
     AllowedTools,
@@ -181,11 +181,10 @@ def _text_of(part: Part) -> str:
 
 
 def _add_call(messages: list[JSON], item: FunctionCallItem | CustomCallItem) -> None:
-    call: JSON = {"id": item.call_id}
     if isinstance(item, CustomCallItem):
-        call |= {"type": "custom", "custom": {"name": item.name, "input": item.input}}
+        call = custom_call(item.call_id, item.name, item.input)
     else:
-        call |= {"type": "function", "function": {"name": item.name, "arguments": item.arguments}}
+        call = tool_call(item.call_id, item.name, item.arguments)
     last = messages[-1] if messages else None
     if last is not None and last["role"] == "assistant":
         last.setdefault("tool_calls", []).append(call)
