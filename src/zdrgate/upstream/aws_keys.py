@@ -42,25 +42,17 @@ class AwsKeyCache(CredentialCache[AwsCredentialSource, AwsCredentials]):
     async def _obtain(
         self, source: AwsCredentialSource, provider_id: str
     ) -> tuple[AwsCredentials, float]:
+        read = {"web_identity": self._web_identity, "instance": self._instance}
         try:
-            if source.kind == "web_identity":
-                found = await self._web_identity(source)
-            elif source.kind == "instance":
-                found = await self._instance(source)
-            else:
-                found = await self._container(source)
+            found = await read.get(source.kind, self._container)(source, provider_id)
         except (OSError, UnicodeDecodeError):  # a token file that cannot be read
             found = None
-        if isinstance(found, int):
-            raise UpstreamFailure(ErrorKind.AUTH_FAILED, provider_id, found)
         if found is None:
             raise UpstreamFailure(ErrorKind.AUTH_FAILED, provider_id)
         keys, expires = found
         return keys, max(1.0, expires - self._wall())
 
-    async def _web_identity(
-        self, source: AwsCredentialSource
-    ) -> tuple[AwsCredentials, float] | int | None:
+    async def _web_identity(self, source: AwsCredentialSource, where: str) -> _Found:
         token = (await asyncio.to_thread(Path(source.token_file).read_text)).strip()
         if not token:
             return None
@@ -72,38 +64,36 @@ class AwsKeyCache(CredentialCache[AwsCredentialSource, AwsCredentials]):
             "WebIdentityToken": token,
             "DurationSeconds": str(SESSION_SECONDS),
         }
-        status, body = await self._fetch(source.url, "POST", _FORM, urlencode(form).encode())
-        return status if status != 200 else _sts_keys(body)
+        body = urlencode(form).encode()
+        return _sts_keys(await self._fetch(source.url, "POST", _FORM, body, where))
 
-    async def _instance(
-        self, source: AwsCredentialSource
-    ) -> tuple[AwsCredentials, float] | int | None:
+    async def _instance(self, source: AwsCredentialSource, where: str) -> _Found:
         """IMDSv2: a session token (PUT), the instance role's name, then its keys."""
         ttl = [("x-aws-ec2-metadata-token-ttl-seconds", IMDS_TOKEN_SECONDS)]
-        status, raw = await self._fetch(f"{source.url}/latest/api/token", "PUT", ttl, b"")
+        raw = await self._fetch(f"{source.url}/latest/api/token", "PUT", ttl, b"", where)
         token = raw.decode(errors="replace").strip()
-        if status != 200 or not token or not token.isprintable():
-            return status if status != 200 else None
+        if not token or not token.isprintable():
+            return None
         session = [("x-aws-ec2-metadata-token", token)]
         roles_url = f"{source.url}/latest/meta-data/iam/security-credentials/"
-        status, names = await self._fetch(roles_url, "GET", session, b"")
-        role = names.decode(errors="replace").split("\n")[0].strip() if status == 200 else ""
-        if status != 200 or not role or "/" in role:
-            return status if status != 200 else None
-        status, body = await self._fetch(roles_url + quote(role), "GET", session, b"")
-        return status if status != 200 else _container_keys(body)
+        names = await self._fetch(roles_url, "GET", session, b"", where)
+        role = names.decode(errors="replace").split("\n")[0].strip()
+        if not role or "/" in role:
+            return None
+        keys = await self._fetch(roles_url + quote(role), "GET", session, b"", where)
+        return _container_keys(keys)
 
-    async def _container(
-        self, source: AwsCredentialSource
-    ) -> tuple[AwsCredentials, float] | int | None:
+    async def _container(self, source: AwsCredentialSource, where: str) -> _Found:
         token = source.token
         if source.token_file:
             token = (await asyncio.to_thread(Path(source.token_file).read_text)).strip()
         headers = [("accept", "application/json")]
         if token and token.isprintable():
             headers.append(("authorization", token))
-        status, body = await self._fetch(source.url, "GET", headers, b"")
-        return status if status != 200 else _container_keys(body)
+        return _container_keys(await self._fetch(source.url, "GET", headers, b"", where))
+
+
+_Found = tuple[AwsCredentials, float] | None  # the keys and their expiry (Unix time)
 
 
 def _sts_keys(body: bytes) -> tuple[AwsCredentials, float] | None:

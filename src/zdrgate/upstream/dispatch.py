@@ -35,24 +35,18 @@ def auth_headers(endpoint: Endpoint) -> dict[str, str]:
     return {style.value: key}  # never in the URL: URLs end up in logs
 
 
-def credentials(
+def signature(
     endpoint: Endpoint, origin: Origin, target: str, call: UpstreamCall,
-    clock: Callable[[], dt.datetime], keys: AwsCredentials | None = None,
+    keys: AwsCredentials, now: dt.datetime,
 ) -> dict[str, str]:
-    """The headers that authenticate ``call``: a key, or a SigV4 signature over the
-    method, host, target, the call's headers and body (for the Region the host names,
-    else the provider's ``aws_region``) with the provider's keys or temporary ``keys``."""
+    """A SigV4 signature over the method, host, target, the call's headers and body, for
+    the Region the host names, else the provider's ``aws_region``."""
     provider = endpoint.provider
-    if provider.auth is not Auth.AWS_SIGV4:
-        return auth_headers(endpoint)
-    keys = keys or provider.aws_credentials
-    if keys is None:  # the policy makes such endpoints unroutable
-        raise UpstreamFailure(ErrorKind.AUTH_FAILED, endpoint.id)
     service = spec_for(provider.protocol).signing_name
     region = region_of_host(origin.host) or provider.aws_region
     host = origin.host_header.decode()
     return sigv4.sign(
-        keys, region, service, call.method, host, target, dict(call.headers), call.body, clock()
+        keys, region, service, call.method, host, target, dict(call.headers), call.body, now
     )
 
 
@@ -123,6 +117,24 @@ class Dispatcher:
     async def close(self) -> None:
         await self.transport.close()
 
+    async def credentials(
+        self, endpoint: Endpoint, origin: Origin, target: str, call: UpstreamCall
+    ) -> dict[str, str]:
+        """The headers that authenticate ``call``, in its provider's style: a key; a
+        token obtained and renewed here (OAuth); or a SigV4 signature with the provider's
+        AWS keys, or temporary ones obtained and renewed here."""
+        provider = endpoint.provider
+        if provider.auth is Auth.OAUTH:
+            return {"authorization": f"Bearer {await self.tokens.token(provider)}"}
+        if provider.auth is not Auth.AWS_SIGV4:
+            return auth_headers(endpoint)
+        keys = provider.aws_credentials
+        if keys is None and provider.aws_source is not None:
+            keys = await self.aws_keys.keys(provider)
+        if keys is None:  # the policy makes such endpoints unroutable
+            raise UpstreamFailure(ErrorKind.AUTH_FAILED, endpoint.id)
+        return signature(endpoint, origin, target, call, keys, self.clock())
+
     def send(self, approval: Approval, call: UpstreamCall) -> Exchange:
         """``async with dispatcher.send(approval, call) as response``: sends ``call`` to
         the approved endpoint; the connection is released when the block ends."""
@@ -155,15 +167,8 @@ class Exchange:
         self._response: UpstreamResponse | None = None
 
     async def __aenter__(self) -> UpstreamResponse:
-        call, dispatcher, provider = self._call, self._dispatcher, self._endpoint.provider
-        if provider.auth is Auth.OAUTH:
-            signed = {"authorization": f"Bearer {await dispatcher.tokens.token(provider)}"}
-        else:
-            keys = None
-            if provider.aws_source is not None and provider.aws_credentials is None:
-                keys = await dispatcher.aws_keys.keys(provider)  # temporary, renewed
-            where, target = self._origin, self._target
-            signed = credentials(self._endpoint, where, target, call, dispatcher.clock, keys)
+        call, dispatcher = self._call, self._dispatcher
+        signed = await dispatcher.credentials(self._endpoint, self._origin, self._target, call)
         headers = {**dict(call.headers), **signed}.items()
         self._response = await dispatcher.transport.request(
             self._origin, call.method, self._target, headers, call.body

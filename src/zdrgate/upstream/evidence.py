@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from zdrgate.upstream.transport import Origin, Transport
+from zdrgate.upstream.transport import Transport, fetch
 
 MAX_PAGE_BYTES = 2 * 1024 * 1024
 _HEADERS = (
@@ -49,13 +49,4 @@ async def fetch_page(
     origin = origin_of(url)
     if origin is None or origin not in allowed:
         raise EvidenceRefused(f"{url!r} is not an evidence URL of the catalog")
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    assert parts.hostname is not None
-    where = Origin(parts.scheme, parts.hostname, port)
-    response = await transport.request(where, "GET", target, _HEADERS, b"")
-    try:
-        return response.status, await response.read(MAX_PAGE_BYTES)
-    finally:
-        response.release()
+    return await fetch(transport, url, "GET", _HEADERS, b"", MAX_PAGE_BYTES)

@@ -50,9 +50,7 @@ class TokenCache(CredentialCache[OAuthClient, str]):
 
     async def _obtain(self, client: OAuthClient, provider_id: str) -> tuple[str, float]:
         body = urlencode(self._grant(client)).encode()
-        status, raw = await self._fetch(client.token_url, "POST", _HEADERS, body)
-        if status != 200:
-            raise UpstreamFailure(ErrorKind.AUTH_FAILED, provider_id, status)
+        raw = await self._fetch(client.token_url, "POST", _HEADERS, body, provider_id)
         answer = _token_of(raw)
         if answer is None:
             raise UpstreamFailure(ErrorKind.AUTH_FAILED, provider_id)

@@ -17,7 +17,8 @@ import time
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from typing import Generic, TypeVar
 
-from zdrgate.upstream.transport import Transport, address
+from zdrgate.protocols.errors import ErrorKind
+from zdrgate.upstream.transport import Transport, UpstreamFailure, fetch
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -63,12 +64,13 @@ class CredentialCache(Generic[K, V]):
         self._held = Renewing[K, V](monotonic)
 
     async def _fetch(
-        self, url: str, method: str, headers: Iterable[tuple[str, str]], body: bytes
-    ) -> tuple[int, bytes]:
-        """Status and (at most ``MAX_ANSWER_BYTES`` of) body; the connection released."""
-        origin, target = address(url)
-        response = await self._transport.request(origin, method, target, headers, body)
-        try:
-            return response.status, await response.read(MAX_ANSWER_BYTES)
-        finally:
-            response.release()
+        self, url: str, method: str, headers: Iterable[tuple[str, str]], body: bytes,
+        where: str,
+    ) -> bytes:
+        """The body (at most ``MAX_ANSWER_BYTES``) of a 200 answer; any other status
+        fails the call as ``upstream_auth_failed`` (``where``: the provider), its body
+        unread beyond the limit and dropped."""
+        status, answer = await fetch(self._transport, url, method, headers, body, MAX_ANSWER_BYTES)
+        if status != 200:
+            raise UpstreamFailure(ErrorKind.AUTH_FAILED, where, status)
+        return answer

@@ -74,8 +74,8 @@ def kept_headers(headers: Mapping[str, str]) -> MappingProxyType[str, str]:
 
 
 def address(url: str) -> tuple[Origin, str]:
-    """Origin and request target of an http(s) URL the config has checked (a token
-    endpoint, a credentials endpoint): scheme, a host."""
+    """Origin and request target of an http(s) URL already checked (a token or
+    credentials endpoint from the config, an evidence page): scheme, a host."""
     parts = urlsplit(url)
     assert parts.hostname is not None
     port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -93,6 +93,20 @@ class Transport(Protocol):
         headers: Iterable[tuple[str, str]], body: bytes,
     ) -> UpstreamResponse:
         """Send; return when the response head has arrived. Raises UpstreamFailure."""
+
+
+async def fetch(
+    transport: Transport, url: str, method: str,
+    headers: Iterable[tuple[str, str]], body: bytes, limit: int,
+) -> tuple[int, bytes]:
+    """One small request that is not a model call (a token, keys, an evidence page):
+    status and at most ``limit`` bytes of body; the connection released."""
+    origin, target = address(url)
+    response = await transport.request(origin, method, target, headers, body)
+    try:
+        return response.status, await response.read(limit)
+    finally:
+        response.release()
 
 
 class HTTP1Transport:
