@@ -10,22 +10,16 @@ after it the stream ends with an error event, never with n-1 choices silently.
 Usage::
 
     answer = await fan_out(request.n, lambda: runner.call_json(approval, call, parse))
-    async for event in fan_out_stream(runner, approval, spec, request, tally): ...
+    async for chunks in merged_streams(n, lambda: decoded(...)): ...  # service.streaming
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import aclosing
 
-from zdrgate.policy import Approval
-from zdrgate.protocols import ProtocolSpec, UpstreamCall
 from zdrgate.protocols.common import JSON, int_field
-from zdrgate.service.events import END, Chunks, Committed, StreamEvent
-from zdrgate.service.runner import Runner
-from zdrgate.service.served import Served
-from zdrgate.service.tally import Tally
 from zdrgate.wire.chat import ChatRequest
 
 _COUNTS = ("prompt_tokens", "completion_tokens", "total_tokens")
@@ -63,63 +57,41 @@ def merge(answers: list[JSON]) -> JSON:
     return merged
 
 
-async def fan_out_stream(
-    runner: Runner, approval: Approval, spec: ProtocolSpec, request: ChatRequest, tally: Tally
-) -> AsyncIterator[StreamEvent]:
-    """The events of ``request.n`` streams of one endpoint as one stream (module doc)."""
-    n, one = request.n or 1, request.model_copy(update={"n": None})
-    call = spec.require_chat().build_chat(approval.endpoint, one)
+async def merged_streams(
+    n: int, stream: Callable[[], AsyncGenerator[list[JSON], None]]
+) -> AsyncGenerator[list[JSON], None]:
+    """The chunk lists of n ``stream()`` s as one stream's (module doc): relabelled as
+    they arrive, one summed usage chunk last; any stream's failure raises here."""
     queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=2 * n)  # backpressure
-    pumps = [
-        asyncio.ensure_future(_pump(runner, approval, spec, one, call, i, queue)) for i in range(n)
-    ]
-    merged, began, running = _Merged(), time.perf_counter(), n
+    pumps = [asyncio.ensure_future(_pump(stream(), i, queue)) for i in range(n)]
+    merged, running = _Merged(), n
     try:
         while running:
             index, item = await queue.get()
             if item is None:
                 running -= 1
-                continue
-            if isinstance(item, BaseException):
+            elif isinstance(item, BaseException):
                 raise item
-            if not (chunks := merged.relabel(index, item)):
-                continue
-            if not merged.committed:
-                merged.committed = True
-                tally.first_chunk_at = now = time.perf_counter()
-                runner.health.record_success(approval.endpoint.id, now - began)
-                yield Committed(Served.of(approval))
-            tally.see(chunks)
-            yield Chunks(chunks)
+            elif chunks := merged.relabel(index, item):
+                yield chunks
         if (usage := merged.usage_chunk()) is not None:
-            tally.see([usage])
-            yield Chunks([usage])
+            yield [usage]
     finally:
         for pump in pumps:  # a failed or abandoned stream: the others stop (connections freed)
             pump.cancel()
-    tally.outcome = "done"
-    yield END
 
 
 _Item = tuple[int, list[JSON] | BaseException | None]  # None: that stream ended well
 
 
 async def _pump(
-    runner: Runner, approval: Approval, spec: ProtocolSpec, request: ChatRequest,
-    call: UpstreamCall, index: int, queue: asyncio.Queue[_Item],
+    source: AsyncGenerator[list[JSON], None], index: int, queue: asyncio.Queue[_Item]
 ) -> None:
-    """One of the n streams, decoded, into ``queue``; its failure is put there too."""
-    endpoint = approval.endpoint
-    decoder = spec.require_stream().stream_decoder(endpoint, request)
+    """One of the n streams into ``queue``; its failure is put there too."""
     try:
-        async with runner.dispatcher.send(approval, call) as response:
-            if response.status != 200:
-                await runner.raise_for_status(endpoint, response)
-            async for data in response.iter_chunks():
-                if chunks := decoder.feed(data):
-                    await queue.put((index, chunks))
-            if tail := decoder.finish():
-                await queue.put((index, tail))
+        async with aclosing(source):
+            async for chunks in source:
+                await queue.put((index, chunks))
     except Exception as exc:
         await queue.put((index, exc))
         return
@@ -131,7 +103,6 @@ class _Merged:
     one ``id``; each stream's usage kept aside and summed at the end."""
 
     def __init__(self) -> None:
-        self.committed = False
         self._id: object = None
         self._usages: dict[int, JSON] = {}
         self._last: JSON | None = None
