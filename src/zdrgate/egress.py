@@ -18,15 +18,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from urllib.parse import urlsplit
 
-import orjson
-
+from zdrgate.catalog.aws import sts_url
 from zdrgate.catalog.load import load_packaged_catalog
 from zdrgate.catalog.merge import build_catalog
 from zdrgate.catalog.model import Catalog, Endpoint
-from zdrgate.catalog.oauth import GOOGLE_TOKEN_URL
+from zdrgate.catalog.oauth import token_url_of
 from zdrgate.config import OAuthSettings, Settings
 from zdrgate.policy import PolicyEngine
 from zdrgate.protocols.table import spec_for
@@ -81,7 +79,7 @@ def _credential_urls(endpoints: list[Endpoint]) -> set[str]:
             urls.add(provider.oauth.token_url)
         if spec_for(provider.protocol).signing_name:  # AWS: IRSA asks STS for keys
             source = provider.aws_source
-            urls.add(source.url if source else f"https://sts.{provider.aws_region}.amazonaws.com/")
+            urls.add(source.url if source else sts_url(provider.aws_region))
     return urls
 
 
@@ -93,23 +91,12 @@ def _assumed_oauth(settings: Settings) -> Settings:
     for pid, conf in settings.providers.items():
         if conf.oauth is None:
             continue
-        url = conf.oauth.token_url or GOOGLE_TOKEN_URL
-        if conf.oauth.service_account_file:  # its token_uri: Google's, unless token_url
-            url = conf.oauth.token_url or _token_uri(conf.oauth.service_account_file) or url
         stand_in = OAuthSettings(
-            token_url=url, scope=conf.oauth.scope, client_id="assumed",
+            token_url=token_url_of(conf.oauth), scope=conf.oauth.scope, client_id="assumed",
             client_secret="assumed",  # noqa: S106 - a stand-in: no token is ever asked for
         )  # fmt: skip
         providers[pid] = conf.model_copy(update={"oauth": stand_in})
     return settings.model_copy(update={"providers": providers})
-
-
-def _token_uri(path: str) -> str | None:
-    try:
-        uri = orjson.loads(Path(path).read_bytes()).get("token_uri")
-    except (OSError, orjson.JSONDecodeError, AttributeError):
-        return None
-    return uri if isinstance(uri, str) else None
 
 
 def direct_origins(settings: Settings, **options: object) -> list[str]:

@@ -70,12 +70,17 @@ def aws_credential_chain(
     )
 
 
+def sts_url(region: str) -> str:
+    """AWS STS in ``region`` (regional, as the SDKs call it now)."""
+    return f"https://sts.{region}.amazonaws.com/"
+
+
 def web_identity(environ: Mapping[str, str], region: str) -> AwsCredentialSource | None:
     role = environ.get("AWS_ROLE_ARN", "")
     token_file = environ.get("AWS_WEB_IDENTITY_TOKEN_FILE", "")
     if not role or not token_file:
         return None
-    url = environ.get("AWS_ENDPOINT_URL_STS") or f"https://sts.{region}.amazonaws.com/"
+    url = environ.get("AWS_ENDPOINT_URL_STS") or sts_url(region)
     _trusted("AWS_ENDPOINT_URL_STS", url)
     name = environ.get("AWS_ROLE_SESSION_NAME") or "zdrgate"
     return AwsCredentialSource("web_identity", url, role, token_file, session_name=name)

@@ -9,6 +9,7 @@ Usage::
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -56,12 +57,26 @@ def _service_account(where: str, conf: OAuthSettings) -> OAuthClient:
     if not isinstance(key, RSAPrivateKey):
         raise ConfigError(f"{where}.service_account_file: its private_key is not an RSA key")
     return OAuthClient(
-        token_url=_url(where, conf.token_url or str(info.get("token_uri") or GOOGLE_TOKEN_URL)),
+        token_url=_url(where, token_url_of(conf, info)),
         scope=conf.scope,
         client_id=str(info["client_email"]),
         private_key=str(info["private_key"]),
         key_id=str(info.get("private_key_id") or ""),
     )
+
+
+def token_url_of(conf: OAuthSettings, info: dict[str, Any] | None = None) -> str:
+    """Where tokens come from: ``token_url``; else a service account file's
+    ``token_uri`` (``info``: the file, read here when not given and readable); else
+    Google's token endpoint."""
+    if conf.token_url:
+        return conf.token_url
+    if info is None and conf.service_account_file:
+        with contextlib.suppress(OSError, orjson.JSONDecodeError):
+            read = orjson.loads(Path(conf.service_account_file).read_bytes())
+            info = read if isinstance(read, dict) else None
+    uri = (info or {}).get("token_uri")
+    return uri if isinstance(uri, str) and uri else GOOGLE_TOKEN_URL
 
 
 def _key_file(where: str, path: Path) -> dict[str, Any]:
